@@ -1,0 +1,1 @@
+"""Market-data cache: Parquet store, synthetic market, Deribit downloader, importer."""

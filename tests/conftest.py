@@ -1,0 +1,37 @@
+"""Shared fixtures: paths to ../shared data, isolated settings."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SNAPSHOTS_DIR = SHARED / "data" / "deribit_chain_snapshots"
+API_RESPONSES_DIR = SHARED / "data" / "deribit_api_responses"
+
+
+def require_dir(path: Path) -> Path:
+    """Skip the calling test, saying why, when a ../shared folder is absent."""
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} is absent (tests read it from ../shared)")
+    return path
+
+
+@pytest.fixture
+def snapshots_dir() -> Path:
+    """The real Deribit chain snapshots in ../shared."""
+    return require_dir(SNAPSHOTS_DIR)
+
+
+@pytest.fixture
+def api_responses_dir() -> Path:
+    """The recorded Deribit API responses in ../shared."""
+    return require_dir(API_RESPONSES_DIR)
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """App settings pointing at a fresh data dir."""
+    from api.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data")
