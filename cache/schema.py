@@ -1,0 +1,230 @@
+"""One fixed schema per kind of cached data, and the checks every write and import passes.
+
+The schemas are documented column by column, with units, in ``docs/data.md``.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+
+SCHEMA_VERSION = 1
+UTC_US = pl.Datetime("us", "UTC")
+
+CANDLES_SCHEMA: dict[str, pl.DataType] = {
+    "time": UTC_US,  # bar open time
+    "open": pl.Float64(),  # USD
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),  # USD notional traded in the bar
+}
+
+IV_SCHEMA: dict[str, pl.DataType] = {
+    "time": UTC_US,
+    "iv": pl.Float64(),  # annualised implied vol in percent (DVOL-like: 55.0 = 55 %)
+    "iv_is_real": pl.Boolean(),  # True: a real Deribit DVOL print; False: synthetic or fallback
+}
+
+DELIVERY_SCHEMA: dict[str, pl.DataType] = {
+    "time": UTC_US,  # the 08:00 UTC settlement instant
+    "delivery_price": pl.Float64(),  # USD, Deribit's index settlement price
+}
+
+CHAIN_SCHEMA: dict[str, pl.DataType] = {
+    "harvest_time": UTC_US,
+    "instrument_name": pl.String(),
+    "underlying": pl.String(),
+    "expiry": pl.String(),  # YYYY-MM-DD, expiring 08:00 UTC
+    "expiry_timestamp": pl.Float64(),  # Unix seconds
+    "option_type": pl.String(),  # C / P
+    "strike": pl.Float64(),  # USD
+    "underlying_price": pl.Float64(),  # forward of the expiry, USD
+    "mark_price": pl.Float64(),  # coin
+    "best_bid_price": pl.Float64(),  # coin
+    "best_ask_price": pl.Float64(),  # coin
+    "mark_iv": pl.Float64(),  # percent
+    "open_interest": pl.Float64(),
+    "volume": pl.Float64(),
+    "underlying_index": pl.String(),
+    "bid_iv": pl.Float64(),
+    "ask_iv": pl.Float64(),
+    "greek_delta": pl.Float64(),
+    "greek_gamma": pl.Float64(),
+    "greek_theta": pl.Float64(),
+    "greek_vega": pl.Float64(),
+}
+
+TIMEFRAMES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+UNDERLYINGS = ("BTC", "ETH")
+
+
+class DataValidationError(ValueError):
+    """A data file or frame breaks a schema rule; the message names file, row and rule."""
+
+    def __init__(self, where: str, rule: str, row: int | None = None) -> None:
+        self.where, self.rule, self.row = where, rule, row
+        at = f", data row {row + 1}" if row is not None else ""  # 1-based, header not counted
+        super().__init__(f"{where}{at}: {rule}")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Missing bars: ``start`` is the first missing bar, ``end`` the next present one."""
+
+    start: str
+    end: str
+    missing_bars: int
+
+
+def conform(df: pl.DataFrame, schema: dict[str, pl.DataType], where: str) -> pl.DataFrame:
+    """Select and cast ``df`` to ``schema``, naming the first missing or uncastable column."""
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise DataValidationError(where, f"missing column(s) {missing}; expected {list(schema)}")
+    out = []
+    for name, dtype in schema.items():
+        col = df.get_column(name)
+        if isinstance(dtype, pl.Datetime):
+            col = _as_utc(col, where)
+        else:
+            try:
+                col = col.cast(dtype, strict=True)
+            except pl.exceptions.PolarsError as exc:
+                raise DataValidationError(where, f"column {name!r} is not {dtype}") from exc
+        out.append(col.alias(name))
+    return pl.DataFrame(out)
+
+
+def _as_utc(col: pl.Series, where: str) -> pl.Series:
+    if isinstance(col.dtype, pl.Datetime):
+        if col.dtype.time_zone is None:
+            raise DataValidationError(where, f"column {col.name!r} is naive; use UTC timestamps")
+        return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    raise DataValidationError(where, f"column {col.name!r} is {col.dtype}, expected a UTC datetime")
+
+
+def _first_bad_row(mask: pl.Series) -> int | None:
+    idx = mask.arg_true()
+    return int(idx[0]) if len(idx) else None
+
+
+def check_time_column(df: pl.DataFrame, where: str, column: str = "time") -> None:
+    """Require strictly increasing (sorted, unique), non-null timestamps."""
+    t = df.get_column(column)
+    row = _first_bad_row(t.is_null())
+    if row is not None:
+        raise DataValidationError(where, f"{column} is null", row)
+    if len(t) > 1:
+        row = _first_bad_row(t.diff().slice(1) <= timedelta(0))
+        if row is not None:
+            raise DataValidationError(
+                where, f"{column} not strictly increasing (duplicate or unsorted)", row + 1
+            )
+
+
+def check_positive_finite(df: pl.DataFrame, columns: list[str], where: str) -> None:
+    """Require finite, strictly positive values in ``columns``."""
+    for name in columns:
+        col = df.get_column(name)
+        bad = col.is_null() | ~col.is_finite() | (col <= 0)
+        row = _first_bad_row(bad)
+        if row is not None:
+            raise DataValidationError(
+                where, f"{name} must be a positive finite number, got {col[row]}", row
+            )
+
+
+def validate_candles(df: pl.DataFrame, where: str) -> pl.DataFrame:
+    """Conform and check candles; return the frame in the fixed schema."""
+    df = conform(df, CANDLES_SCHEMA, where)
+    check_time_column(df, where)
+    check_positive_finite(df, ["open", "high", "low", "close"], where)
+    vol = df.get_column("volume")
+    row = _first_bad_row(vol.is_null() | ~vol.is_finite() | (vol < 0))
+    if row is not None:
+        raise DataValidationError(where, "volume must be a finite number ≥ 0", row)
+    rules = [
+        (pl.col("high") < pl.col("low"), "high < low"),
+        (pl.col("high") < pl.max_horizontal("open", "close"), "high below open/close"),
+        (pl.col("low") > pl.min_horizontal("open", "close"), "low above open/close"),
+    ]
+    for expr, rule in rules:
+        row = _first_bad_row(df.select(expr).to_series())
+        if row is not None:
+            raise DataValidationError(where, rule, row)
+    return df
+
+
+def validate_iv(df: pl.DataFrame, where: str) -> pl.DataFrame:
+    """Conform and check an implied-vol index; ``iv`` is in percent."""
+    if "iv_is_real" not in df.columns:
+        df = df.with_columns(pl.lit(False).alias("iv_is_real"))
+    df = conform(df, IV_SCHEMA, where)
+    check_time_column(df, where)
+    check_positive_finite(df, ["iv"], where)
+    iv = df.get_column("iv")
+    row = _first_bad_row((iv < 1.0) | (iv > 1000.0))
+    if row is not None:
+        raise DataValidationError(
+            where, f"iv {iv[row]} is outside 1..1000: iv must be in percent (55.0 = 55 %)", row
+        )
+    return df
+
+
+def validate_delivery(df: pl.DataFrame, where: str) -> pl.DataFrame:
+    """Conform and check settlement prices."""
+    df = conform(df, DELIVERY_SCHEMA, where)
+    check_time_column(df, where)
+    check_positive_finite(df, ["delivery_price"], where)
+    return df
+
+
+def validate_chain(df: pl.DataFrame, where: str) -> pl.DataFrame:
+    """Conform chain snapshots (columns absent from a recording become null)."""
+    for name, dtype in CHAIN_SCHEMA.items():
+        if name not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    df = conform(df, CHAIN_SCHEMA, where)
+    for name in ("harvest_time", "instrument_name"):
+        row = _first_bad_row(df.get_column(name).is_null())
+        if row is not None:
+            raise DataValidationError(where, f"{name} is null", row)
+    mark = df.get_column("mark_price")
+    row = _first_bad_row(mark.is_not_null() & (~mark.is_finite() | (mark < 0)))
+    if row is not None:
+        raise DataValidationError(where, "mark_price must be finite and ≥ 0", row)
+    return df.sort("harvest_time", "instrument_name", maintain_order=True)
+
+
+def find_gaps(times: pl.Series, step: timedelta) -> list[Gap]:
+    """List the stretches where consecutive timestamps are more than ``step`` apart."""
+    if len(times) < 2:
+        return []
+    df = pl.DataFrame({"t": times}).with_columns(prev=pl.col("t").shift(1))
+    holes = df.filter((pl.col("t") - pl.col("prev")) > step)
+    return [
+        Gap(
+            start=(prev + step).isoformat(),
+            end=t.isoformat(),
+            missing_bars=int((t - prev) / step) - 1,
+        )
+        for t, prev in holes.select("t", "prev").iter_rows()
+    ]
+
+
+def detect_timeframe(times: pl.Series, where: str) -> str:
+    """Name the resolution of a series (1h, 4h or 1d) from its most common step."""
+    if len(times) < 2:
+        raise DataValidationError(where, "need at least 2 rows to detect the timeframe")
+    step = times.diff().slice(1).mode().sort()[0]
+    for name, delta in TIMEFRAMES.items():
+        if step == delta:
+            return name
+    raise DataValidationError(
+        where, f"resolution {step} is not supported; use 1h, 4h or 1d bars aligned to UTC"
+    )
