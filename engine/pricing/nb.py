@@ -1,0 +1,272 @@
+"""Numba kernels for Black-76 on the forward with r = 0, as Deribit prices its options.
+
+Conventions shared by every kernel here (the Python API in ``engine.pricing`` validates input and
+documents units; these kernels assume valid shapes and dtypes):
+
+- ``F`` forward (USD), ``K`` strike (USD), ``T`` time to expiry in years (ACT/365), ``sigma``
+  volatility as a fraction (0.55 = 55 %), ``is_call`` True for a call, False for a put.
+- Prices come back in USD; a coin (inverse) price is the USD price divided by ``F``.
+- Any non-finite input, or ``F <= 0`` or ``K <= 0``, gives NaN (never an exception).
+- ``T <= 0`` or ``sigma <= 0`` gives the intrinsic value on the forward, ``max(±(F - K), 0)``, with
+  delta 1/0 (call) or -1/0 (put), ±0.5 exactly at the money, and gamma = vega = theta = 0.
+
+Scalar kernels (``black76_*_nb``, ``call_price_coin_nb``, ``implied_vol_nb``) are meant to be called
+from other kernels' loops; the ``*_array_nb`` kernels loop over 1-D arrays of equal length.
+
+All kernels use ``error_model="numpy"``: a division by zero deep inside a batch (e.g. an underflowed
+``sigma * sqrt(T)``) must give inf/NaN like NumPy does instead of raising ZeroDivisionError.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+SQRT2 = math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+DAYS_PER_YEAR = 365.0
+VOL_POINT = 0.01  # Deribit quotes vega per 1 vol point, i.e. per 0.01 of sigma
+
+IV_SIGMA_MIN = 1e-4
+IV_SIGMA_MAX = 10.0
+IV_SIGMA_TOL = 1e-10
+IV_MAX_ITER = 100
+
+# Implied-vol status codes; engine.pricing.IVStatus holds their readable descriptions.
+IV_OK = 0
+IV_INVALID_INPUT = 1
+IV_EXPIRED = 2
+IV_BELOW_INTRINSIC = 3
+IV_ABOVE_UPPER_BOUND = 4
+IV_BELOW_BRACKET = 5
+IV_ABOVE_BRACKET = 6
+IV_NOT_CONVERGED = 7
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def norm_cdf_nb(x):
+    """Return the standard normal CDF, via erfc for accuracy in the tails.
+
+    Reference twin: ``tests.reference.norm_cdf``.
+    """
+    return 0.5 * math.erfc(-x / SQRT2)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def norm_pdf_nb(x):
+    """Return the standard normal density. Reference twin: ``tests.reference.norm_pdf``."""
+    return INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _valid_nb(F, K, T, sigma):
+    # NaN fails every comparison, so this one test screens NaN, inf and non-positive F or K.
+    return 0.0 < F < np.inf and 0.0 < K < np.inf and abs(T) < np.inf and abs(sigma) < np.inf
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _intrinsic_price_delta_nb(F, K, is_call):
+    # Zero-vol limit: the price is the payoff on the forward, the delta its slope (0.5 on the kink,
+    # which keeps call delta - put delta = 1).
+    if F > K:
+        call_price, call_delta = F - K, 1.0
+    elif F < K:
+        call_price, call_delta = 0.0, 0.0
+    else:
+        call_price, call_delta = 0.0, 0.5
+    if is_call:
+        return call_price, call_delta
+    return call_price - (F - K), call_delta - 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _price_delta_nb(F, K, sd, is_call):
+    # Calls and puts share one formula, w * (F N(w d1) - K N(w d2)) with w = ±1, so an OTM put is
+    # priced from its own small tail probabilities rather than by parity (no cancellation).
+    # Returns (price_usd, delta_usd, d1).
+    w = 1.0 if is_call else -1.0
+    d1 = math.log(F / K) / sd + 0.5 * sd
+    n1 = 0.5 * math.erfc(-w * d1 / SQRT2)
+    n2 = 0.5 * math.erfc(-w * (d1 - sd) / SQRT2)
+    return w * (F * n1 - K * n2), w * n1, d1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def black76_price_delta_nb(F, K, T, sigma, is_call):
+    """Return ``(price_usd, delta_usd)`` of one option in a single pass.
+
+    ``delta_usd`` is ∂price_usd/∂F. Reference twin: ``tests.reference.black76_price`` and
+    ``tests.reference.black76_greeks``.
+    """
+    if not _valid_nb(F, K, T, sigma):
+        return np.nan, np.nan
+    if T <= 0.0 or sigma <= 0.0:
+        return _intrinsic_price_delta_nb(F, K, is_call)
+    price, delta, _ = _price_delta_nb(F, K, sigma * math.sqrt(T), is_call)
+    return price, delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def black76_price_nb(F, K, T, sigma, is_call):
+    """Return the Black-76 (r = 0) price of one option in USD.
+
+    Reference twin: ``tests.reference.black76_price``.
+    """
+    return black76_price_delta_nb(F, K, T, sigma, is_call)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def black76_price_coin_nb(F, K, T, sigma, is_call):
+    """Return the inverse (coin) price of one option: USD price / forward.
+
+    Reference twin: ``tests.reference.black76_price_coin``.
+    """
+    return black76_price_nb(F, K, T, sigma, is_call) / F
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def call_price_coin_nb(F, K, T, sigma):
+    """Return the coin price of one inverse call (the covered-call case).
+
+    Reference twin: ``tests.reference.black76_price_coin`` with ``is_call=True``.
+    """
+    return black76_price_coin_nb(F, K, T, sigma, True)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def black76_greeks_nb(F, K, T, sigma, is_call):
+    """Return ``(price_usd, delta_usd, gamma, vega, theta)`` of one option.
+
+    Units: delta USD/USD, gamma USD/USD², vega USD per vol point (0.01 sigma), theta USD per
+    calendar day (365-day year). Reference twin: ``tests.reference.black76_greeks``.
+    """
+    if not _valid_nb(F, K, T, sigma):
+        return np.nan, np.nan, np.nan, np.nan, np.nan
+    if T <= 0.0 or sigma <= 0.0:
+        price, delta = _intrinsic_price_delta_nb(F, K, is_call)
+        return price, delta, 0.0, 0.0, 0.0
+    sqrt_t = math.sqrt(T)
+    sd = sigma * sqrt_t
+    price, delta, d1 = _price_delta_nb(F, K, sd, is_call)
+    pdf = norm_pdf_nb(d1)
+    gamma = pdf / (F * sd)
+    vega = F * pdf * sqrt_t * VOL_POINT
+    theta = -F * pdf * sigma / (2.0 * sqrt_t) / DAYS_PER_YEAR
+    return price, delta, gamma, vega, theta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def implied_vol_nb(price, F, K, T, is_call, inverse):
+    """Return ``(sigma, status)`` implied by one option price (coin if ``inverse``, else USD).
+
+    Solve on the time value (price minus intrinsic), which equals the price of the OTM option of
+    the same strike, so ITM quotes lose no digits. Newton steps on vega are kept inside a shrinking
+    bracket [``IV_SIGMA_MIN``, ``IV_SIGMA_MAX``]; a step that leaves it is replaced by bisection, so
+    the solver always converges. ``sigma`` is NaN unless ``status == IV_OK``.
+    Reference twin: ``tests.reference.implied_vol`` (plain bisection on the full price).
+    """
+    if not (_valid_nb(F, K, T, 0.0) and abs(price) < np.inf):
+        return np.nan, IV_INVALID_INPUT
+    if T <= 0.0:
+        return np.nan, IV_EXPIRED
+    price_usd = price * F if inverse else price
+    intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
+    if price_usd < intrinsic:
+        return np.nan, IV_BELOW_INTRINSIC
+    if price_usd >= (F if is_call else K):
+        return np.nan, IV_ABOVE_UPPER_BOUND
+    time_value = price_usd - intrinsic
+    otm_is_call = K >= F
+    sqrt_t = math.sqrt(T)
+    lo, hi = IV_SIGMA_MIN, IV_SIGMA_MAX
+    if _price_delta_nb(F, K, lo * sqrt_t, otm_is_call)[0] >= time_value:
+        return np.nan, IV_BELOW_BRACKET
+    if _price_delta_nb(F, K, hi * sqrt_t, otm_is_call)[0] <= time_value:
+        return np.nan, IV_ABOVE_BRACKET
+    # Start at the inflection point of price(sigma) (Manaster-Koehler), from where Newton moves
+    # monotonically; near the money use the Brenner-Subrahmanyam ATM approximation instead.
+    sigma = max(
+        math.sqrt(2.0 * abs(math.log(F / K)) / T),
+        math.sqrt(2.0 * math.pi / T) * time_value / F,
+    )
+    sigma = min(max(sigma, lo), hi)
+    for _ in range(IV_MAX_ITER):
+        sd = sigma * sqrt_t
+        model, _delta, d1 = _price_delta_nb(F, K, sd, otm_is_call)
+        diff = model - time_value
+        if diff == 0.0:
+            return sigma, IV_OK
+        if diff > 0.0:
+            hi = sigma
+        else:
+            lo = sigma
+        vega = F * norm_pdf_nb(d1) * sqrt_t
+        step = sigma - diff / vega if vega > 0.0 else np.nan
+        if not lo < step < hi:  # also catches NaN
+            step = 0.5 * (lo + hi)
+        if abs(step - sigma) <= IV_SIGMA_TOL:
+            return step, IV_OK
+        sigma = step
+    return np.nan, IV_NOT_CONVERGED
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def option_price_array_nb(F, K, T, sigma, is_call, inverse):
+    """Return prices (coin if ``inverse``, else USD) for 1-D arrays of equal length.
+
+    Reference twin: ``tests.reference.black76_price`` / ``black76_price_coin`` per element.
+    """
+    n = F.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        price = black76_price_nb(F[i], K[i], T[i], sigma[i], is_call[i])
+        out[i] = price / F[i] if inverse else price
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def price_delta_array_nb(F, K, T, sigma, is_call):
+    """Return ``(price_usd, delta_usd)`` arrays in one pass over 1-D arrays of equal length.
+
+    Reference twin: ``tests.reference.black76_greeks`` (first two outputs) per element.
+    """
+    n = F.shape[0]
+    price = np.empty(n)
+    delta = np.empty(n)
+    for i in range(n):
+        price[i], delta[i] = black76_price_delta_nb(F[i], K[i], T[i], sigma[i], is_call[i])
+    return price, delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def greeks_array_nb(F, K, T, sigma, is_call):
+    """Return ``(price_usd, delta_usd, gamma, vega, theta)`` arrays (units as in
+    ``black76_greeks_nb``) for 1-D arrays of equal length.
+
+    Reference twin: ``tests.reference.black76_greeks`` per element.
+    """
+    n = F.shape[0]
+    price = np.empty(n)
+    delta = np.empty(n)
+    gamma = np.empty(n)
+    vega = np.empty(n)
+    theta = np.empty(n)
+    for i in range(n):
+        price[i], delta[i], gamma[i], vega[i], theta[i] = black76_greeks_nb(
+            F[i], K[i], T[i], sigma[i], is_call[i]
+        )
+    return price, delta, gamma, vega, theta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def implied_vol_array_nb(price, F, K, T, is_call, inverse):
+    """Return ``(sigma, status)`` arrays for 1-D arrays of equal length; status is int8.
+
+    Reference twin: ``tests.reference.implied_vol`` per element.
+    """
+    n = F.shape[0]
+    sigma = np.empty(n)
+    status = np.empty(n, dtype=np.int8)
+    for i in range(n):
+        sigma[i], status[i] = implied_vol_nb(price[i], F[i], K[i], T[i], is_call[i], inverse)
+    return sigma, status
