@@ -1,0 +1,151 @@
+"""Backtest configuration: frozen pydantic models; invalid combinations name the field and why."""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.timeutil import as_utc
+
+TIMEFRAME_HOURS = {"1h": 1, "4h": 4, "1d": 24}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeeModel(_Frozen):
+    """Deribit BTC/ETH option fees, as parameters (schedules change).
+
+    Trading: ``option_fee_rate`` of the underlying per 1-coin contract (coin), capped at
+    ``option_fee_cap_pct`` % of the option price. Settlement of an option that expires in the money:
+    ``settlement_fee_rate`` of the underlying, capped at ``settlement_fee_cap_pct`` % of the
+    option's value at settlement; Deribit reportedly charges no settlement fee on dailies.
+    """
+
+    option_fee_rate: float = Field(0.0003, ge=0, le=0.01)
+    option_fee_cap_pct: float = Field(12.5, ge=0, le=100)
+    settlement_fee_rate: float = Field(0.00015, ge=0, le=0.01)
+    settlement_fee_cap_pct: float = Field(12.5, ge=0, le=100)
+    settlement_fee_on_dailies: bool = False
+
+
+class VolSurfaceParams(_Frozen):
+    """How a candidate's IV is shaped from the 30-day IV index (see ``docs/volsurface.md``).
+
+    ``iv(K, T) = iv_index * (T / 30d) ** term_beta * clip(1 + skew*x + curvature*x**2)`` with
+    ``x = ln(K / F) / (atm * sqrt(T))`` the standardised moneyness; the defaults are fitted to the
+    real Deribit snapshots in ``../shared`` by :mod:`engine.volsurface.fit`.
+    """
+
+    term_beta: float = Field(0.009, ge=-1, le=1)
+    skew: float = Field(-0.058, ge=-1, le=1)
+    curvature: float = Field(0.047, ge=0, le=1)
+    min_ratio: float = Field(0.5, gt=0, le=1)
+    max_ratio: float = Field(3.0, ge=1, le=10)
+    min_term_days: float = Field(1.0, gt=0, le=30)
+    basis_annual: float = Field(0.041, ge=-1, le=1)  # forward = spot * exp(basis_annual * T)
+
+
+class ScoringParams(_Frozen):
+    """Weights and scales of the candidate score (see :mod:`engine.scoring`)."""
+
+    w_yield: float = Field(3.0, ge=0)
+    w_richness: float = Field(2.5, ge=0)
+    w_delta: float = Field(2.5, ge=0)
+    w_dte: float = Field(2.0, ge=0)
+    yield_ref_annual: float = Field(0.60, gt=0)  # annualised premium yield scoring full marks
+    delta_width: float = Field(0.10, gt=0)
+    dte_log_width: float = Field(0.7, gt=0)
+    bull_penalty: float = Field(1.5, ge=0)
+    bear_penalty: float = Field(0.5, ge=0)
+
+
+class CallSimulationConfig(_Frozen):
+    """Everything a covered-call backtest needs; equal configs give equal results."""
+
+    underlying: Literal["BTC", "ETH"]
+    start: datetime
+    end: datetime
+    timeframe: Literal["1h", "4h", "1d"] = "1h"
+    decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
+    exit_style: Literal["hold_to_expiry", "tp_and_roll"] = "hold_to_expiry"
+    source: str = "synthetic"
+
+    target_dte: float = Field(7.0, gt=0, le=365)
+    min_dte: float = Field(1.0, ge=0, le=365)
+    max_dte: float = Field(30.0, gt=0, le=400)
+    target_delta: float = Field(0.25, gt=0, lt=1)
+    delta_min: float = Field(0.10, gt=0, lt=1)
+    delta_max: float = Field(0.40, gt=0, lt=1)
+    min_score_to_trade: float = Field(5.0, ge=0, le=10)
+
+    tp_threshold_pct: float = Field(80.0, gt=0, le=100)
+    max_rolls_per_chain: int = Field(3, ge=0, le=100)
+    min_dte_to_roll: float = Field(1.0, ge=0, le=365)
+
+    position_size: float = Field(1.0, gt=0, le=1e6)
+    initial_capital_usd: float | None = Field(None, gt=0)
+
+    fees: FeeModel = FeeModel()
+    vol_surface: VolSurfaceParams = VolSurfaceParams()
+    scoring: ScoringParams = ScoringParams()
+    top_k: int = Field(5, ge=1, le=100)  # candidates kept per decision in candidates.parquet
+
+    @field_validator("underlying", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _utc(cls, v: object, info) -> datetime:
+        return as_utc(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _check(self) -> "CallSimulationConfig":
+        tf_h = TIMEFRAME_HOURS[self.timeframe]
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end.date()}) must be after start ({self.start.date()})")
+        if self.decision_interval_hours % tf_h:
+            raise ValueError(
+                f"decision_interval_hours ({self.decision_interval_hours}) must be a multiple of "
+                f"the {self.timeframe} timeframe ({tf_h} h)"
+            )
+        for name in ("start", "end"):
+            t = getattr(self, name)
+            if (t - t.replace(hour=0, minute=0, second=0, microsecond=0)) % timedelta(hours=tf_h):
+                raise ValueError(f"{name} ({t.isoformat()}) is not on a {self.timeframe} bar")
+        if not self.min_dte <= self.target_dte <= self.max_dte:
+            raise ValueError(
+                f"target_dte ({self.target_dte}) must lie within min_dte ({self.min_dte}) "
+                f"and max_dte ({self.max_dte})"
+            )
+        if not self.delta_min <= self.target_delta <= self.delta_max:
+            raise ValueError(
+                f"target_delta ({self.target_delta}) must lie within delta_min "
+                f"({self.delta_min}) and delta_max ({self.delta_max})"
+            )
+        if self.initial_capital_usd is not None and self.position_size != 1.0:
+            raise ValueError(
+                "set either position_size (coin held) or initial_capital_usd (coin bought at the "
+                "start price), not both"
+            )
+        return self
+
+    @property
+    def timeframe_hours(self) -> int:
+        """Bar length in hours."""
+        return TIMEFRAME_HOURS[self.timeframe]
+
+    def canonical_json(self, fields: set[str] | None = None) -> str:
+        """Stable JSON of the config (or of ``fields``): the input to run ids and cache keys."""
+        data = self.model_dump(mode="json", include=fields)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def digest(self, fingerprint: str, fields: set[str] | None = None) -> str:
+        """Hash of the canonical config (or ``fields``) plus the data fingerprint."""
+        text = self.canonical_json(fields) + "|" + fingerprint
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

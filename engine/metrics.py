@@ -1,0 +1,91 @@
+"""Backtest metrics: one function per metric, keyword-only options, NaN when data is too thin.
+
+Returns are computed from equity sampled once per UTC day (the last bar of each day), so Sharpe and
+Sortino are annualised with 365 periods whatever the bar length.
+"""
+
+import math
+
+import numpy as np
+import polars as pl
+
+PERIODS_PER_YEAR = 365
+MIN_RETURNS = 2  # fewer daily returns than this cannot support a ratio
+
+
+def total_return_pct(equity: np.ndarray) -> float:
+    """Percent change from the first to the last equity value."""
+    if len(equity) < 1 or equity[0] <= 0:
+        return math.nan
+    return float((equity[-1] / equity[0] - 1.0) * 100.0)
+
+
+def max_drawdown_pct(equity: np.ndarray) -> float:
+    """Largest peak-to-trough fall, in percent of the peak (a positive number; 0 if none)."""
+    if len(equity) < 1:
+        return math.nan
+    peaks = np.maximum.accumulate(equity)
+    return float(np.max((peaks - equity) / peaks) * 100.0)
+
+
+def drawdown_series_pct(equity: np.ndarray) -> np.ndarray:
+    """Underwater curve: percent below the running peak at each point (≤ 0)."""
+    if len(equity) == 0:
+        return np.empty(0)
+    peaks = np.maximum.accumulate(equity)
+    return (equity / peaks - 1.0) * 100.0
+
+
+def sharpe_ratio(returns: np.ndarray, *, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+    """Annualised Sharpe ratio of periodic returns (risk-free rate 0)."""
+    if len(returns) < MIN_RETURNS:
+        return math.nan
+    sd = np.std(returns, ddof=1)
+    if sd == 0 or not np.isfinite(sd):
+        return math.nan
+    return float(np.mean(returns) / sd * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(returns: np.ndarray, *, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+    """Annualised Sortino ratio: mean return over downside deviation (target 0)."""
+    if len(returns) < MIN_RETURNS:
+        return math.nan
+    downside = np.minimum(returns, 0.0)
+    dd = math.sqrt(float(np.mean(downside**2)))
+    if dd == 0:
+        return math.nan
+    return float(np.mean(returns) / dd * math.sqrt(periods_per_year))
+
+
+def daily_returns(times: pl.Series, equity: np.ndarray) -> np.ndarray:
+    """Simple returns of equity sampled at the last bar of each UTC day."""
+    if len(equity) < 2:
+        return np.empty(0)
+    daily = (
+        pl.DataFrame({"time": times, "equity": equity})
+        .group_by(pl.col("time").dt.date(), maintain_order=True)
+        .agg(pl.col("equity").last())
+        .get_column("equity")
+        .to_numpy()
+    )
+    prev = daily[:-1]
+    return np.divide(daily[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+
+
+def win_rate_pct(pnl: np.ndarray) -> float:
+    """Share of closed trades with positive PnL, in percent."""
+    if len(pnl) == 0:
+        return math.nan
+    return float(np.mean(pnl > 0) * 100.0)
+
+
+def average_days_in_trade(open_ns: np.ndarray, close_ns: np.ndarray) -> float:
+    """Mean holding time of closed trades in days."""
+    if len(open_ns) == 0:
+        return math.nan
+    return float(np.mean((close_ns - open_ns) / 86_400e9))
+
+
+def count_where(mask: np.ndarray) -> int:
+    """Number of true entries (trades closed a given way)."""
+    return int(np.count_nonzero(mask))
