@@ -1,43 +1,187 @@
-"""The ``thetadesk`` command line: one entry point, one subcommand per task."""
+"""The ``thetadesk`` command line: one entry point, one subcommand per task.
+
+Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input
+ends with ``error: <what is wrong>`` on stderr and exit code 2, never a traceback.
+"""
 
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+
+from tqdm import tqdm
+
+from api.settings import Settings
+from cache.datasource import DataNotCoveredError
+from cache.store import SourceNotFoundError, Store
+from engine.timeutil import as_utc
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback."""
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)
+
+
+def _date(name: str):
+    def parse(text: str) -> datetime:
+        try:
+            return as_utc(text, name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return parse
+
+
+def _say(message: str) -> None:
+    tqdm.write(message)
+
+
+def ensure_default_data(store: Store) -> None:
+    """Warm the embedded synthetic market when the cache has no synthetic source yet."""
+    from cache.warm import warm_synthetic
+
+    if not store.has_source("synthetic"):
+        _say("thetadesk: first run - generating the embedded SYNTHETIC market (a few seconds)")
+        warm_synthetic(store, progress=_say)
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import create_app
-    from api.settings import Settings
 
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    settings = Settings(**overrides)
+    settings = _settings(args, host=args.host, port=args.port)
+    ensure_default_data(Store(settings.data_dir))
     print(f"thetadesk: serving on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 
 
+def _warm(args: argparse.Namespace) -> int:
+    store = Store(_settings(args).data_dir)
+    if args.status:
+        return _cache(args)
+    if args.source == "synthetic":
+        from cache.synthetic import DEFAULT_END, ORIGIN
+        from cache.warm import warm_synthetic
+
+        if args.timeframe != "1h":
+            raise CliError("the synthetic market is generated at 1h; 4h and 1d are derived")
+        start, end = args.start or ORIGIN, args.end or DEFAULT_END
+        with tqdm(total=len(args.underlying), desc="synthetic", unit="coin") as bar:
+            warm_synthetic(store, args.underlying, start, end, progress=bar.write)
+            bar.update(len(args.underlying))
+    else:
+        from cache.download import warm_deribit
+
+        warm_deribit(
+            store,
+            args.underlying,
+            start=args.start,
+            end=args.end,
+            timeframe=args.timeframe,
+            testnet=args.testnet,
+        )
+    _print_coverage(store)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from cache.importer import import_source
+
+    store = Store(_settings(args).data_dir)
+    meta = import_source(store, args.name, args.underlying, args.candles, args.iv)
+    _say(f"imported source {meta.name!r}")
+    _print_coverage(store, only=meta.name)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    _print_coverage(Store(_settings(args).data_dir))
+    return 0
+
+
+def _print_coverage(store: Store, only: str | None = None) -> None:
+    sources = [m for m in store.list_sources() if only in (None, m.name)]
+    if not sources:
+        print(f"no data sources in {store.data_dir}")
+        return
+    for meta in sources:
+        size = sum(p.stat().st_size for p in store.source_dir(meta.name).rglob("*.parquet"))
+        print(f"{meta.name}  [{meta.origin}]  {meta.label}")
+        print(f"  fingerprint {meta.fingerprint}  {size / 1e6:.1f} MB  updated {meta.updated_at}")
+        for u, cov in sorted(meta.coverage.items()):
+            for kind in ("candles", "iv", "delivery"):
+                s = getattr(cov, kind)
+                if s.rows:
+                    print(f"  {u} {kind}{_describe_series(s)}")
+            if cov.chain_snapshots:
+                print(f"  {u} chain snapshots: {cov.chain_snapshots}")
+
+
+def _describe_series(s) -> str:
+    tf = f" {s.timeframe}" if s.timeframe else ""
+    real = f", {s.real_rows} real DVOL" if s.real_rows else ""
+    span = f"{s.start:%Y-%m-%d %H:%M} to {s.end:%Y-%m-%d %H:%M} UTC"
+    return f"{tf}: {span}, {s.rows} rows, {len(s.gaps)} gaps{real}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="thetadesk", description=__doc__)
+    parser = argparse.ArgumentParser(prog="thetadesk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the dashboard and API")
+    def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+        p.set_defaults(func=func)
+        return p
+
+    serve = add("serve", "run the dashboard and API (warms the synthetic market if absent)", _serve)
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    serve.set_defaults(func=_serve)
+
+    warm = add("warm", "fill the cache from a source and print its coverage", _warm)
+    warm.add_argument("--source", choices=["synthetic", "deribit"], default="synthetic")
+    warm.add_argument(
+        "--underlying", nargs="+", default=["BTC", "ETH"], type=str.upper, metavar="COIN"
+    )
+    warm.add_argument("--start", type=_date("--start"), help="UTC date (default: source start)")
+    warm.add_argument("--end", type=_date("--end"), help="UTC date, exclusive")
+    warm.add_argument("--timeframe", choices=["1h", "1d"], default="1h", help="base resolution")
+    warm.add_argument("--testnet", action="store_true", help="use test.deribit.com")
+    warm.add_argument("--status", action="store_true", help="only list what the cache holds")
+
+    imp = add("import", "register CSV/Parquet candle (and IV) files as a named source", _import)
+    imp.add_argument("--name", required=True, help="source name (a-z 0-9 _ -)")
+    imp.add_argument("--underlying", required=True, type=str.upper)
+    imp.add_argument("--candles", required=True, type=Path, help="time,open,high,low,close,volume")
+    imp.add_argument("--iv", type=Path, help="time,iv (percent)")
+
+    add("cache", "list data sources, coverage and sizes", _cache)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (CliError, ValueError, SourceNotFoundError, DataNotCoveredError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -35,3 +35,17 @@ def settings(tmp_path: Path):
     from api.settings import Settings
 
     return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory) -> Path:
+    """A data dir holding the embedded synthetic market (generated once per test session).
+
+    Tests must not write into it; copy it (``shutil.copytree``) to modify.
+    """
+    from cache.store import Store
+    from cache.warm import warm_synthetic
+
+    root = tmp_path_factory.mktemp("synthetic") / "data"
+    warm_synthetic(Store(root))
+    return root
