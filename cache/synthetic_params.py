@@ -21,7 +21,7 @@ class MarketParams:
     )
     initial_regime: int = 1  # sideways: no view on 2019 at the origin
     common_jumps_per_year: float = 6.0
-    common_jump_down_mean: float = 0.05  # BTC scale; each coin multiplies by its jump scale
+    common_jump_down_mean: float = 0.055  # BTC scale; each coin multiplies by its jump scale
     common_jump_up_mean: float = 0.035
     jump_down_prob: float = 0.6  # crashes outnumber squeezes: negative skew
     intraday_vol_amplitude: float = 0.2
@@ -52,11 +52,11 @@ class CoinParams:
     vol_slow_half_life_days: float = 60.0
     vol_slow_std: float = 0.25
     vol_fast_half_life_days: float = 3.0
-    vol_fast_std: float = 0.3
+    vol_fast_std: float = 0.35
     vol_market_loading: float = 0.8  # correlation of log-vol shocks with the market's
-    jump_vol_feedback_down: float = 8.0  # log-vol added per unit of |down jump|
-    jump_vol_feedback_up: float = 4.0
-    vrp: float = 0.10  # IV / model vol - 1, before sentiment
+    jump_vol_feedback_down: float = 4.0  # log-vol added per unit of |down jump|
+    jump_vol_feedback_up: float = 2.0
+    vrp: float = 0.07  # IV / model vol - 1, before sentiment
     iv_noise_std: float = 0.07  # stationary std of log sentiment
     iv_noise_half_life_days: float = 7.0
     iv_market_loading: float = 0.7
