@@ -1,0 +1,91 @@
+"""Numba kernels of the candidate score (documented in ``engine/scoring/__init__.py``)."""
+
+import math
+
+import numpy as np
+from numba import njit
+
+RICHNESS_FLOOR = 0.8  # IV/RV at or below this earns nothing
+RICHNESS_SPAN = 0.6  # IV/RV of FLOOR + SPAN (1.4) earns full marks
+RICHNESS_UNKNOWN = 0.5  # share of the richness weight while realized vol is unknown
+
+
+@njit(cache=True, nogil=True)
+def score_nb(
+    premium_yield_annual,
+    iv_rv_ratio,
+    delta,
+    dte,
+    regime,
+    target_delta,
+    target_dte,
+    w_yield,
+    w_richness,
+    w_delta,
+    w_dte,
+    yield_ref_annual,
+    delta_width,
+    dte_log_width,
+    bull_penalty,
+    bear_penalty,
+):
+    """Score one candidate in [0, 10]. Reference: ``tests.reference_engine.score_ref``."""
+    s_yield = min(max(premium_yield_annual / yield_ref_annual, 0.0), 1.0)
+    if math.isnan(iv_rv_ratio):
+        s_rich = RICHNESS_UNKNOWN
+    else:
+        s_rich = min(max((iv_rv_ratio - RICHNESS_FLOOR) / RICHNESS_SPAN, 0.0), 1.0)
+    z_delta = (delta - target_delta) / delta_width
+    s_delta = math.exp(-0.5 * z_delta * z_delta)
+    z_dte = math.log(max(dte, 1e-6) / target_dte) / dte_log_width
+    s_dte = math.exp(-0.5 * z_dte * z_dte)
+    score = w_yield * s_yield + w_richness * s_rich + w_delta * s_delta + w_dte * s_dte
+    if regime > 0:
+        score -= bull_penalty
+    elif regime < 0:
+        score -= bear_penalty
+    return min(max(score, 0.0), 10.0)
+
+
+@njit(cache=True, nogil=True)
+def score_batch_nb(
+    premium_yield_annual,
+    iv_rv_ratio,
+    delta,
+    dte,
+    regime,
+    target_delta,
+    target_dte,
+    w_yield,
+    w_richness,
+    w_delta,
+    w_dte,
+    yield_ref_annual,
+    delta_width,
+    dte_log_width,
+    bull_penalty,
+    bear_penalty,
+):
+    """Score arrays of candidates; element ``i`` equals ``score_nb`` on element ``i``."""
+    n = premium_yield_annual.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = score_nb(
+            premium_yield_annual[i],
+            iv_rv_ratio[i],
+            delta[i],
+            dte[i],
+            regime[i],
+            target_delta,
+            target_dte,
+            w_yield,
+            w_richness,
+            w_delta,
+            w_dte,
+            yield_ref_annual,
+            delta_width,
+            dte_log_width,
+            bull_penalty,
+            bear_penalty,
+        )
+    return out
