@@ -33,7 +33,7 @@ def black76_price(F: float, K: float, T: float, sigma: float, is_call: bool) -> 
     """Return the Black-76 price in USD with r = 0 (Hull's formula with the discount factor 1)."""
     if not _valid(F, K, T, sigma):
         return math.nan
-    if T <= 0 or sigma <= 0:
+    if T <= 0 or sigma <= 0 or sigma * math.sqrt(T) == 0:  # the last: underflow
         return max(F - K, 0.0) if is_call else max(K - F, 0.0)
     d1 = (math.log(F / K) + 0.5 * sigma**2 * T) / (sigma * math.sqrt(T))
     d2 = d1 - sigma * math.sqrt(T)
@@ -54,7 +54,7 @@ def black76_greeks(
     price = black76_price(F, K, T, sigma, is_call)
     if not _valid(F, K, T, sigma):
         return (math.nan,) * 5
-    if T <= 0 or sigma <= 0:
+    if T <= 0 or sigma <= 0 or sigma * math.sqrt(T) == 0:
         return price, _intrinsic_delta(F, K, is_call), 0.0, 0.0, 0.0
     d1 = (math.log(F / K) + 0.5 * sigma**2 * T) / (sigma * math.sqrt(T))
     delta = norm_cdf(d1) if is_call else norm_cdf(d1) - 1.0

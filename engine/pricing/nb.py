@@ -7,8 +7,9 @@ documents units; these kernels assume valid shapes and dtypes):
   volatility as a fraction (0.55 = 55 %), ``is_call`` True for a call, False for a put.
 - Prices come back in USD; a coin (inverse) price is the USD price divided by ``F``.
 - Any non-finite input, or ``F <= 0`` or ``K <= 0``, gives NaN (never an exception).
-- ``T <= 0`` or ``sigma <= 0`` gives the intrinsic value on the forward, ``max(±(F - K), 0)``, with
-  delta 1/0 (call) or -1/0 (put), ±0.5 exactly at the money, and gamma = vega = theta = 0.
+- ``T <= 0`` or ``sigma <= 0`` (or ``sigma * sqrt(T)`` underflowing to 0) gives the intrinsic
+  value on the forward, ``max(±(F - K), 0)``, with delta 1/0 (call) or -1/0 (put), ±0.5 exactly
+  at the money, and gamma = vega = theta = 0.
 
 Scalar kernels (``black76_*_nb``, ``call_price_coin_nb``, ``implied_vol_nb``) are meant to be called
 from other kernels' loops; the ``*_array_nb`` kernels loop over 1-D arrays of equal length.
@@ -100,9 +101,10 @@ def black76_price_delta_nb(F, K, T, sigma, is_call):
     """
     if not _valid_nb(F, K, T, sigma):
         return np.nan, np.nan
-    if T <= 0.0 or sigma <= 0.0:
+    sd = sigma * math.sqrt(max(T, 0.0))
+    if not sd > 0.0:  # expired, zero vol, or sigma * sqrt(T) underflowed
         return _intrinsic_price_delta_nb(F, K, is_call)
-    price, delta, _ = _price_delta_nb(F, K, sigma * math.sqrt(T), is_call)
+    price, delta, _ = _price_delta_nb(F, K, sd, is_call)
     return price, delta
 
 
@@ -142,11 +144,11 @@ def black76_greeks_nb(F, K, T, sigma, is_call):
     """
     if not _valid_nb(F, K, T, sigma):
         return np.nan, np.nan, np.nan, np.nan, np.nan
-    if T <= 0.0 or sigma <= 0.0:
+    sqrt_t = math.sqrt(max(T, 0.0))
+    sd = sigma * sqrt_t
+    if not sd > 0.0:
         price, delta = _intrinsic_price_delta_nb(F, K, is_call)
         return price, delta, 0.0, 0.0, 0.0
-    sqrt_t = math.sqrt(T)
-    sd = sigma * sqrt_t
     price, delta, d1 = _price_delta_nb(F, K, sd, is_call)
     pdf = norm_pdf_nb(d1)
     gamma = pdf / (F * sd)
