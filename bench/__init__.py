@@ -1,0 +1,1 @@
+"""Benchmarks that print speed ratios measured in one run (not collected by pytest)."""
