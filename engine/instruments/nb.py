@@ -1,0 +1,163 @@
+"""Numba kernels for the expiry calendar and the synthetic strike grid.
+
+The Python API in ``engine.instruments`` validates input, documents units and builds the rule
+arrays these kernels take; the kernels assume valid shapes and dtypes.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Relative slack at band edges, so that a strike lying exactly on an edge counts as on it however
+# the last bit of exp() rounds.
+_EDGE_TOL = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
+    """Return the expiries listed at each time, in CSR layout.
+
+    Within series ``s`` (``[series_offsets[s], series_offsets[s + 1])``) both ``expiry_ns`` and
+    ``listing_ns`` increase, so the expiries listed at ``t`` (``listing <= t < expiry``) form one
+    contiguous run found by two binary searches; the runs of all series are merged, sorted and
+    deduplicated.
+
+    Returns ``(offsets, expiries_ns)``: the expiries of ``times_ns[i]`` are
+    ``expiries_ns[offsets[i]:offsets[i + 1]]``.
+
+    Reference twin: ``tests.reference_instruments.listed_expiries_batch_reference``.
+    """
+    n = times_ns.size
+    n_series = series_offsets.size - 1
+    raw_total = 0
+    for i in range(n):
+        for s in range(n_series):
+            a, b = series_offsets[s], series_offsets[s + 1]
+            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
+            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
+            if hi > lo:
+                raw_total += hi - lo
+    out = np.empty(raw_total, np.int64)
+    offsets = np.zeros(n + 1, np.int64)
+    write = 0
+    for i in range(n):
+        start = write
+        pos = start
+        for s in range(n_series):
+            a, b = series_offsets[s], series_offsets[s + 1]
+            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
+            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
+            for k in range(lo, hi):
+                out[pos] = expiry_ns[a + k]
+                pos += 1
+        run = np.sort(out[start:pos])
+        for k in range(run.size):
+            if k == 0 or run[k] != run[k - 1]:
+                out[write] = run[k]
+                write += 1
+        offsets[i + 1] = write
+    return offsets, out[:write].copy()
+
+
+@njit(cache=True, nogil=True)
+def decimal_value_nb(q, e):
+    """Return ``q * 10**e`` as the double nearest that decimal (``q`` integer).
+
+    Reference twin: ``tests.reference_instruments.decimal_value_reference``.
+    """
+    if e >= 0:
+        return q * 10.0**e
+    return q / 10.0 ** (-e)
+
+
+@njit(cache=True, nogil=True)
+def nice_step_nb(x, mantissas, round_up):
+    """Return the "nice" number nearest ``x`` as ``(q, e)``, its value being ``q * 10**e``.
+
+    Nice numbers are ``m * 10**d`` for ``m`` in ``mantissas`` (ascending in [1, 10), each a multiple
+    of 0.1), written with ``q = 10 * m`` and ``e = d - 1`` so that ``q`` is an integer. "Nearest" is
+    by ratio (geometric), ties going to the smaller; with ``round_up`` it is instead the smallest
+    nice number not below ``x``.
+
+    Reference twin: ``tests.reference_instruments.nice_step_reference``.
+    """
+    k = math.floor(math.log10(x))
+    best_q, best_e, best = 0, 0, 0.0
+    best_ratio = math.inf
+    for d in range(k - 1, k + 2):
+        for m in mantissas:
+            q = round(m * 10.0)
+            c = decimal_value_nb(q, d - 1)
+            if round_up:
+                take = c >= x * (1.0 - _EDGE_TOL) and (best == 0.0 or c < best)
+            else:
+                ratio = max(c / x, x / c)
+                take = ratio < best_ratio or (ratio == best_ratio and c < best)
+                if take:
+                    best_ratio = ratio
+            if take:
+                best_q, best_e, best = q, d - 1, c
+    return best_q, best_e
+
+
+@njit(cache=True, nogil=True)
+def strike_grid_nb(
+    spot_usd,
+    t_years,
+    monthly,
+    sigma,
+    tier_max_years,
+    tier_rel_step,
+    monthly_min_tier,
+    band_sd,
+    band_step_factor,
+    t_floor_years,
+    mantissas,
+):
+    """Return the sorted unique strikes (USD) of a synthetic Deribit-like grid.
+
+    The tier is the first ``j`` with ``t_years <= tier_max_years[j]`` (else the last); a monthly
+    expiry outside the first tier uses at least ``monthly_min_tier``. The inner step is
+    ``tier_rel_step[tier] * spot_usd`` rounded to the nearest nice number. Band ``b`` holds the
+    multiples of its step (the inner step times ``band_step_factor[b]``, rounded up to a nice
+    number) that cover ``|ln(K / spot_usd)| <= band_sd[b] * sigma * sqrt(max(t_years,
+    t_floor_years))``, including the nearest multiple at or beyond each edge (so a coarse step still
+    covers the band); the grid is the union of the bands. Strikes are computed as integer
+    multiples of one decimal unit, so a strike shared by two bands is the same double in both.
+
+    Reference twin: ``tests.reference_instruments.strike_grid_reference``.
+    """
+    tier = 0
+    while tier < tier_max_years.size and t_years > tier_max_years[tier]:
+        tier += 1
+    if monthly and 0 < tier < monthly_min_tier:
+        tier = monthly_min_tier
+    inner_q, unit_e = nice_step_nb(tier_rel_step[tier] * spot_usd, mantissas, False)
+    inner_step = decimal_value_nb(inner_q, unit_e)
+    scale = sigma * math.sqrt(max(t_years, t_floor_years))
+    n_bands = band_sd.size
+    step_units = np.empty(n_bands, np.int64)
+    first = np.empty(n_bands, np.int64)
+    last = np.empty(n_bands, np.int64)
+    total = 0
+    for b in range(n_bands):
+        q, e = nice_step_nb(inner_step * band_step_factor[b], mantissas, True)
+        step_units[b] = q * 10 ** (e - unit_e)
+        step = decimal_value_nb(step_units[b], unit_e)
+        lo = spot_usd * math.exp(-band_sd[b] * scale) / step
+        hi = spot_usd * math.exp(band_sd[b] * scale) / step
+        first[b] = max(math.floor(lo * (1.0 + _EDGE_TOL)), 1)
+        last[b] = math.ceil(hi * (1.0 - _EDGE_TOL))
+        total += max(last[b] - first[b] + 1, 0)
+    units = np.empty(total, np.int64)
+    pos = 0
+    for b in range(n_bands):
+        for j in range(first[b], last[b] + 1):
+            units[pos] = j * step_units[b]
+            pos += 1
+    units = np.unique(units)
+    strikes = np.empty(units.size)
+    for i in range(units.size):
+        strikes[i] = decimal_value_nb(units[i], unit_e)
+    return strikes
