@@ -14,6 +14,7 @@ The rule (fitted to the recorded BTC/ETH chains; docs/instruments.md has the evi
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -142,7 +143,7 @@ def strike_grid(
     if sigma is not None:
         rules = replace(rules, sigma=sigma)
     for name, value in (("spot_usd", spot_usd), ("t_years", t_years)):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{name} must be a number, got {value!r}")
     if not (math.isfinite(spot_usd) and spot_usd > 0):
         raise ValueError(f"spot_usd must be positive and finite, got {spot_usd!r}")
