@@ -73,12 +73,14 @@ def implied_vol(
     if T <= 0:
         return math.nan, nb.IV_EXPIRED
     price_usd = price * F if inverse else price
-    if price_usd < (max(F - K, 0.0) if is_call else max(K - F, 0.0)):
+    intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
+    noise = nb.IV_ROUNDING_ULPS * nb.EPS * max(F, K) if intrinsic > 0 else 0.0
+    if price_usd < intrinsic - noise:
         return math.nan, nb.IV_BELOW_INTRINSIC
     if price_usd >= (F if is_call else K):
         return math.nan, nb.IV_ABOVE_UPPER_BOUND
     lo, hi = nb.IV_SIGMA_MIN, nb.IV_SIGMA_MAX
-    if black76_price(F, K, T, lo, is_call) >= price_usd:
+    if price_usd - intrinsic <= noise or black76_price(F, K, T, lo, is_call) >= price_usd:
         return math.nan, nb.IV_BELOW_BRACKET
     if black76_price(F, K, T, hi, is_call) <= price_usd:
         return math.nan, nb.IV_ABOVE_BRACKET

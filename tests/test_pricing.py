@@ -105,6 +105,15 @@ def test_put_call_parity_usd_and_coin(F: float, m: float, T: float, sigma: float
 
 
 @PROPERTY
+@given(forwards, st.floats(-6.0, 6.0), st.floats(1e-6, 5.0), st.floats(0.0, 10.0), st.booleans())
+def test_price_within_no_arbitrage_bounds(F, m, T, sigma, is_call) -> None:
+    K = F * math.exp(m)
+    price = option_price(F, K, T, sigma, is_call, inverse=False)
+    intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
+    assert intrinsic <= price <= (F if is_call else K)
+
+
+@PROPERTY
 @given(forwards, log_moneyness, years, vols, vols, st.booleans())
 def test_price_increases_with_sigma(F, m, T, s1, s2, is_call) -> None:
     K = F * math.exp(m)
@@ -170,6 +179,29 @@ def test_implied_vol_round_trip_and_reference(F, m, T, sigma, is_call, inverse) 
     assert solved == pytest.approx(sigma, abs=1e-7)
     assert solved == pytest.approx(ref_sigma, abs=1e-7)
     assert implied_vol(price, F, K, T, is_call, inverse) == solved
+
+
+def test_implied_vol_solves_every_price_the_pricer_makes() -> None:
+    """200k random options, from deep ITM to far OTM and hours to years: each price is either
+    solved to a vol that reprices it, or (time value too small to carry a vol) BELOW_BRACKET."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    F = rng.uniform(1_000.0, 150_000.0, n)
+    K = F * np.exp(rng.normal(0.0, 0.6, n))
+    T = np.exp(rng.uniform(np.log(1e-4), np.log(3.0), n))
+    sigma = rng.uniform(0.05, 5.0, n)
+    is_call = rng.random(n) < 0.5
+    price = option_price(F, K, T, sigma, is_call)
+    solved, status = implied_vol_with_status(price, F, K, T, is_call)
+    ok = status == IVStatus.OK
+    assert set(np.unique(status[~ok])) <= {IVStatus.BELOW_BRACKET}
+    intrinsic_coin = np.where(is_call, np.maximum(F - K, 0), np.maximum(K - F, 0)) / F
+    assert (price[~ok] - intrinsic_coin[~ok] < 1e-13).all()  # only nil time value is unsolved
+    repriced = option_price(F[ok], K[ok], T[ok], solved[ok], is_call[ok])
+    np.testing.assert_allclose(repriced, price[ok], rtol=1e-9, atol=1e-10)  # 1e-10 coin
+    # A far-OTM quote where plain Newton from above used to crawl past the iteration limit.
+    far = option_price(112_681.0, 149_666.0, 0.0035, 0.2834, True)
+    assert implied_vol(far, 112_681.0, 149_666.0, 0.0035, True) == pytest.approx(0.2834, rel=1e-6)
 
 
 @PROPERTY

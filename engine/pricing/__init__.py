@@ -68,8 +68,8 @@ IV_STATUS_DESCRIPTIONS: dict[IVStatus, str] = {
     IVStatus.BELOW_INTRINSIC: "price is below intrinsic value max(±(F - K), 0) (arbitrage)",
     IVStatus.ABOVE_UPPER_BOUND: "price is at or above its cap (F for a call, K for a put)",
     IVStatus.BELOW_BRACKET: (
-        f"time value is at or below the price at sigma = {nb.IV_SIGMA_MIN:g}"
-        " (no or almost no time value)"
+        "no time value to imply a vol from: price - intrinsic is zero within rounding, or at or"
+        f" below the price at sigma = {nb.IV_SIGMA_MIN:g}"
     ),
     IVStatus.ABOVE_BRACKET: f"price needs sigma above {nb.IV_SIGMA_MAX:g} (1000 vol points)",
     IVStatus.NOT_CONVERGED: f"no convergence within {nb.IV_MAX_ITER} iterations",

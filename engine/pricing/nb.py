@@ -32,6 +32,8 @@ IV_SIGMA_MIN = 1e-4
 IV_SIGMA_MAX = 10.0
 IV_SIGMA_TOL = 1e-10
 IV_MAX_ITER = 100
+IV_ROUNDING_ULPS = 8.0
+EPS = float(np.finfo(np.float64).eps)
 
 # Implied-vol status codes; engine.pricing.IVStatus holds their readable descriptions.
 IV_OK = 0
@@ -82,14 +84,21 @@ def _intrinsic_price_delta_nb(F, K, is_call):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _price_delta_nb(F, K, sd, is_call):
-    # Calls and puts share one formula, w * (F N(w d1) - K N(w d2)) with w = ±1, so an OTM put is
-    # priced from its own small tail probabilities rather than by parity (no cancellation).
+    # Price the out-of-the-money option of this strike from its own tail probabilities,
+    # w * (F N(w d1) - K N(w d2)) with w = +1 for a call and -1 for a put, and get an ITM option
+    # by parity as intrinsic + OTM price: no cancellation, and never below intrinsic.
     # Returns (price_usd, delta_usd, d1).
-    w = 1.0 if is_call else -1.0
     d1 = math.log(F / K) / sd + 0.5 * sd
+    w = 1.0 if K >= F else -1.0
     n1 = 0.5 * math.erfc(-w * d1 / SQRT2)
     n2 = 0.5 * math.erfc(-w * (d1 - sd) / SQRT2)
-    return w * (F * n1 - K * n2), w * n1, d1
+    # Rounding can leave a far-OTM price a hair below zero; an option is never worth less.
+    price, delta = max(w * (F * n1 - K * n2), 0.0), w * n1
+    if is_call != (K >= F):  # in the money: add the forward intrinsic value and its slope
+        sign = 1.0 if is_call else -1.0
+        price = min(price + sign * (F - K), F if is_call else K)  # rounding past the cap
+        delta += sign
+    return price, delta, d1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -173,7 +182,10 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
         return np.nan, IV_EXPIRED
     price_usd = price * F if inverse else price
     intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
-    if price_usd < intrinsic:
+    # In the money, the coin-to-USD conversion and the subtraction of the intrinsic value are
+    # exact only to a few ulps of F or K: a time value within that noise carries no vol.
+    noise = IV_ROUNDING_ULPS * EPS * max(F, K) if intrinsic > 0.0 else 0.0
+    if price_usd < intrinsic - noise:
         return np.nan, IV_BELOW_INTRINSIC
     if price_usd >= (F if is_call else K):
         return np.nan, IV_ABOVE_UPPER_BOUND
@@ -181,7 +193,7 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
     otm_is_call = K >= F
     sqrt_t = math.sqrt(T)
     lo, hi = IV_SIGMA_MIN, IV_SIGMA_MAX
-    if _price_delta_nb(F, K, lo * sqrt_t, otm_is_call)[0] >= time_value:
+    if time_value <= noise or _price_delta_nb(F, K, lo * sqrt_t, otm_is_call)[0] >= time_value:
         return np.nan, IV_BELOW_BRACKET
     if _price_delta_nb(F, K, hi * sqrt_t, otm_is_call)[0] <= time_value:
         return np.nan, IV_ABOVE_BRACKET
@@ -193,18 +205,22 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
     )
     sigma = min(max(sigma, lo), hi)
     for _ in range(IV_MAX_ITER):
-        sd = sigma * sqrt_t
-        model, _delta, d1 = _price_delta_nb(F, K, sd, otm_is_call)
-        diff = model - time_value
-        if diff == 0.0:
+        model, _delta, d1 = _price_delta_nb(F, K, sigma * sqrt_t, otm_is_call)
+        if model == time_value:
             return sigma, IV_OK
-        if diff > 0.0:
+        if model > time_value:
             hi = sigma
         else:
             lo = sigma
         vega = F * norm_pdf_nb(d1) * sqrt_t
-        step = sigma - diff / vega if vega > 0.0 else np.nan
-        if not lo < step < hi:  # also catches NaN
+        if model > 2.0 * time_value:
+            # Far above the root on a convex price curve (OTM prices behave like exp(-c/sigma²))
+            # a Newton step on the price crawls; on log(price), which is nearly concave, it
+            # jumps to the root or just below it.
+            step = sigma - math.log(model / time_value) * model / vega
+        else:
+            step = sigma - (model - time_value) / vega
+        if not lo < step < hi:  # also catches NaN from an underflowed model price or vega
             step = 0.5 * (lo + hi)
         if abs(step - sigma) <= IV_SIGMA_TOL:
             return step, IV_OK
