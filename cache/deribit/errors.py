@@ -86,6 +86,10 @@ class DeribitError(Exception):
             text += f"; gave up after {self.attempts} attempts"
         return text
 
+    def __reduce__(self):
+        # Rebuild from attributes: the default pickles only ``args`` (the rendered text).
+        return _rebuild, (type(self), dict(self.__dict__))
+
     def with_context(
         self,
         *,
@@ -103,6 +107,13 @@ class DeribitError(Exception):
             clone.message = clone.message.replace(secret, "***")
         clone.args = (clone._render(),)
         return clone
+
+
+def _rebuild(cls: type[DeribitError], state: dict[str, Any]) -> DeribitError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (error._render(),)
+    return error
 
 
 class RetryableError(DeribitError):
