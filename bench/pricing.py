@@ -18,7 +18,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.pricing.nb import price_delta_array_nb
+from engine.pricing import IVStatus
+from engine.pricing.nb import (
+    IV_OK,
+    greeks_array_nb,
+    implied_vol_array_nb,
+    price_delta_array_nb,
+)
 
 # Abramowitz & Stegun 7.1.26 coefficients for erfc(x), x >= 0.
 _AS_P = 0.3275911
@@ -84,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000_000, help="options per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per fast path (best counts)")
+    parser.add_argument("--iv-n", type=int, default=1_000_000, help="prices to invert to vols")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -118,6 +125,20 @@ def main(argv: list[str] | None = None) -> None:
         f"math.erfc {np.max(np.abs(delta_exact - delta_nb)):.3g}"
     )
     print(f"numba: {rate / 1e6:.1f} M options/s (target >= 15 M/s)")
+
+    F, K, T, sigma, is_call = (a[: args.iv_n] for a in options)
+    iv_args = (price_nb[: args.iv_n], F, K, T, is_call, False)
+    implied_vol_array_nb(*(a[:10] for a in iv_args[:-1]), False)
+    iv_s = best_seconds(lambda: implied_vol_array_nb(*iv_args), args.repeat)
+    solved, status = implied_vol_array_nb(*iv_args)
+    ok = status == IV_OK
+    # Where vega (per unit sigma) is below 1e-6 F, double precision cannot pin sigma down.
+    well_posed = ok & (greeks_array_nb(F, K, T, sigma, is_call)[3] * 100 > 1e-6 * F)
+    codes, counts = np.unique(status, return_counts=True)
+    tally = ", ".join(f"{IVStatus(c).name} {n:,}" for c, n in zip(codes, counts, strict=True))
+    max_err = np.max(np.abs(solved - sigma)[well_posed])
+    print(f"implied vol (numba), {args.iv_n:,} prices: {args.iv_n / iv_s / 1e6:.2f} M prices/s")
+    print(f"  statuses: {tally}; max |sigma - true| where vega > 1e-6 F: {max_err:.2g}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ IV_SIGMA_MIN = 1e-4
 IV_SIGMA_MAX = 10.0
 IV_SIGMA_TOL = 1e-10
 IV_MAX_ITER = 100
-IV_ROUNDING_ULPS = 8.0
+IV_ROUNDING_ULPS = 8.0  # ITM time values within this many ulps of max(F, K) count as zero
 EPS = float(np.finfo(np.float64).eps)
 
 # Implied-vol status codes; engine.pricing.IVStatus holds their readable descriptions.
@@ -171,9 +171,10 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
     """Return ``(sigma, status)`` implied by one option price (coin if ``inverse``, else USD).
 
     Solve on the time value (price minus intrinsic), which equals the price of the OTM option of
-    the same strike, so ITM quotes lose no digits. Newton steps on vega are kept inside a shrinking
-    bracket [``IV_SIGMA_MIN``, ``IV_SIGMA_MAX``]; a step that leaves it is replaced by bisection, so
-    the solver always converges. ``sigma`` is NaN unless ``status == IV_OK``.
+    the same strike, so ITM quotes lose no digits. Newton steps (on log price when far above the
+    root) are kept inside a shrinking bracket [``IV_SIGMA_MIN``, ``IV_SIGMA_MAX``]; a step that
+    leaves it is replaced by bisection, so the solver cannot diverge. It stops when a step moves
+    sigma by at most ``IV_SIGMA_TOL``. ``sigma`` is NaN unless ``status == IV_OK``.
     Reference twin: ``tests.reference.implied_vol`` (plain bisection on the full price).
     """
     if not (_valid_nb(F, K, T, 0.0) and abs(price) < np.inf):
