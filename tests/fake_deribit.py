@@ -337,6 +337,7 @@ def _positions(account: FakeAccount, params: dict, now_ms: int) -> list[dict]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Deribit's front end allows
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
     fake: FakeDeribit
 
     def do_GET(self) -> None:
