@@ -4,13 +4,17 @@
 as numbers (ccxt's static recordings carry them as strings). (2) The fake server answers each of
 those endpoints with the same envelope and, for every field the parsers rely on (the ``RowSpec``
 lists in cache/deribit/parse.py) that a recording holds, the same key with the same JSON type; a
-field the spec marks nullable may also be null. Tests skip when ../shared is absent.
+field the spec marks nullable may also be null. (3) The fake's chain obeys Deribit's pricing
+identity (checked with engine.pricing, an independent Black-76). Tests that read ../shared skip
+when it is absent.
 """
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from cache.deribit import InvalidParamsError, RateLimitError
@@ -460,3 +464,43 @@ def test_fake_errors_match(api_responses_dir, fake, http):
     assert {k: limited.json()["error"][k] for k in ("code", "message")} == {
         k: recorded["error"][k] for k in ("code", "message")
     }
+
+
+# ---- (3) the fake's chain obeys Deribit's pricing identity -----------------------------------
+
+
+def test_fake_chain_obeys_the_pricing_identity_and_matches_its_instruments(fake, http):
+    """mark = Black-76(underlying_price, strike, T to 08:00 ACT/365, mark_iv) / forward, as in
+    the real snapshots; names, strikes, types and expiries agree with get_instruments."""
+    from engine.pricing import greeks, option_price
+
+    chain = rpc(http, "public/get_book_summary_by_currency", currency="BTC", kind="option")
+    listed = rpc(http, "public/get_instruments", currency="BTC", kind="option")["result"]
+    instruments = {row["instrument_name"]: row for row in listed}
+    rows = chain["result"]
+    assert len(rows) > 300 and set(instruments) == {r["instrument_name"] for r in rows}
+    for name, row in instruments.items():
+        expiry = datetime.fromtimestamp(row["expiration_timestamp"] / 1000, UTC)
+        code = f"{expiry.day}{expiry.strftime('%b').upper()}{expiry.year % 100:02d}"
+        assert (expiry.hour, expiry.minute) == (8, 0) and row["creation_timestamp"] <= fake.now_ms
+        assert name == f"BTC-{code}-{row['strike']:g}-{row['option_type'][0].upper()}"
+    legs = [instruments[r["instrument_name"]] for r in rows]
+    t_years = np.array(
+        [(leg["expiration_timestamp"] - fake.now_ms) / (365 * DAY_MS) for leg in legs]
+    )
+    args = (
+        np.array([r["underlying_price"] for r in rows]),
+        np.array([leg["strike"] for leg in legs]),
+        t_years,
+        np.array([r["mark_iv"] for r in rows]) / 100,
+        np.array([leg["option_type"] == "call" for leg in legs]),
+    )
+    error = np.abs(option_price(*args) - np.array([r["mark_price"] for r in rows]))
+    assert np.median(error) < 5e-6 and error.max() < 5e-5  # IV and forward are rounded
+    ticker = rpc(http, "public/ticker", instrument_name=rows[len(rows) // 2]["instrument_name"])
+    i = len(rows) // 2
+    expected = greeks(*(a[i] for a in args))
+    got = ticker["result"]["greeks"]
+    assert got["delta"] == pytest.approx(expected.delta_usd, abs=2e-4)
+    assert got["vega"] == pytest.approx(expected.vega, rel=1e-3)
+    assert got["theta"] == pytest.approx(expected.theta, rel=1e-3)
