@@ -89,3 +89,54 @@ def average_days_in_trade(open_ns: np.ndarray, close_ns: np.ndarray) -> float:
 def count_where(mask: np.ndarray) -> int:
     """Number of true entries (trades closed a given way)."""
     return int(np.count_nonzero(mask))
+
+
+def compute_metrics(
+    trades: pl.DataFrame, equity: pl.DataFrame, *, initial_capital_usd: float
+) -> dict[str, float | int]:
+    """Every headline metric of a run from its ``trades`` and ``equity`` tables.
+
+    Units are in the names: ``_usd`` USD, ``_coin`` coin, ``_pct`` percent. Returns and ratios
+    use USD equity unless the name says coin.
+    """
+    eq_usd = equity.get_column("equity_usd").to_numpy()
+    eq_coin = equity.get_column("equity_coin").to_numpy()
+    hodl_usd = equity.get_column("hodl_usd").to_numpy()
+    valid = np.isfinite(eq_usd)
+    eq_usd, eq_coin, hodl_usd = eq_usd[valid], eq_coin[valid], hodl_usd[valid]
+    times = equity.get_column("time").filter(pl.Series(valid))
+    rets = daily_returns(times, eq_usd)
+    reason = trades.get_column("close_reason").to_numpy()
+    qty_premium = trades.get_column("premium_coin") * trades.get_column("quantity_coin")
+    last_usd = float(eq_usd[-1]) if len(eq_usd) else math.nan
+    return {
+        "num_trades": trades.height,
+        "initial_capital_usd": initial_capital_usd,
+        "final_equity_usd": last_usd,
+        "final_equity_coin": float(eq_coin[-1]) if len(eq_coin) else math.nan,
+        "final_pnl": last_usd - initial_capital_usd,
+        "final_pnl_vs_hodl": last_usd - float(hodl_usd[-1]) if len(hodl_usd) else math.nan,
+        "total_return_pct_usd": (last_usd / initial_capital_usd - 1) * 100,
+        "total_return_pct_coin": total_return_pct(eq_coin),
+        "hodl_return_pct_usd": total_return_pct(hodl_usd),
+        "max_drawdown_pct": max_drawdown_pct(eq_usd),
+        "hodl_max_drawdown_pct": max_drawdown_pct(hodl_usd),
+        "sharpe": sharpe_ratio(rets),
+        "sortino": sortino_ratio(rets),
+        "premium_collected_coin": float(qty_premium.sum()),
+        "premium_collected_usd": float((qty_premium * trades.get_column("spot_at_open")).sum()),
+        "assignments": count_where(
+            (reason == "expiry") & (trades.get_column("close_price_coin").to_numpy() > 0)
+        ),
+        "win_rate_pct": win_rate_pct(trades.get_column("pnl_coin").to_numpy()),
+        "take_profits": count_where(reason == "take_profit"),
+        "rolls": count_where(trades.get_column("roll_index").to_numpy() > 0),
+        "avg_days_in_trade": average_days_in_trade(
+            trades.get_column("open_time").dt.epoch("ns").to_numpy(),
+            trades.get_column("close_time").dt.epoch("ns").to_numpy(),
+        ),
+        "fees_paid_coin": float(trades.get_column("fees_coin").sum()),
+        "fees_paid_usd": float(
+            (trades.get_column("fees_coin") * trades.get_column("spot_at_close")).sum()
+        ),
+    }

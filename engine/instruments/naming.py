@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Literal
 
+import polars as pl
+
 SUPPORTED_UNDERLYINGS = ("BTC", "ETH")
 EXPIRY_TIME_UTC = time(8, 0, tzinfo=UTC)
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -202,3 +204,19 @@ def format_instrument(
     if option_type not in ("C", "P"):
         raise ValueError(f"option type {option_type!r} is not 'C' (call) or 'P' (put)")
     return f"{underlying}-{format_expiry_code(expiry)}-{format_strike(strike)}-{option_type}"
+
+
+def option_names_expr(underlying: str, expiry: str, strike: str, option_type: str) -> pl.Expr:
+    """Polars expression naming options from columns ``expiry`` (UTC datetime) and ``strike``.
+
+    Vectorised :func:`format_instrument` for whole tables (a test checks they agree).
+    """
+    check_underlying(underlying)
+    code = pl.col(expiry).dt.convert_time_zone("UTC").dt.strftime("%-d%b%y").str.to_uppercase()
+    k = pl.col(strike)
+    text = (
+        pl.when(k == k.floor())
+        .then(k.cast(pl.Int64).cast(pl.String))
+        .otherwise(k.cast(pl.String).str.replace(".", "d", literal=True))
+    )
+    return pl.concat_str([pl.lit(underlying), code, text, pl.lit(option_type)], separator="-")

@@ -102,6 +102,80 @@ def nice_step_nb(x, mantissas, round_up):
 
 
 @njit(cache=True, nogil=True)
+def grid_params_nb(
+    work,
+    spot_usd,
+    t_years,
+    monthly,
+    sigma,
+    tier_max_years,
+    tier_rel_step,
+    monthly_min_tier,
+    band_sd,
+    band_step_factor,
+    t_floor_years,
+    mantissas,
+):
+    """Compute the bands of a strike grid into ``work`` (int64, at least ``4 * n_bands`` long).
+
+    Writes each band's step (in decimal units of ``10**unit_e``) to ``work[b]``, its first and last
+    multiple to ``work[n + b]`` and ``work[2n + b]``; returns ``(unit_e, total)`` with ``total`` the
+    number of strikes before de-duplication. The rule is documented in :func:`strike_grid_nb`.
+    """
+    tier = 0
+    while tier < tier_max_years.size and t_years > tier_max_years[tier]:
+        tier += 1
+    if monthly and 0 < tier < monthly_min_tier:
+        tier = monthly_min_tier
+    inner_q, unit_e = nice_step_nb(tier_rel_step[tier] * spot_usd, mantissas, False)
+    inner_step = decimal_value_nb(inner_q, unit_e)
+    scale = sigma * math.sqrt(max(t_years, t_floor_years))
+    n_bands = band_sd.size
+    total = 0
+    for b in range(n_bands):
+        q, e = nice_step_nb(inner_step * band_step_factor[b], mantissas, True)
+        step_units = q * 10 ** (e - unit_e)
+        step = decimal_value_nb(step_units, unit_e)
+        lo = spot_usd * math.exp(-band_sd[b] * scale) / step
+        hi = spot_usd * math.exp(band_sd[b] * scale) / step
+        work[b] = step_units
+        work[n_bands + b] = max(math.floor(lo * (1.0 + _EDGE_TOL)), 1)
+        work[2 * n_bands + b] = math.ceil(hi * (1.0 - _EDGE_TOL))
+        total += max(work[2 * n_bands + b] - work[n_bands + b] + 1, 0)
+    return unit_e, total
+
+
+@njit(cache=True, nogil=True)
+def grid_merge_nb(out, work, n_bands, unit_e):
+    """Write the sorted union of the bands in ``work`` to ``out``; return how many strikes.
+
+    Merges the bands' arithmetic progressions in integer units (so a strike shared by two bands is
+    one value), without allocating; ``out`` needs the ``total`` of :func:`grid_params_nb`.
+    """
+    cursor = 3 * n_bands
+    for b in range(n_bands):
+        work[cursor + b] = work[n_bands + b]
+    count = 0
+    last = -1
+    while True:
+        best = -1
+        for b in range(n_bands):
+            if work[cursor + b] <= work[2 * n_bands + b]:
+                units = work[cursor + b] * work[b]
+                if best < 0 or units < best:
+                    best = units
+        if best < 0:
+            return count
+        for b in range(n_bands):
+            if work[cursor + b] <= work[2 * n_bands + b] and work[cursor + b] * work[b] == best:
+                work[cursor + b] += 1
+        if best != last:
+            out[count] = decimal_value_nb(best, unit_e)
+            count += 1
+            last = best
+
+
+@njit(cache=True, nogil=True)
 def strike_grid_nb(
     spot_usd,
     t_years,
@@ -128,36 +202,10 @@ def strike_grid_nb(
 
     Reference twin: ``tests.reference_instruments.strike_grid_reference``.
     """
-    tier = 0
-    while tier < tier_max_years.size and t_years > tier_max_years[tier]:
-        tier += 1
-    if monthly and 0 < tier < monthly_min_tier:
-        tier = monthly_min_tier
-    inner_q, unit_e = nice_step_nb(tier_rel_step[tier] * spot_usd, mantissas, False)
-    inner_step = decimal_value_nb(inner_q, unit_e)
-    scale = sigma * math.sqrt(max(t_years, t_floor_years))
-    n_bands = band_sd.size
-    step_units = np.empty(n_bands, np.int64)
-    first = np.empty(n_bands, np.int64)
-    last = np.empty(n_bands, np.int64)
-    total = 0
-    for b in range(n_bands):
-        q, e = nice_step_nb(inner_step * band_step_factor[b], mantissas, True)
-        step_units[b] = q * 10 ** (e - unit_e)
-        step = decimal_value_nb(step_units[b], unit_e)
-        lo = spot_usd * math.exp(-band_sd[b] * scale) / step
-        hi = spot_usd * math.exp(band_sd[b] * scale) / step
-        first[b] = max(math.floor(lo * (1.0 + _EDGE_TOL)), 1)
-        last[b] = math.ceil(hi * (1.0 - _EDGE_TOL))
-        total += max(last[b] - first[b] + 1, 0)
-    units = np.empty(total, np.int64)
-    pos = 0
-    for b in range(n_bands):
-        for j in range(first[b], last[b] + 1):
-            units[pos] = j * step_units[b]
-            pos += 1
-    units = np.unique(units)
-    strikes = np.empty(units.size)
-    for i in range(units.size):
-        strikes[i] = decimal_value_nb(units[i], unit_e)
-    return strikes
+    work = np.empty(4 * band_sd.size, np.int64)
+    unit_e, total = grid_params_nb(
+        work, spot_usd, t_years, monthly, sigma, tier_max_years, tier_rel_step,
+        monthly_min_tier, band_sd, band_step_factor, t_floor_years, mantissas,
+    )  # fmt: skip
+    out = np.empty(total)
+    return out[: grid_merge_nb(out, work, band_sd.size, unit_e)]

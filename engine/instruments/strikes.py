@@ -150,10 +150,13 @@ def strike_grid(
     if not (math.isfinite(t_years) and t_years >= 0):
         raise ValueError(f"t_years must be finite and >= 0, got {t_years!r}")
     return strike_grid_nb(
-        float(spot_usd),
-        float(t_years),
-        bool(monthly),
-        float(rules.sigma),
+        float(spot_usd), float(t_years), bool(monthly), float(rules.sigma), *grid_kernel_args(rules)
+    )
+
+
+def grid_kernel_args(rules: StrikeGridRules) -> tuple:
+    """The rule arrays ``strike_grid_nb`` takes after ``(spot_usd, t_years, monthly, sigma)``."""
+    return (
         np.asarray(rules.tier_max_days, np.float64) / DAYS_PER_YEAR,
         np.asarray(rules.tier_rel_step, np.float64),
         int(rules.monthly_min_tier),

@@ -1,0 +1,103 @@
+"""The market of one run: instants, context, decision times and settlement prices.
+
+The run's clock is the list of *instants*: the close times of the run-timeframe bars inside
+``[start, end]``. At an instant the engine knows every bar closed by then and nothing later.
+Decision instants are ``start + k * decision_interval_hours`` before ``end``.
+
+Settlement price of the expiry of day ``d`` (08:00 UTC): Deribit's delivery price when the source
+has it; otherwise the close of the last base-timeframe bar ending at or before 08:00 UTC that day
+(with 1h data, the 07:00–08:00 bar, whose close is the index at 08:00; Deribit averages the 30
+minutes before, so this differs only by intra-half-hour noise).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from engine.config import CallSimulationConfig
+from engine.market_context import LOOKBACK_DAYS, market_context_batch
+
+NS_PER_DAY = 86_400 * 10**9
+NS_PER_HOUR = 3_600 * 10**9
+EXPIRY_OFFSET_NS = 8 * NS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class RunMarket:
+    """Everything a run reads of the market, as arrays over its instants."""
+
+    t_ns: np.ndarray  # int64 [m] instants, ns since epoch UTC
+    context: pl.DataFrame  # market context per instant (engine.market_context fields)
+    is_decision: np.ndarray  # bool [m]
+    settle_day0_ns: int  # 08:00 UTC of the first settlement day
+    settle_price: np.ndarray  # float64 [d], USD, NaN where unknown
+    settle_from_delivery: np.ndarray  # bool [d]: the price is Deribit's delivery price
+    data_fingerprint: str
+    data_is_synthetic: bool
+
+    @property
+    def spot(self) -> np.ndarray:
+        """Close price (USD) at each instant."""
+        return self.context.get_column("spot").to_numpy()
+
+    @property
+    def iv_index(self) -> np.ndarray:
+        """IV index at each instant as a fraction (0.6 = 60 %)."""
+        return self.context.get_column("iv_index").to_numpy() / 100.0
+
+
+def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
+    """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
+    tf = timedelta(hours=cfg.timeframe_hours)
+    cov = ds.coverage(cfg.underlying)
+    lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.candles.start)
+    candles = ds.get_candles(cfg.underlying, lo, cfg.end, cfg.timeframe)
+    iv_lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.iv.start or cfg.start)
+    iv = ds.get_iv_index(cfg.underlying, iv_lo, cfg.end)
+    closes = candles.get_column("time") + tf
+    instants = closes.filter((closes >= cfg.start) & (closes <= cfg.end))
+    if instants.len() < 2:
+        raise ValueError("the range holds fewer than two bars; widen start/end")
+    context = market_context_batch(candles, iv, instants, cfg.timeframe_hours)
+    t_ns = instants.dt.epoch("ns").to_numpy()
+    start_ns = int(pl.Series([cfg.start]).dt.epoch("ns")[0])
+    interval = cfg.decision_interval_hours * NS_PER_HOUR
+    end_ns = int(pl.Series([cfg.end]).dt.epoch("ns")[0])
+    is_decision = ((t_ns - start_ns) % interval == 0) & (t_ns < end_ns)
+    day0, price, from_delivery = _settlement_prices(ds, cfg)
+    return RunMarket(
+        t_ns=t_ns,
+        context=context,
+        is_decision=is_decision,
+        settle_day0_ns=day0,
+        settle_price=price,
+        settle_from_delivery=from_delivery,
+        data_fingerprint=ds.fingerprint,
+        data_is_synthetic=ds.is_synthetic,
+    )
+
+
+def _settlement_prices(ds, cfg: CallSimulationConfig) -> tuple[int, np.ndarray, np.ndarray]:
+    day_lo = cfg.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_hi = cfg.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    days = pl.datetime_range(day_lo, day_hi, "1d", closed="left", eager=True, time_zone="UTC")
+    at8 = pl.DataFrame({"time": days + timedelta(hours=8)}).cast({"time": pl.Datetime("us", "UTC")})
+    base_tf = ds.base_timeframe(cfg.underlying)
+    base_h = {"1h": 1, "4h": 4, "1d": 24}[base_tf]
+    cov = ds.coverage(cfg.underlying).candles
+    lo = max(day_lo - timedelta(days=2), cov.start)
+    hi = min(day_hi + timedelta(hours=8), cov.end)
+    base = ds.get_candles(cfg.underlying, lo, hi, base_tf).select(
+        (pl.col("time") + timedelta(hours=base_h)).alias("time"), pl.col("close")
+    )
+    from_candles = at8.join_asof(base, on="time", strategy="backward")
+    delivery = ds.get_delivery_prices(
+        cfg.underlying, at8["time"][0], at8["time"][-1] + timedelta(seconds=1)
+    )
+    merged = from_candles.join(delivery, on="time", how="left")
+    price = merged.select(pl.coalesce("delivery_price", "close")).to_series().to_numpy()
+    from_delivery = merged.get_column("delivery_price").is_not_null().to_numpy()
+    day0 = int(at8.get_column("time").dt.epoch("ns")[0])
+    return day0, np.where(np.isfinite(price), price, np.nan), from_delivery

@@ -1,0 +1,163 @@
+"""Numba kernel of the prepare phase: generate, price, score and rank call candidates.
+
+Column indices of the float output ``top_f[i, k, :]`` (the k-th best candidate of time ``i``).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from engine.instruments.nb import grid_merge_nb, grid_params_nb
+from engine.pricing.nb import black76_price_delta_nb
+from engine.scoring.nb import score_nb
+from engine.volsurface.nb import surface_iv_nb
+
+NS_PER_YEAR = 365 * 86_400 * 10**9
+
+F_STRIKE = 0
+F_T_YEARS = 1
+F_FORWARD = 2
+F_IV = 3  # fraction
+F_DELTA = 4  # Black-76 call delta (USD, forward)
+F_PRICE_COIN = 5
+F_YIELD = 6  # premium_coin / T
+F_RATIO = 7  # iv / rv_30d
+F_SCORE = 8
+N_FIELDS = 9
+
+
+@njit(cache=True, nogil=True)
+def quote_call_nb(fwd, strike, t, iv_index, surface_args):
+    """Return ``(iv, price_usd, delta)`` of a call on the surface scaled by ``iv_index``."""
+    iv = surface_iv_nb(iv_index, math.log(strike / fwd), t, *surface_args)
+    price_usd, delta = black76_price_delta_nb(fwd, strike, t, iv, True)
+    return iv, price_usd, delta
+
+
+@njit(cache=True, nogil=True)
+def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta_max):
+    """Return ``(lo, hi)``: the strikes ``strikes[lo:hi]`` to consider for the delta band.
+
+    ``lo`` is the first strike with delta ≤ ``delta_max``, found by bisection (call delta falls
+    as the strike rises); ``hi`` is the first strike after it with delta < ``delta_min``. Callers
+    still check each strike's delta, so a wing where delta rises again cannot leak in.
+    """
+    a, b = 0, n
+    while a < b:
+        mid = (a + b) // 2
+        if quote_call_nb(fwd, strikes[mid], t, iv_index, surface_args)[2] <= delta_max:
+            b = mid
+        else:
+            a = mid + 1
+    hi = a
+    while hi < n and quote_call_nb(fwd, strikes[hi], t, iv_index, surface_args)[2] >= delta_min:
+        hi += 1
+    return a, hi
+
+
+@njit(cache=True, nogil=True)
+def prepare_chunk_nb(
+    times_ns,
+    spot,
+    iv_index,
+    rv_30d,
+    regime,
+    exp_offsets,
+    exp_ns,
+    uniq_exp_ns,
+    uniq_exp_monthly,
+    grid_args,
+    surface_args,
+    basis_annual,
+    band,
+    targets,
+    scoring_args,
+    top_f,
+    top_exp_ns,
+    n_candidates,
+):
+    """Fill the top-K candidates of each time, best first; return nothing.
+
+    For time ``i`` every listed expiry (``exp_ns[exp_offsets[i]:exp_offsets[i + 1]]``) whose DTE is
+    within ``band[0:2]`` gets a strike grid around ``spot[i]`` scaled by ``iv_index[i]``; each
+    strike is a call with forward ``spot * exp(basis * T)``, IV from the surface, Black-76 price
+    and delta; calls in the delta window (:func:`delta_window_nb`) with delta within ``band[2:4]``
+    are scored and ranked by score (ties: earlier expiry, then lower strike, i.e. generation
+    order). Empty slots have score NaN and expiry 0.
+
+    ``grid_args``: ``(tier_max_years, tier_rel_step, monthly_min_tier, band_sd, band_step_factor,
+    t_floor_years, mantissas)``; ``targets``: ``(target_delta, target_dte)``.
+
+    Reference: ``engine.state.build_historical_state`` (Python loops over the same scalar kernels).
+    """
+    n, top_k = top_f.shape[0], top_f.shape[1]
+    tier_max, tier_step, monthly_min, band_sd, band_factor, t_floor, mantissas = grid_args
+    min_dte, max_dte, delta_min, delta_max = band[0], band[1], band[2], band[3]
+    work = np.empty(4 * band_sd.size, np.int64)
+    strikes = np.empty(256)
+    for i in range(n):
+        top_f[i, :, :] = math.nan
+        top_exp_ns[i, :] = 0
+        count = 0
+        s = spot[i]
+        sigma_idx = iv_index[i]
+        if not (s > 0 and sigma_idx > 0):
+            n_candidates[i] = 0
+            continue
+        for j in range(exp_offsets[i], exp_offsets[i + 1]):
+            e = exp_ns[j]
+            t = (e - times_ns[i]) / NS_PER_YEAR
+            dte = t * 365.0
+            if dte < min_dte or dte > max_dte or t <= 0:
+                continue
+            u = np.searchsorted(uniq_exp_ns, e)
+            unit_e, total = grid_params_nb(
+                work, s, t, uniq_exp_monthly[u], sigma_idx, tier_max, tier_step, monthly_min,
+                band_sd, band_factor, t_floor, mantissas,
+            )  # fmt: skip
+            if total > strikes.size:
+                strikes = np.empty(2 * total)
+            n_strikes = grid_merge_nb(strikes, work, band_sd.size, unit_e)
+            fwd = s * math.exp(basis_annual * t)
+            lo, hi = delta_window_nb(
+                strikes, n_strikes, fwd, t, sigma_idx, surface_args, delta_min, delta_max
+            )
+            for m in range(lo, hi):
+                strike = strikes[m]
+                iv, price_usd, delta = quote_call_nb(fwd, strike, t, sigma_idx, surface_args)
+                if not (delta_min <= delta <= delta_max):  # also drops NaN
+                    continue
+                price_coin = price_usd / fwd
+                yld = price_coin / t
+                ratio = iv / rv_30d[i]
+                score = score_nb(yld, ratio, delta, dte, regime[i], targets[0], targets[1],
+                                 *scoring_args)  # fmt: skip
+                count += 1
+                _insert_nb(top_f[i], top_exp_ns[i], top_k, score, e, strike, t, fwd, iv, delta,
+                           price_coin, yld, ratio)  # fmt: skip
+        n_candidates[i] = count
+
+
+@njit(cache=True, nogil=True)
+def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coin, yld, ratio):
+    pos = top_k
+    for k in range(top_k):
+        if math.isnan(rows[k, F_SCORE]) or score > rows[k, F_SCORE]:
+            pos = k
+            break
+    if pos == top_k:
+        return
+    for k in range(top_k - 1, pos, -1):
+        rows[k, :] = rows[k - 1, :]
+        exps[k] = exps[k - 1]
+    rows[pos, F_STRIKE] = strike
+    rows[pos, F_T_YEARS] = t
+    rows[pos, F_FORWARD] = fwd
+    rows[pos, F_IV] = iv
+    rows[pos, F_DELTA] = delta
+    rows[pos, F_PRICE_COIN] = price_coin
+    rows[pos, F_YIELD] = yld
+    rows[pos, F_RATIO] = ratio
+    rows[pos, F_SCORE] = score
+    exps[pos] = e

@@ -1,0 +1,145 @@
+"""CoveredCallSimulator: the seed's facade over the prepare phase and the replay stepper."""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from engine import __version__
+from engine.config import CallSimulationConfig
+from engine.market import RunMarket, load_run_market
+from engine.metrics import compute_metrics
+from engine.prepare import PreparedData, prepare
+from engine.replay import Replayer, StepsCallback
+from engine.scoring import CandidateFeatures, score_candidate
+from engine.state import build_historical_state
+from engine.timeutil import from_ns
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total); phase: prepare | replay
+
+
+@dataclass
+class SimulationResult:
+    """Everything one backtest produced; :mod:`engine.runs` writes it to ``data/runs/``."""
+
+    config: CallSimulationConfig
+    run_id: str
+    quantity_coin: float
+    trades: pl.DataFrame
+    equity: pl.DataFrame
+    steps: pl.DataFrame
+    candidates: pl.DataFrame
+    metrics: dict
+    timings: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+
+
+class CoveredCallSimulator:
+    """Backtest a covered-call policy on one data source.
+
+    ``cache_dir`` (usually ``<data_dir>/prepared``) keeps prepared candidates between runs, so a
+    second run with the same inputs skips preparation.
+    """
+
+    def __init__(self, ds, cfg: CallSimulationConfig, cache_dir: Path | None = None) -> None:
+        self.ds, self.cfg, self.cache_dir = ds, cfg, cache_dir
+        self._market: RunMarket | None = None
+
+    @property
+    def market(self) -> RunMarket:
+        """The run's market arrays, loaded on first use."""
+        if self._market is None:
+            self._market = load_run_market(self.ds, self.cfg)
+        return self._market
+
+    @property
+    def run_id(self) -> str:
+        """Hash of the canonical config and the data fingerprint."""
+        return self.cfg.digest(self.ds.fingerprint)
+
+    def _score_candidate(self, features: CandidateFeatures) -> float:
+        """Score one candidate with this run's scoring parameters (the shared scorer)."""
+        return score_candidate(features, self.cfg.scoring)
+
+    def build_historical_state(self, t: datetime | str) -> dict:
+        """The decision state at ``t`` (see :func:`engine.state.build_historical_state`)."""
+        return build_historical_state(self.ds, self.cfg, t)
+
+    def quantity(self) -> float:
+        """Coins held and covered: ``position_size``, or capital / first spot when capital set."""
+        if self.cfg.initial_capital_usd is not None:
+            return self.cfg.initial_capital_usd / float(self.market.spot[0])
+        return self.cfg.position_size
+
+    def prepare(
+        self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None
+    ) -> PreparedData:
+        """Run (or load) the prepare phase."""
+        report = (lambda d, n: progress("prepare", d, n)) if progress else None
+        return prepare(self.market, self.cfg, self.cache_dir, report, cancel)
+
+    def simulate_policy(
+        self,
+        progress: Progress | None = None,
+        on_steps: StepsCallback | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> SimulationResult:
+        """Prepare, replay and measure; raises ``engine.prepare.CancelledError`` when cancelled."""
+        t0 = time.perf_counter()
+        market = self.market
+        t1 = time.perf_counter()
+        prepared = self.prepare(progress, cancel)
+        t2 = time.perf_counter()
+        qty = self.quantity()
+
+        def steps(frame: pl.DataFrame, done: int, total: int) -> None:
+            if on_steps:
+                on_steps(frame, done, total)
+            if progress:
+                progress("replay", done, total)
+
+        out = Replayer(market, prepared, self.cfg, qty).run(steps, cancel)
+        t3 = time.perf_counter()
+        capital = qty * float(market.spot[0])
+        metrics = compute_metrics(out.trades, out.equity, initial_capital_usd=capital)
+        meta = self.ds.meta
+        return SimulationResult(
+            config=self.cfg,
+            run_id=self.run_id,
+            quantity_coin=qty,
+            trades=out.trades,
+            equity=out.equity,
+            steps=out.steps,
+            candidates=prepared.candidates_frame(market.t_ns),
+            metrics=metrics,
+            timings={
+                "load_s": t1 - t0,
+                "prepare_s": t2 - t1,
+                "replay_s": t3 - t2,
+                "prepare_cached": prepared.from_cache,
+                "candidates_scored": int(prepared.n_candidates.sum()),
+                "decisions": int(market.is_decision.sum()),
+            },
+            data={
+                "source": meta.name,
+                "origin": meta.origin,
+                "label": meta.label,
+                "synthetic": meta.is_synthetic,
+                "fingerprint": meta.fingerprint,
+                "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
+                "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
+                "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),
+                "engine_version": __version__,
+            },
+        )
+
+
+def finite_or_none(value: object) -> object:
+    """JSON-safe number: NaN and infinities become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,119 @@
+"""The decision state at one time: spot, market context and scored call candidates.
+
+:func:`build_historical_state` builds it from the data source one time at a time, in plain Python
+over the same scalar kernels the prepare phase runs in batches; it serves inspection, debugging and
+the live agent, and a test proves the batch path produces identical rows.
+"""
+
+import math
+from datetime import datetime
+
+from engine.config import CallSimulationConfig
+from engine.instruments import (
+    DEFAULT_GRID_RULES,
+    format_instrument,
+    is_monthly_expiry,
+    listed_expiries,
+    strike_grid,
+)
+from engine.market_context import MarketContext, compute_market_context_from_ds
+from engine.prepare.nb import delta_window_nb, quote_call_nb
+from engine.scoring import CandidateFeatures, score_candidate
+from engine.timeutil import as_utc
+from engine.volsurface import surface_args
+
+SECONDS_PER_YEAR = 365 * 86_400
+
+
+def candidate_sort_key(c: dict) -> tuple:
+    """Best first; ties go to the earlier expiry, then the lower strike."""
+    return (-c["score"], c["expiry"], c["strike"])
+
+
+def score_call(
+    cfg: CallSimulationConfig,
+    ctx: MarketContext,
+    expiry: datetime,
+    strike: float,
+    t_years: float,
+    forward: float,
+    iv: float,
+    mark_price_coin: float,
+    delta: float,
+) -> dict:
+    """One candidate row: the call, its features and its score (IV as a fraction)."""
+    features = CandidateFeatures(
+        premium_yield_annual=mark_price_coin / t_years,
+        iv_rv_ratio=iv / ctx.rv_30d,
+        delta=delta,
+        dte=t_years * 365.0,
+        regime=ctx.regime,
+        target_delta=cfg.target_delta,
+        target_dte=cfg.target_dte,
+    )
+    return {
+        "instrument_name": format_instrument(cfg.underlying, expiry, strike, "C"),
+        "strike": strike,
+        "expiry": expiry,
+        "dte": features.dte,
+        "t_years": t_years,
+        "forward": forward,
+        "iv": iv,
+        "delta": delta,
+        "mark_price_coin": mark_price_coin,
+        "mark_price_usd": mark_price_coin * forward,
+        "premium_yield_annual": features.premium_yield_annual,
+        "iv_rv_ratio": features.iv_rv_ratio,
+        "score": score_candidate(features, cfg.scoring),
+    }
+
+
+def model_candidates(cfg: CallSimulationConfig, ctx: MarketContext) -> list[dict]:
+    """The calls Deribit would list at ``ctx.time`` in the DTE/delta bands, priced on the model."""
+    spot, iv_index = ctx.spot, ctx.iv_index / 100.0
+    if not (spot > 0 and iv_index > 0):
+        return []
+    s_args = surface_args(cfg.vol_surface)
+    out = []
+    for expiry in listed_expiries(cfg.underlying, ctx.time):
+        t = (expiry - ctx.time).total_seconds() / SECONDS_PER_YEAR
+        if not (cfg.min_dte <= t * 365.0 <= cfg.max_dte) or t <= 0:
+            continue
+        strikes = strike_grid(
+            cfg.underlying,
+            spot,
+            t,
+            monthly=is_monthly_expiry(expiry),
+            sigma=iv_index,
+            rules=DEFAULT_GRID_RULES[cfg.underlying],
+        )
+        fwd = spot * math.exp(cfg.vol_surface.basis_annual * t)
+        lo, hi = delta_window_nb(
+            strikes, len(strikes), fwd, t, iv_index, s_args, cfg.delta_min, cfg.delta_max
+        )
+        for strike in strikes[lo:hi]:
+            iv, price_usd, delta = quote_call_nb(fwd, float(strike), t, iv_index, s_args)
+            if cfg.delta_min <= delta <= cfg.delta_max:
+                out.append(
+                    score_call(cfg, ctx, expiry, float(strike), t, fwd, iv, price_usd / fwd, delta)
+                )
+    return sorted(out, key=candidate_sort_key)
+
+
+def build_historical_state(ds, cfg: CallSimulationConfig, t: datetime | str) -> dict:
+    """The seed's state dict at time ``t``: ``time, spot, market_context, candidate_options``.
+
+    Candidates are sorted best first; each has ``instrument_name, strike, expiry, dte, iv``
+    (fraction), ``delta, mark_price_coin, mark_price_usd`` and the score with its features.
+    """
+    t = as_utc(t, "t")
+    ctx = compute_market_context_from_ds(ds, cfg.underlying, t, cfg.timeframe)
+    candidates = model_candidates(cfg, ctx)
+    return {
+        "time": t,
+        "underlying": cfg.underlying,
+        "spot": ctx.spot,
+        "market_context": ctx.as_dict(),
+        "candidate_options": candidates,
+        "n_candidates": len(candidates),
+    }
