@@ -59,11 +59,32 @@ class Asset:
 
 ASSETS = {
     "BTC": Asset(
-        "BTC", 1, 300.0, 0.00143, 0.60, 1 / 400, 10.0, 0.5, 2_000.0, 60.0, 0.1, utc_ms(2018, 8, 13)
+        name="BTC",
+        asset_id=1,
+        price_2015=300.0,
+        growth_per_day=0.00143,
+        vol_annual=0.60,
+        reversion_per_day=1 / 400,
+        perp_contract_usd=10.0,
+        perp_tick=0.5,
+        minute_contracts=2_000.0,
+        dvol_mean=60.0,
+        min_trade_amount=0.1,
+        perpetual_listed_ms=utc_ms(2018, 8, 13),
     ),
-    # ETH-PERPETUAL's listing date is approximate (mid-2019).
     "ETH": Asset(
-        "ETH", 2, 10.0, 0.00146, 0.75, 1 / 400, 1.0, 0.05, 20_000.0, 75.0, 1.0, utc_ms(2019, 6, 25)
+        name="ETH",
+        asset_id=2,
+        price_2015=10.0,
+        growth_per_day=0.00146,
+        vol_annual=0.75,
+        reversion_per_day=1 / 400,
+        perp_contract_usd=1.0,
+        perp_tick=0.05,
+        minute_contracts=20_000.0,
+        dvol_mean=75.0,
+        min_trade_amount=1.0,
+        perpetual_listed_ms=utc_ms(2019, 6, 25),  # approximate (mid-2019)
     ),
 }
 ORIGIN_DAY = utc_ms(2015, 1, 1) // DAY_MS
@@ -73,20 +94,13 @@ DVOL_START_MS = utc_ms(2021, 3, 31)  # the shared notes: DVOL announced 2021-03-
 OPTION_TICK_STEPS = ((0.0, 0.0001), (0.005, 0.0005))  # (above_price, tick_size), as recorded
 
 
-def asset_of(instrument_or_currency: str) -> Asset:
-    """Return the asset of ``"BTC"``, ``"btc_usd"`` or an instrument name; KeyError if unknown."""
-    head = instrument_or_currency.split("-")[0].split("_")[0].upper()
-    return ASSETS[head]
-
-
 # ---- index path ------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=16)
-def _daily_log_levels(seed: int, asset_id: int) -> np.ndarray:
-    asset = next(a for a in ASSETS.values() if a.asset_id == asset_id)
+def _daily_log_levels(seed: int, asset: Asset) -> np.ndarray:
     n = LAST_DAY - ORIGIN_DAY + 2
-    shocks = np.random.default_rng([seed, asset_id, 0]).standard_normal(n)
+    shocks = np.random.default_rng([seed, asset.asset_id, 0]).standard_normal(n)
     sigma_day = asset.vol_annual / math.sqrt(365)
     keep = 1.0 - asset.reversion_per_day
     deviation = np.empty(n)
@@ -99,14 +113,13 @@ def _daily_log_levels(seed: int, asset_id: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _day_minutes(seed: int, asset_id: int, day: int) -> tuple[np.ndarray, np.ndarray]:
+def _day_minutes(seed: int, asset: Asset, day: int) -> tuple[np.ndarray, np.ndarray]:
     """Prices and traded USD of the 1440 minutes of ``day`` (days since the epoch)."""
     if not ORIGIN_DAY <= day < LAST_DAY:
         raise ValueError(f"day {day} is outside the fake market's range")
-    asset = next(a for a in ASSETS.values() if a.asset_id == asset_id)
-    levels = _daily_log_levels(seed, asset_id)
+    levels = _daily_log_levels(seed, asset)
     x0, x1 = levels[day - ORIGIN_DAY], levels[day - ORIGIN_DAY + 1]
-    rng = np.random.default_rng([seed, asset_id, 1, day])
+    rng = np.random.default_rng([seed, asset.asset_id, 1, day])
     sigma_minute = asset.vol_annual / math.sqrt(365 * 1440)
     walk = np.concatenate(([0.0], np.cumsum(rng.standard_normal(1440)) * sigma_minute))
     frac = np.arange(1441) / 1440
@@ -122,7 +135,7 @@ def _day_minutes(seed: int, asset_id: int, day: int) -> tuple[np.ndarray, np.nda
 def minute_series(seed: int, asset: Asset, first_minute: int, last_minute: int):
     """Return index prices and traded USD for minutes ``first_minute..last_minute`` (epoch)."""
     days = range(first_minute // 1440, last_minute // 1440 + 1)
-    parts = [_day_minutes(seed, asset.asset_id, d) for d in days]
+    parts = [_day_minutes(seed, asset, d) for d in days]
     offset = first_minute - days[0] * 1440
     count = last_minute - first_minute + 1
     prices = np.concatenate([p for p, _ in parts])[offset : offset + count]
@@ -175,12 +188,11 @@ def _round_to(values: np.ndarray, tick: float) -> list[float]:
 
 
 @lru_cache(maxsize=16)
-def _dvol_hours(seed: int, asset_id: int) -> np.ndarray:
-    asset = next(a for a in ASSETS.values() if a.asset_id == asset_id)
+def _dvol_hours(seed: int, asset: Asset) -> np.ndarray:
     n = (utc_ms(2040, 1, 1) - DVOL_ORIGIN_MS) // HOUR_MS + 2
     keep = math.exp(-1 / (24 * 20))  # 20-day mean reversion
     step = 12.0 * math.sqrt(1 - keep * keep)  # stationary standard deviation of 12 vol points
-    shocks = np.random.default_rng([seed, asset_id, 2]).standard_normal(n).tolist()
+    shocks = np.random.default_rng([seed, asset.asset_id, 2]).standard_normal(n).tolist()
     values = []
     level = 0.0
     for shock in shocks:
@@ -191,7 +203,7 @@ def _dvol_hours(seed: int, asset_id: int) -> np.ndarray:
 
 def dvol_at(seed: int, asset: Asset, t_ms: np.ndarray | int) -> np.ndarray:
     """DVOL (percent) at ``t_ms``, linear between hourly knots."""
-    hours = _dvol_hours(seed, asset.asset_id)
+    hours = _dvol_hours(seed, asset)
     position = (np.asarray(t_ms, dtype=np.int64) - DVOL_ORIGIN_MS) / HOUR_MS
     lower = np.floor(position).astype(np.int64)
     frac = position - lower
@@ -206,7 +218,7 @@ def dvol_candles(seed: int, asset: Asset, ticks_ms: np.ndarray, res_ms: int) -> 
     closes = dvol_at(seed, asset, ticks_ms + res_ms)
     highs, lows = np.maximum(opens, closes), np.minimum(opens, closes)
     if res_ms > HOUR_MS:  # interior hourly knots can be extremes
-        hours = _dvol_hours(seed, asset.asset_id)
+        hours = _dvol_hours(seed, asset)
         first = (ticks_ms - DVOL_ORIGIN_MS) // HOUR_MS
         inner = first[:, None] + np.arange(1, res_ms // HOUR_MS)[None, :]
         highs = np.maximum(highs, hours[inner].max(axis=1))

@@ -504,3 +504,29 @@ def test_fake_chain_obeys_the_pricing_identity_and_matches_its_instruments(fake,
     assert got["delta"] == pytest.approx(expected.delta_usd, abs=2e-4)
     assert got["vega"] == pytest.approx(expected.vega, rel=1e-3)
     assert got["theta"] == pytest.approx(expected.theta, rel=1e-3)
+
+
+def test_fake_candles_agree_across_resolutions(http):
+    """One hourly candle summarises its 60 minute candles (one path behind every resolution)."""
+    hour_start = utc_ms(2025, 11, 3, 14)
+    minutes = rpc(
+        http,
+        "public/get_tradingview_chart_data",
+        instrument_name="ETH-PERPETUAL",
+        start_timestamp=hour_start,
+        end_timestamp=hour_start + 59 * 60_000,
+        resolution="1",
+    )["result"]
+    hour = rpc(
+        http,
+        "public/get_tradingview_chart_data",
+        instrument_name="ETH-PERPETUAL",
+        start_timestamp=hour_start,
+        end_timestamp=hour_start,
+        resolution="60",
+    )["result"]
+    assert len(minutes["ticks"]) == 60 and hour["ticks"] == [hour_start]
+    assert hour["open"] == [minutes["open"][0]] and hour["close"] == [minutes["close"][-1]]
+    assert hour["high"] == [max(minutes["high"])] and hour["low"] == [min(minutes["low"])]
+    assert hour["cost"] == [sum(minutes["cost"])]
+    assert hour["volume"][0] == pytest.approx(sum(minutes["volume"]), abs=1e-6)

@@ -326,7 +326,7 @@ def _query(params: dict[str, Any]) -> dict[str, str]:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise ValueError(f"parameter {key} is not finite: {value!r}")
-            # Positional notation: Deribit does not read 1e-05.
+            # Positional notation: never send exponent forms such as 1e-05.
             out[key] = format(Decimal(repr(value)), "f")
         elif isinstance(value, str):
             out[key] = value
