@@ -6,6 +6,7 @@ import random
 import socket
 import time
 
+import numpy as np
 import pytest
 
 from cache.deribit import (
@@ -199,6 +200,17 @@ def test_bad_input_raises_value_error_before_any_request(server):
         with pytest.raises(ValueError, match="label"):
             client.sell("BTC-26DEC25-100000-C", 1.0, price=0.01, label="x" * 65)
     assert server.requests == []
+
+
+def test_numpy_integer_timestamps_are_accepted_and_floats_refused(server):
+    with make_client(server) as client:
+        candles = client.get_tradingview_chart_data(
+            "BTC-PERPETUAL", np.int64(START), np.int64(START + HOUR_MS), "60"
+        )
+        with pytest.raises(ValueError, match="start_ms"):
+            client.get_volatility_index_data("BTC", float(START), START + DAY_MS, 60)
+    assert candles["ticks"] == [START, START + HOUR_MS]
+    assert server.requests[0].params["start_timestamp"] == str(START)
 
 
 def test_base_url_defaults_and_overrides():

@@ -53,7 +53,7 @@ class DeribitClient(RpcClient):
         plus ``status`` (``"ok"`` or ``"no_data"``). One call is capped by Deribit; use
         :meth:`iter_chart_windows` for long ranges.
         """
-        paging.check_window(start_ms, end_ms)
+        start_ms, end_ms = paging.check_window(start_ms, end_ms)
         name, _ = paging.chart_resolution(resolution)
         return parse_chart_data(
             self.call(
@@ -73,7 +73,7 @@ class DeribitClient(RpcClient):
         ``resolution`` is seconds or ``"1D"``; values are percent. A non-null ``continuation``
         is the ``end_ms`` of the next (earlier) page.
         """
-        paging.check_window(start_ms, end_ms)
+        start_ms, end_ms = paging.check_window(start_ms, end_ms)
         name, _ = paging.dvol_resolution(resolution)
         return parse_volatility_index(
             self.call(

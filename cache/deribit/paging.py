@@ -10,6 +10,7 @@ window with no data.
 """
 
 from collections.abc import Iterator
+from numbers import Integral
 from typing import Any, Protocol
 
 from cache.deribit.errors import ResponseFormatError
@@ -60,13 +61,18 @@ def dvol_resolution(resolution: int | str) -> tuple[str, int]:
     return _resolution(resolution, DVOL_RESOLUTION_SECONDS, 1000, "DVOL resolution (seconds)")
 
 
-def check_window(start_ms: int, end_ms: int) -> None:
-    """Raise ValueError unless ``start_ms <= end_ms`` are non-negative integer ms timestamps."""
+def check_window(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """Return ``(start_ms, end_ms)`` as ints; ValueError unless ``0 <= start_ms <= end_ms``.
+
+    Any integral type is accepted (NumPy integers included); floats and bools are not, because a
+    fractional millisecond timestamp is a unit mistake.
+    """
     for name, value in (("start_ms", start_ms), ("end_ms", end_ms)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
             raise ValueError(f"{name} must be a non-negative int of ms since the epoch: {value!r}")
     if start_ms > end_ms:
         raise ValueError(f"start_ms {start_ms} is after end_ms {end_ms}")
+    return int(start_ms), int(end_ms)
 
 
 def iter_chart_windows(
@@ -83,7 +89,7 @@ def iter_chart_windows(
     Each chunk has the shape of :meth:`DeribitClient.get_tradingview_chart_data` with
     ``status == "ok"``; windows with no candles yield nothing.
     """
-    check_window(start_ms, end_ms)
+    start_ms, end_ms = check_window(start_ms, end_ms)
     _, res_ms = chart_resolution(resolution)
     if window_candles < 1:
         raise ValueError(f"window_candles must be >= 1: {window_candles}")
@@ -110,7 +116,7 @@ def iter_volatility_index(
     Inside each window ``continuation`` is followed backwards until null; rows are de-duplicated
     on their timestamp (pages may overlap by one point) and yielded in time order.
     """
-    check_window(start_ms, end_ms)
+    start_ms, end_ms = check_window(start_ms, end_ms)
     _, res_ms = dvol_resolution(resolution)
     if window_points < 1:
         raise ValueError(f"window_points must be >= 1: {window_points}")
