@@ -23,7 +23,7 @@ class                         raised for                                        
 
 import copy
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 RATE_LIMIT_CODES = frozenset({10028})
 RETRYABLE_CODES = frozenset({10040, 10041, 13028})
@@ -96,7 +96,7 @@ class DeribitError(Exception):
         method: str | None = None,
         attempts: int | None = None,
         redact: Iterable[str] = (),
-    ) -> "DeribitError":
+    ) -> Self:
         """Return a copy (same class) naming the method and attempts, with secrets blanked."""
         clone = copy.copy(self)
         if method is not None:

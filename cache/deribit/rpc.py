@@ -168,7 +168,8 @@ class RpcClient:
                 raise self._contextual(exc, method, attempt) from None
             except RetryableError as exc:
                 if (retry_unsafe and exc.ambiguous) or attempt > self.max_retries:
-                    raise self._contextual(exc, method, attempt) from exc
+                    # Chain the transport error (if any), not the unredacted first wrapper.
+                    raise self._contextual(exc, method, attempt) from exc.__cause__
                 delay = self._backoff_s(attempt, exc)
                 logger.warning(
                     "Deribit %s failed: %s (code %s, HTTP %s); attempt %d of %d, retrying in "
