@@ -19,6 +19,7 @@ from engine.instruments import (
 from engine.market_context import MarketContext, compute_market_context_from_ds
 from engine.prepare.nb import delta_window_nb, quote_call_nb
 from engine.scoring import CandidateFeatures, score_candidate
+from engine.scoring.nb import iv_rv_ratio_nb
 from engine.timeutil import as_utc
 from engine.volsurface import surface_args
 
@@ -44,7 +45,7 @@ def score_call(
     """One candidate row: the call, its features and its score (IV as a fraction)."""
     features = CandidateFeatures(
         premium_yield_annual=mark_price_coin / t_years,
-        iv_rv_ratio=iv / ctx.rv_30d,
+        iv_rv_ratio=iv_rv_ratio_nb(iv, ctx.rv_30d),
         delta=delta,
         dte=t_years * 365.0,
         regime=ctx.regime,

@@ -10,7 +10,7 @@ from numba import njit
 
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
 from engine.pricing.nb import black76_price_delta_nb
-from engine.scoring.nb import score_nb
+from engine.scoring.nb import iv_rv_ratio_nb, score_nb
 from engine.volsurface.nb import surface_iv_nb
 
 NS_PER_YEAR = 365 * 86_400 * 10**9
@@ -130,7 +130,7 @@ def prepare_chunk_nb(
                     continue
                 price_coin = price_usd / fwd
                 yld = price_coin / t
-                ratio = iv / rv_30d[i]
+                ratio = iv_rv_ratio_nb(iv, rv_30d[i])
                 score = score_nb(yld, ratio, delta, dte, regime[i], targets[0], targets[1],
                                  *scoring_args)  # fmt: skip
                 count += 1

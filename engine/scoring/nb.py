@@ -11,6 +11,16 @@ RICHNESS_UNKNOWN = 0.5  # share of the richness weight while realized vol is unk
 
 
 @njit(cache=True, nogil=True)
+def iv_rv_ratio_nb(iv, rv):
+    """Candidate IV over realized vol: +inf for a market that did not move, NaN if unknown."""
+    if rv > 0.0:
+        return iv / rv
+    if rv == 0.0:
+        return math.inf
+    return math.nan
+
+
+@njit(cache=True, nogil=True)
 def score_nb(
     premium_yield_annual,
     iv_rv_ratio,
