@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from api.settings import Settings
@@ -105,6 +106,65 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+STRATEGY_OPTIONS = {
+    "target_dte": float,
+    "min_dte": float,
+    "max_dte": float,
+    "target_delta": float,
+    "delta_min": float,
+    "delta_max": float,
+    "min_score_to_trade": float,
+    "tp_threshold_pct": float,
+    "max_rolls_per_chain": int,
+    "min_dte_to_roll": float,
+    "position_size": float,
+    "initial_capital_usd": float,
+}
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.config import CallSimulationConfig
+    from engine.runs import execute_run, format_summary
+
+    fields = {
+        "underlying": args.underlying,
+        "start": args.start,
+        "end": args.end,
+        "timeframe": args.timeframe,
+        "decision_interval_hours": args.decision_interval_hours,
+        "exit_style": args.exit_style,
+        "source": args.source,
+    }
+    fields |= {k: getattr(args, k) for k in STRATEGY_OPTIONS if getattr(args, k) is not None}
+    cfg = CallSimulationConfig(**fields)
+    data_dir = _settings(args).data_dir
+    if cfg.source == "synthetic":
+        ensure_default_data(Store(data_dir))
+    bars: dict[str, tqdm] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if args.json:
+            return
+        bar = bars.get(phase) or bars.setdefault(phase, tqdm(total=total, desc=phase, unit="t"))
+        bar.update(done - bar.n)
+
+    try:
+        _, run_dir = execute_run(data_dir, cfg, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    if args.json:
+        out = {k: summary[k] for k in ("run_id", "metrics", "config", "data", "timings")}
+        print(json.dumps(out | {"run_dir": str(run_dir)}))
+    else:
+        print(format_summary(summary))
+        print(f"  outputs: {run_dir}")
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     _print_coverage(Store(_settings(args).data_dir))
     return 0
@@ -168,7 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--iv", type=Path, help="time,iv (percent)")
 
     add("cache", "list data sources, coverage and sizes", _cache)
+
+    bt = add("backtest", "run a covered-call backtest and write its outputs", _backtest)
+    bt.add_argument("--underlying", required=True, type=str.upper, choices=["BTC", "ETH"])
+    bt.add_argument("--start", required=True, help="UTC date or datetime")
+    bt.add_argument("--end", required=True, help="UTC date or datetime, exclusive")
+    bt.add_argument("--timeframe", choices=["1h", "4h", "1d"], default="1h")
+    bt.add_argument("--decision-interval-hours", type=int, default=24)
+    bt.add_argument("--exit-style", choices=["hold_to_expiry", "tp_and_roll"], required=True)
+    bt.add_argument("--source", default="synthetic", help="cache source name")
+    bt.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    for name, kind in STRATEGY_OPTIONS.items():
+        bt.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
     return parser
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CliError, ValueError, SourceNotFoundError, DataNotCoveredError) as exc:
+        if isinstance(exc, ValidationError):
+            exc = _describe_validation_error(exc)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

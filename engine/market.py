@@ -16,6 +16,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
+from cache.datasource import DataNotCoveredError
 from engine.config import CallSimulationConfig
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
 
@@ -52,6 +53,13 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
     """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
     tf = timedelta(hours=cfg.timeframe_hours)
     cov = ds.coverage(cfg.underlying)
+    for what, series in (("candles", cov.candles), ("IV index", cov.iv)):
+        if series.start is None or not series.start <= cfg.start < cfg.end <= series.end:
+            span = f"{series.start:%Y-%m-%d} to {series.end:%Y-%m-%d}" if series.start else "none"
+            raise DataNotCoveredError(
+                f"{cfg.underlying} {what} of source {cfg.source!r} cover {span}; the backtest "
+                f"asks for {cfg.start:%Y-%m-%d} to {cfg.end:%Y-%m-%d}"
+            )
     lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.candles.start)
     candles = ds.get_candles(cfg.underlying, lo, cfg.end, cfg.timeframe)
     iv_lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.iv.start or cfg.start)

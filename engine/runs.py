@@ -8,11 +8,15 @@ written beside its final place and renamed into it.
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cache.datasource import DeribitDataSource
 from cache.store import write_parquet_atomic
-from engine.simulator import SimulationResult, finite_or_none
+from engine.config import CallSimulationConfig
+from engine.replay import StepsCallback
+from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
 
 TABLES = ("trades", "equity", "steps", "candidates")
 
@@ -48,3 +52,70 @@ def write_run(result: SimulationResult, data_dir: Path) -> Path:
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
+
+
+def execute_run(
+    data_dir: Path,
+    cfg: CallSimulationConfig,
+    progress: Progress | None = None,
+    on_steps: StepsCallback | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[SimulationResult, Path]:
+    """Run a backtest on the cache in ``data_dir`` and write its outputs; return both."""
+    ds = DeribitDataSource(data_dir, cfg.source)
+    sim = CoveredCallSimulator(ds, cfg, cache_dir=Path(data_dir) / "prepared")
+    result = sim.simulate_policy(progress=progress, on_steps=on_steps, cancel=cancel)
+    return result, write_run(result, data_dir)
+
+
+METRIC_LABELS = {
+    "num_trades": ("Trades", "{:.0f}"),
+    "initial_capital_usd": ("Initial capital (USD)", "{:,.2f}"),
+    "final_equity_usd": ("Final equity (USD)", "{:,.2f}"),
+    "final_equity_coin": ("Final equity (coin)", "{:.6f}"),
+    "final_pnl": ("Final PnL (USD)", "{:+,.2f}"),
+    "final_pnl_vs_hodl": ("PnL vs HODL (USD)", "{:+,.2f}"),
+    "total_return_pct_usd": ("Total return, USD (%)", "{:+.2f}"),
+    "total_return_pct_coin": ("Total return, coin (%)", "{:+.2f}"),
+    "hodl_return_pct_usd": ("HODL return, USD (%)", "{:+.2f}"),
+    "max_drawdown_pct": ("Max drawdown (%)", "{:.2f}"),
+    "hodl_max_drawdown_pct": ("HODL max drawdown (%)", "{:.2f}"),
+    "sharpe": ("Sharpe (365 d)", "{:.2f}"),
+    "sortino": ("Sortino (365 d)", "{:.2f}"),
+    "premium_collected_coin": ("Premium collected (coin)", "{:.6f}"),
+    "premium_collected_usd": ("Premium collected (USD)", "{:,.2f}"),
+    "assignments": ("Assignments (ITM at expiry)", "{:.0f}"),
+    "win_rate_pct": ("Win rate (%)", "{:.1f}"),
+    "take_profits": ("Take-profits", "{:.0f}"),
+    "rolls": ("Rolls", "{:.0f}"),
+    "avg_days_in_trade": ("Average days in trade", "{:.2f}"),
+    "fees_paid_coin": ("Fees paid (coin)", "{:.6f}"),
+    "fees_paid_usd": ("Fees paid (USD)", "{:,.2f}"),
+}
+
+
+def format_summary(summary: dict) -> str:
+    """A readable text summary of ``summary.json``."""
+    cfg, data, m = summary["config"], summary["data"], summary["metrics"]
+    synthetic = "  ** SYNTHETIC DATA, not real Deribit prices **" if data["synthetic"] else ""
+    lines = [
+        f"Backtest {summary['run_id']}: {cfg['underlying']} covered calls, {cfg['exit_style']}",
+        f"  {cfg['start'][:10]} to {cfg['end'][:10]}, {cfg['timeframe']} bars, decision every "
+        f"{cfg['decision_interval_hours']} h, source {data['source']} "
+        f"[{data['origin']}]{synthetic}",
+        f"  target delta {cfg['target_delta']}, target DTE {cfg['target_dte']} d, "
+        f"min score {cfg['min_score_to_trade']}, quantity {summary['quantity_coin']:.6g} coin",
+        "",
+    ]
+    for key, (label, fmt) in METRIC_LABELS.items():
+        value = m.get(key)
+        lines.append(f"  {label:<30} {'n/a' if value is None else fmt.format(value)}")
+    t = summary["timings"]
+    cached = " (cached)" if t.get("prepare_cached") else ""
+    lines += [
+        "",
+        f"  {t['decisions']} decisions, {t['candidates_scored']:,} candidates scored; load "
+        f"{t['load_s']:.2f} s, prepare {t['prepare_s']:.2f} s{cached}, "
+        f"replay {t['replay_s']:.2f} s",
+    ]
+    return "\n".join(lines)

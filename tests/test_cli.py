@@ -76,3 +76,37 @@ def test_bad_arguments_are_clear(tmp_path, capsys):
     assert "outside the synthetic market" in capsys.readouterr().err
     assert main(["warm", "--data-dir", str(tmp_path), "--underlying", "DOGE"]) == 2
     assert "not supported" in capsys.readouterr().err
+
+
+def test_backtest_cli_json_and_text(synthetic_data_dir, tmp_path, capsys):
+    import json
+    import shutil
+
+    d = tmp_path / "d"
+    shutil.copytree(synthetic_data_dir, d)
+    args = ["backtest", "--data-dir", str(d), "--underlying", "BTC", "--start", "2023-01-01",
+            "--end", "2023-03-01", "--timeframe", "1h", "--decision-interval-hours", "24",
+            "--exit-style", "hold_to_expiry", "--source", "synthetic"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    run_dir = out["run_dir"]
+    assert out["metrics"]["num_trades"] > 0 and out["data"]["synthetic"] is True
+    assert {p.name for p in (d / "runs" / out["run_id"]).iterdir()} == {
+        "summary.json",
+        "trades.parquet",
+        "equity.parquet",
+        "steps.parquet",
+        "candidates.parquet",
+    }
+    assert main([*args, "--target-delta", "0.2"]) == 0
+    text = capsys.readouterr().out
+    assert "SYNTHETIC DATA" in text and "Sharpe (365 d)" in text and run_dir not in text
+
+
+def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):
+    base = ["backtest", "--data-dir", str(synthetic_data_dir), "--underlying", "ETH",
+            "--exit-style", "tp_and_roll"]  # fmt: skip
+    assert main([*base, "--start", "2018-06-01", "--end", "2019-06-01"]) == 2
+    assert "cover 2019-01-01 to 2026-01-01" in capsys.readouterr().err
+    assert main([*base, "--start", "2024-01-01", "--end", "2023-01-01"]) == 2
+    assert "must be after start" in capsys.readouterr().err
