@@ -25,6 +25,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.pricing
+	$(BIN)/python -m bench.backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

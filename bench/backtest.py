@@ -1,0 +1,75 @@
+"""Benchmark W1: BTC 2020-01-01..2024-01-01, synthetic source, 1h bars, a decision every hour.
+
+Run with ``make bench`` or ``.venv/bin/python -m bench.backtest [--data-dir DIR]``. Prints, for
+both exit styles and measured in this one run: end-to-end wall time after compilation (prepare
+not cached, then cached), candidates scored per second, peak RSS, and the speed-up over the slow
+reference loop of ``tests/reference_backtest.py`` (timed on a 3-day slice and scaled linearly to
+the W1 instant count, which the output says). Targets: ≤ 1.0 s end to end, ≤ 600 MB peak RSS,
+≥ 500x the reference.
+"""
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from cache.datasource import DeribitDataSource
+from cache.store import Store
+from cache.warm import warm_synthetic
+from engine.config import CallSimulationConfig
+from engine.runs import execute_run
+from tests.reference_backtest import reference_backtest
+
+W1 = dict(underlying="BTC", start="2020-01-01", end="2024-01-01", timeframe="1h",
+          decision_interval_hours=1)  # fmt: skip
+SLICE = dict(start="2021-06-01", end="2021-06-04")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, help="cache to use (default: a temp dir)")
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="thetadesk-bench-"))
+    warm_synthetic(Store(data_dir))
+    ds = DeribitDataSource(data_dir, "synthetic")
+    warm_cfg = CallSimulationConfig(**{**W1, "start": "2023-12-01"}, exit_style="tp_and_roll")
+    execute_run(data_dir, warm_cfg)  # compile every kernel outside the timings
+    print(f"W1: {W1}  (data: {data_dir})")
+    for style in ("hold_to_expiry", "tp_and_roll"):
+        cfg = CallSimulationConfig(**W1, exit_style=style)
+        shutil.rmtree(data_dir / "prepared", ignore_errors=True)
+        t0 = time.perf_counter()
+        result, _ = execute_run(data_dir, cfg)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        execute_run(data_dir, cfg)
+        warm = time.perf_counter() - t0
+        scored = result.timings["candidates_scored"]
+        instants = len(result.equity)
+
+        slice_cfg = cfg.model_copy(
+            update=CallSimulationConfig(**{**W1, **SLICE}).model_dump(include={"start", "end"})
+        )
+        t0 = time.perf_counter()
+        ref = reference_backtest(ds, slice_cfg)
+        ref_s = time.perf_counter() - t0
+        ref_scaled = ref_s / len(ref["equity"]) * instants
+        print(
+            f"{style:15s} end-to-end {cold:.3f} s (prepare {result.timings['prepare_s']:.3f} s, "
+            f"replay {result.timings['replay_s']:.3f} s); with prepared cache {warm:.3f} s; "
+            f"{scored / result.timings['prepare_s'] / 1e6:.2f} M candidates scored/s "
+            f"({scored:,} in all); reference loop {ref_s:.2f} s for {len(ref['equity'])} instants "
+            f"-> {ref_scaled:.0f} s scaled to {instants} instants: {ref_scaled / cold:.0f}x faster"
+        )
+    print(f"peak RSS {_peak_rss_mb():.0f} MB (whole process, compilation included)")
+
+
+if __name__ == "__main__":
+    main()
