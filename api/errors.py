@@ -1,27 +1,43 @@
 """One JSON error shape for every 4xx/5xx: ``{"error": str, "detail": ...}``."""
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 
-def error_response(status_code: int, message: str, detail: object = None) -> JSONResponse:
-    """Return the app's single error shape."""
-    return JSONResponse(status_code=status_code, content={"error": message, "detail": detail})
+def error_response(
+    status_code: int, message: str, detail: object = None, **extra: object
+) -> JSONResponse:
+    """Return the app's single error shape (``extra`` keys ride along, e.g. ``started``)."""
+    content = extra | {"error": message, "detail": detail}
+    return JSONResponse(status_code=status_code, content=content)
 
 
-def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
+def validation_fields(exc: RequestValidationError | ValidationError) -> tuple[str, list[dict]]:
+    """A one-line message naming every bad field, and the per-field list."""
     fields = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
-    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        field = ".".join(loc) or _field_named_first(message)
+        fields.append({"field": field, "message": message})
+    summary = "; ".join(
+        f["message"] if f["field"] == "body" else f"{f['field']}: {f['message']}" for f in fields
+    )
     return f"Invalid request: {summary}", fields
+
+
+def _field_named_first(message: str) -> str:
+    """Model-level checks start their message with the field at fault ("end (…) must be …")."""
+    match = re.match(r"([a-z_]+)(?: \(|: )", message)
+    return match.group(1) if match else "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -35,7 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, fields = _describe_validation(exc)
+        message, fields = validation_fields(exc)
         return error_response(422, message, fields)
 
     @app.exception_handler(Exception)

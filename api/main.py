@@ -9,9 +9,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.errors import install_error_handlers
-from api.routers import pages, status
+from api.routers import backtest, pages, status
 from api.settings import Settings, get_settings
 from engine import __version__
+from engine.manager import BacktestManager
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -25,7 +26,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        yield
+        app.state.backtest_manager = BacktestManager(settings.data_dir)
+        try:
+            yield
+        finally:
+            app.state.backtest_manager.shutdown()
 
     app = FastAPI(title="thetadesk", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -33,5 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    app.include_router(backtest.router)
     app.include_router(pages.router)
     return app

@@ -49,9 +49,8 @@ class RunMarket:
         return self.context.get_column("iv_index").to_numpy() / 100.0
 
 
-def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
-    """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
-    tf = timedelta(hours=cfg.timeframe_hours)
+def check_covered(ds, cfg: CallSimulationConfig) -> None:
+    """Raise DataNotCoveredError unless the source's candles and IV cover the whole run."""
     cov = ds.coverage(cfg.underlying)
     for what, series in (("candles", cov.candles), ("IV index", cov.iv)):
         if series.start is None or not series.start <= cfg.start < cfg.end <= series.end:
@@ -60,6 +59,16 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
                 f"{cfg.underlying} {what} of source {cfg.source!r} cover {span}; the backtest "
                 f"asks for {cfg.start:%Y-%m-%d} to {cfg.end:%Y-%m-%d}"
             )
+    base = ds.base_timeframe(cfg.underlying)
+    if cfg.timeframe_hours < {"1h": 1, "4h": 4, "1d": 24}[base]:
+        raise ValueError(f"timeframe {cfg.timeframe} is finer than the {base} data of the source")
+
+
+def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
+    """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
+    tf = timedelta(hours=cfg.timeframe_hours)
+    check_covered(ds, cfg)
+    cov = ds.coverage(cfg.underlying)
     lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.candles.start)
     candles = ds.get_candles(cfg.underlying, lo, cfg.end, cfg.timeframe)
     iv_lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.iv.start or cfg.start)

@@ -1,32 +1,62 @@
-"""``GET /status``: version and health."""
+"""``GET /status`` and ``GET /api/sources``: health, data coverage, backtest and agent state."""
 
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
+from api.schemas import SeriesOut, SourceOut, StatusResponse
+from cache.store import SourceMeta, Store
 from engine import __version__
 
 router = APIRouter(tags=["status"])
 
 
-class StatusResponse(BaseModel):
-    """App health as the dashboard and scripts read it."""
+def _source_out(meta: SourceMeta) -> SourceOut:
+    coverage = {}
+    for u, cov in meta.coverage.items():
+        coverage[u] = {
+            kind: SeriesOut(
+                start=s.start,
+                end=s.end,
+                rows=s.rows,
+                timeframe=s.timeframe,
+                gaps=len(s.gaps),
+                real_rows=s.real_rows,
+            )
+            for kind, s in (("candles", cov.candles), ("iv", cov.iv), ("delivery", cov.delivery))
+        }
+    return SourceOut(
+        name=meta.name,
+        origin=meta.origin,
+        label=meta.label,
+        synthetic=meta.is_synthetic,
+        fingerprint=meta.fingerprint,
+        coverage=coverage,
+    )
 
-    app: str = "thetadesk"
-    version: str
-    healthy: bool
-    server_time: datetime
-    data_dir: str
+
+def list_sources(request: Request) -> list[SourceOut]:
+    """Every source of the app's cache."""
+    return [_source_out(m) for m in Store(request.app.state.settings.data_dir).list_sources()]
 
 
 @router.get("/status", response_model=StatusResponse)
 def get_status(request: Request) -> StatusResponse:
-    """Report version and health."""
-    settings = request.app.state.settings
+    """Report version, health, data sources, backtest and agent state."""
+    backtest = request.app.state.backtest_manager.get_status()
     return StatusResponse(
         version=__version__,
         healthy=True,
         server_time=datetime.now(UTC),
-        data_dir=str(settings.data_dir),
+        data_dir=str(request.app.state.settings.data_dir),
+        sources=list_sources(request),
+        backtest_running=backtest["running"],
+        backtest_state=backtest["state"],
+        agent={"state": "not_configured", "message": "the live agent is not part of this build"},
     )
+
+
+@router.get("/api/sources", response_model=list[SourceOut], tags=["data"])
+def get_sources(request: Request) -> list[SourceOut]:
+    """The data sources a backtest can use, with coverage; synthetic ones are flagged."""
+    return list_sources(request)

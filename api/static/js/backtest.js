@@ -1,0 +1,189 @@
+// Backtesting tab: start/stop a run, poll its status, show progress, steps and the summary.
+// The element ids and the global function names are the ones the user's habits rely on.
+import { formatNumber, formatTime, getJson } from "./format.js";
+
+const POLL_RUNNING_MS = 1000;
+const POLL_IDLE_MS = 5000;
+const INPUT_IDS = [
+  "bt-underlying", "bt-start", "bt-end", "bt-timeframe", "bt-interval", "bt-exit-style",
+  "bt-pace", "bt-source",
+];
+const METRIC_LABELS = JSON.parse(document.getElementById("metric-labels").textContent);
+
+let running = false;
+let pollTimer = null;
+let sources = [];
+
+const $ = (id) => document.getElementById(id);
+
+function showError(message) {
+  const el = $("bt-error");
+  el.textContent = message || "";
+  el.classList.toggle("hidden", !message);
+}
+
+export function setBacktestInputsDisabled(disabled) {
+  for (const id of INPUT_IDS) $(id).disabled = disabled;
+}
+
+function renderButton() {
+  const btn = $("bt-start-stop-btn");
+  btn.textContent = running ? "Stop Backtest" : "Start Backtest";
+  btn.classList.toggle("stop", running);
+}
+
+function renderMetrics(metrics) {
+  const dl = $("bt-metrics");
+  dl.replaceChildren();
+  if (!metrics) {
+    const dt = document.createElement("dt");
+    dt.className = "muted";
+    dt.textContent = "No run yet";
+    dl.append(dt, document.createElement("dd"));
+    return;
+  }
+  for (const spec of METRIC_LABELS) {
+    const key = spec.key;
+    if (!(key in metrics)) continue;
+    const dt = document.createElement("dt");
+    dt.textContent = spec.label;
+    const dd = document.createElement("dd");
+    dd.textContent = formatNumber(metrics[key], spec);
+    dd.dataset.metric = key;
+    dl.append(dt, dd);
+  }
+}
+
+function renderSteps(steps) {
+  const body = $("bt-steps-body");
+  body.replaceChildren();
+  for (const s of steps) {
+    const tr = document.createElement("tr");
+    tr.title = s.reason;
+    const cells = [
+      formatTime(s.time),
+      String(s.candidates),
+      s.best_score === null ? "–" : s.best_score.toFixed(2),
+      s.traded ? "yes" : "no",
+      s.exit_style,
+      s.action,
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+}
+
+function renderStatus(st) {
+  running = st.running;
+  const state = st.state.toUpperCase();
+  const badge = $("bt-status-text");
+  badge.textContent = st.state === "error" ? `ERROR: ${st.error}` : state;
+  badge.className = `badge ${st.state}`;
+  const detail = [];
+  if (st.underlying) detail.push(`${st.underlying} ${st.exit_style}`);
+  if (st.start_date) detail.push(`${st.start_date.slice(0, 10)} → ${st.end_date.slice(0, 10)}`);
+  if (st.synthetic) detail.push("SYNTHETIC data");
+  if (st.phase) detail.push(`phase: ${st.phase}`);
+  if (st.message) detail.push(st.message);
+  $("bt-status-detail").textContent = detail.join(" · ");
+  const pct = Math.round(st.progress_pct * 1000) / 10;
+  $("bt-progress-inner").style.width = `${pct}%`;
+  $("bt-progress-label").textContent = `${pct}%`;
+  $("bt-decisions").textContent = `${st.decisions_processed} / ${st.total_decisions}`;
+  $("bt-current-time").textContent = formatTime(st.current_time);
+  renderMetrics(st.metrics);
+  renderSteps(st.recent_steps);
+  renderButton();
+  setBacktestInputsDisabled(running);
+}
+
+function schedule() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(refreshBacktestStatus, running ? POLL_RUNNING_MS : POLL_IDLE_MS);
+}
+
+export async function refreshBacktestStatus() {
+  try {
+    const { ok, body } = await getJson("/api/backtest/status");
+    if (ok) renderStatus(body);
+  } catch (err) {
+    $("bt-status-detail").textContent = `status unavailable: ${err.message}`;
+  }
+  schedule();
+}
+
+function requestBody() {
+  const pace = $("bt-pace").value;
+  return {
+    underlying: $("bt-underlying").value,
+    start: $("bt-start").value,
+    end: $("bt-end").value,
+    timeframe: $("bt-timeframe").value,
+    decision_interval_hours: Number($("bt-interval").value),
+    exit_style: $("bt-exit-style").value,
+    source: $("bt-source").value || "synthetic",
+    pace: pace ? Number(pace) : null,
+  };
+}
+
+export async function startBacktest() {
+  showError("");
+  const { ok, body } = await getJson("/api/backtest/start", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(requestBody()),
+  });
+  if (!ok || !body.started) {
+    showError(body.error || "the backtest did not start");
+  } else {
+    running = true;
+    renderButton();
+    setBacktestInputsDisabled(true);
+  }
+  await refreshBacktestStatus();
+}
+
+export async function stopBacktest() {
+  const { ok, body } = await getJson("/api/backtest/stop", { method: "POST" });
+  if (!ok) showError(body.error || "stop failed");
+  await refreshBacktestStatus();
+}
+
+function renderSourceNote() {
+  const src = sources.find((s) => s.name === $("bt-source").value);
+  $("bt-source-note").textContent = src && src.synthetic
+    ? "SYNTHETIC market: generated data, not real Deribit prices"
+    : "";
+  $("bt-source-note").className = src && src.synthetic ? "synthetic-tag" : "muted";
+}
+
+async function loadSources() {
+  const { ok, body } = await getJson("/api/sources");
+  if (!ok) return;
+  sources = body;
+  const select = $("bt-source");
+  select.replaceChildren();
+  for (const src of sources) {
+    const opt = document.createElement("option");
+    opt.value = src.name;
+    const kind = src.synthetic ? "SYNTHETIC" : src.origin;
+    opt.textContent = `${src.name} (${kind}; ${Object.keys(src.coverage).join(", ")})`;
+    select.appendChild(opt);
+  }
+  renderSourceNote();
+}
+
+$("bt-source").addEventListener("change", renderSourceNote);
+$("bt-start-stop-btn").addEventListener("click", () => (running ? stopBacktest() : startBacktest()));
+
+// the user's scripts call these by name
+Object.assign(window, {
+  startBacktest, stopBacktest, refreshBacktestStatus, setBacktestInputsDisabled,
+});
+
+loadSources();
+refreshBacktestStatus();

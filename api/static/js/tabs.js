@@ -1,0 +1,13 @@
+// Tabs: show one panel at a time; the choice survives a reload (location hash).
+function show(name) {
+  document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.tab === name));
+  document.querySelectorAll(".tab-panel").forEach((p) => p.classList.toggle("hidden", p.dataset.panel !== name));
+}
+
+document.querySelectorAll(".tab").forEach((t) =>
+  t.addEventListener("click", () => {
+    show(t.dataset.tab);
+    history.replaceState(null, "", `#${t.dataset.tab}`);
+  }),
+);
+show(location.hash === "#backtest" ? "backtest" : "live");

@@ -1,0 +1,233 @@
+"""BacktestManager: one active backtest at a time, on a worker thread, with a pollable status.
+
+The worker drives the prepare phase and the replay stepper and fills the status from their
+progress callbacks. Numba kernels release the GIL, so a web server polling the status stays
+responsive. Because a multi-year run can finish in under a second, the manager can *pace* the
+publishing of replay steps (``pace`` decisions per second) so a person can watch the run walk
+through history; the computation itself is never slowed, and the run is written to disk only
+once its steps have all been published (a paced run stopped early leaves nothing on disk).
+"""
+
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import polars as pl
+
+from cache.datasource import DeribitDataSource
+from engine.config import CallSimulationConfig
+from engine.market import check_covered
+from engine.metrics import compute_metrics
+from engine.prepare import CancelledError
+from engine.runs import write_run
+from engine.simulator import CoveredCallSimulator, SimulationResult, finite_or_none
+
+RECENT_STEPS = 100
+PREPARE_SHARE = 0.6  # share of the progress bar given to preparation (replay is much faster)
+COMPUTE_SHARE_PACED = 0.2  # with a pace, computing takes this share and publishing the rest
+METRICS_EVERY_S = 0.25  # partial metrics refresh while publishing at a pace
+STEP_FIELDS = ("time", "candidates", "best_score", "traded", "exit_style", "action", "reason")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat() if t is not None else None
+
+
+def _step_dict(row: dict) -> dict:
+    out = {k: row[k] for k in STEP_FIELDS}
+    out["time"] = _iso(out["time"])
+    out["best_instrument"] = row.get("best_instrument")
+    return out
+
+
+class BacktestManager:
+    """Start, stop and watch one backtest at a time."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = self._blank_status("idle")
+        self._steps: deque[dict] = deque(maxlen=RECENT_STEPS)
+
+    # -- public API ----------------------------------------------------------------------------
+    def validate(self, cfg: CallSimulationConfig) -> None:
+        """Raise (SourceNotFoundError, DataNotCoveredError, ValueError) if ``cfg`` cannot run."""
+        check_covered(DeribitDataSource(self.data_dir, cfg.source), cfg)
+
+    def start(self, cfg: CallSimulationConfig, pace: float | None = None) -> bool:
+        """Start a run; False (and nothing starts) if one is already running."""
+        with self._lock:
+            if self._status["running"]:
+                return False
+            self._stop.clear()
+            self._steps.clear()
+            self._status = self._blank_status("running") | {
+                "running": True,
+                "started_at": _iso(self._clock()),
+                "phase": "loading",
+                "exit_style": cfg.exit_style,
+                "underlying": cfg.underlying,
+                "start_date": _iso(cfg.start),
+                "end_date": _iso(cfg.end),
+                "source": cfg.source,
+                "pace": pace,
+                "config": cfg.model_dump(mode="json"),
+            }
+            self._thread = threading.Thread(
+                target=self._work, args=(cfg, pace), name="backtest-worker", daemon=True
+            )
+            self._thread.start()
+            return True
+
+    def stop(self) -> bool:
+        """Ask the running backtest to stop; returns whether one was running."""
+        with self._lock:
+            running = self._status["running"]
+        self._stop.set()
+        return running
+
+    def get_status(self) -> dict:
+        """A JSON-ready snapshot of the status."""
+        with self._lock:
+            status = dict(self._status)
+            status["recent_steps"] = list(reversed(self._steps))
+        return status
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the worker (tests and shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def shutdown(self) -> None:
+        """Stop any run and wait for the worker to end."""
+        self._stop.set()
+        self.join(5)
+
+    # -- worker --------------------------------------------------------------------------------
+    @staticmethod
+    def _blank_status(state: str) -> dict:
+        return {
+            "state": state,
+            "running": False,
+            "started_at": None,
+            "finished_at": None,
+            "progress_pct": 0.0,
+            "phase": None,
+            "current_time": None,
+            "decisions_processed": 0,
+            "total_decisions": 0,
+            "exit_style": None,
+            "underlying": None,
+            "start_date": None,
+            "end_date": None,
+            "source": None,
+            "synthetic": None,
+            "pace": None,
+            "metrics": None,
+            "error": None,
+            "message": None,
+            "run_id": None,
+            "run_dir": None,
+            "config": None,
+        }
+
+    def _update(self, **fields: object) -> None:
+        with self._lock:
+            if "progress_pct" in fields:  # never goes backwards
+                fields["progress_pct"] = max(self._status["progress_pct"], fields["progress_pct"])
+            self._status.update(fields)
+
+    def _publish(self, frame: pl.DataFrame, processed: int) -> None:
+        rows = [_step_dict(r) for r in frame.tail(RECENT_STEPS).iter_rows(named=True)]
+        with self._lock:
+            self._steps.extend(rows)
+            if rows:
+                self._status["current_time"] = rows[-1]["time"]
+            self._status["decisions_processed"] = processed
+
+    def _work(self, cfg: CallSimulationConfig, pace: float | None) -> None:
+        try:
+            ds = DeribitDataSource(self.data_dir, cfg.source)
+            sim = CoveredCallSimulator(ds, cfg, cache_dir=self.data_dir / "prepared")
+            total = int(sim.market.is_decision.sum())
+            self._update(total_decisions=total, synthetic=ds.is_synthetic, phase="prepare")
+            result = sim.simulate_policy(
+                progress=partial(self._on_progress, COMPUTE_SHARE_PACED if pace else 1.0),
+                on_steps=None if pace else self._on_steps,
+                cancel=self._stop.is_set,
+            )
+            if pace:
+                self._publish_paced(result, pace)
+            run_dir = write_run(result, self.data_dir)
+            self._finish(
+                "finished",
+                metrics=self._json_metrics(result.metrics),
+                run_id=result.run_id,
+                run_dir=str(run_dir),
+                progress_pct=1.0,
+                decisions_processed=total,
+                message=f"finished: {result.trades.height} trades",
+            )
+        except CancelledError:
+            self._finish("stopped", message="stopped by user")
+        except Exception as exc:  # the UI must see the failure, never a stuck "running"
+            traceback.print_exc()
+            self._finish("error", error=f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, state: str, **fields: object) -> None:
+        self._update(
+            state=state, running=False, finished_at=_iso(self._clock()), phase=None, **fields
+        )
+
+    def _on_progress(self, scale: float, phase: str, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        if phase == "prepare":
+            pct = PREPARE_SHARE * share
+        else:
+            pct = PREPARE_SHARE + (1 - PREPARE_SHARE) * share
+        self._update(phase=phase, progress_pct=min(scale * pct, 0.999))
+
+    def _on_steps(self, frame: pl.DataFrame, done: int, total: int) -> None:
+        with self._lock:
+            processed = self._status["decisions_processed"] + frame.height
+        self._publish(frame, processed)
+
+    def _publish_paced(self, result: SimulationResult, pace: float) -> None:
+        steps = result.steps
+        total = steps.height
+        self._update(phase="publishing")
+        interval = 1.0 / pace
+        next_metrics = 0.0
+        t0 = time.monotonic()
+        for i in range(total):
+            if self._stop.is_set():
+                raise CancelledError("stopped by user while publishing")
+            self._publish(steps.slice(i, 1), i + 1)
+            now = time.monotonic()
+            if now >= next_metrics:
+                self._update(metrics=self._partial_metrics(result, steps["time"][i]))
+                next_metrics = now + METRICS_EVERY_S
+            share = (i + 1) / total
+            self._update(progress_pct=COMPUTE_SHARE_PACED + (1 - COMPUTE_SHARE_PACED) * share)
+            delay = t0 + (i + 1) * interval - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+
+    def _partial_metrics(self, result: SimulationResult, t: datetime) -> dict:
+        trades = result.trades.filter(pl.col("close_time") <= t)
+        equity = result.equity.filter(pl.col("time") <= t)
+        capital = result.metrics["initial_capital_usd"]
+        return self._json_metrics(compute_metrics(trades, equity, initial_capital_usd=capital))
+
+    @staticmethod
+    def _json_metrics(metrics: dict) -> dict:
+        return {k: finite_or_none(v) for k, v in metrics.items()}

@@ -1,0 +1,21 @@
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import Settings
+
+
+@pytest.fixture
+def data_dir(synthetic_data_dir, tmp_path):
+    """A private copy of the synthetic cache (runs get written into it)."""
+    target = tmp_path / "data"
+    shutil.copytree(synthetic_data_dir, target)
+    return target
+
+
+@pytest.fixture
+def client(data_dir):
+    with TestClient(create_app(Settings(data_dir=data_dir))) as c:
+        yield c

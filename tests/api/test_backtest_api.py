@@ -1,0 +1,145 @@
+"""The backtest endpoints through the app's lifespan, as the dashboard uses them."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import Settings
+from engine.simulator import CoveredCallSimulator
+
+BODY = {
+    "underlying": "BTC",
+    "start": "2022-01-01",
+    "end": "2022-07-01",
+    "timeframe": "1h",
+    "decision_interval_hours": 24,
+    "exit_style": "tp_and_roll",
+}
+
+
+def wait_for(client, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get("/api/backtest/status").json()
+        if predicate(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"status never matched; last: {status}")
+
+
+def test_start_progress_finish_with_metrics(client, data_dir):
+    idle = client.get("/api/backtest/status").json()
+    assert idle["state"] == "idle" and idle["running"] is False
+    res = client.post("/api/backtest/start", json=BODY)
+    assert res.status_code == 200 and res.json() == {"started": True, "error": None}
+    seen = []
+    status = wait_for(client, lambda s: seen.append(s["progress_pct"]) or not s["running"])
+    assert seen == sorted(seen)  # monotonic
+    assert status["state"] == "finished" and status["progress_pct"] == 1.0
+    assert status["decisions_processed"] == status["total_decisions"] == 181
+    assert status["metrics"]["num_trades"] > 0 and "sharpe" in status["metrics"]
+    assert 0 < len(status["recent_steps"]) <= 100
+    step = status["recent_steps"][0]
+    assert set(step) >= {"time", "candidates", "best_score", "traded", "exit_style"}
+    for key in ("started_at", "finished_at", "current_time", "start_date"):
+        assert datetime.fromisoformat(status[key]).utcoffset().total_seconds() == 0
+    assert status["synthetic"] is True
+    run_dir = data_dir / "runs" / status["run_id"]
+    assert (run_dir / "summary.json").is_file() and (run_dir / "trades.parquet").is_file()
+    assert client.get("/status").json()["backtest_state"] == "finished"
+
+
+def test_second_start_is_409_and_stop_is_honoured_within_a_second(client, data_dir):
+    paced = BODY | {"pace": 10}
+    assert client.post("/api/backtest/start", json=paced).json()["started"] is True
+    wait_for(client, lambda s: s["phase"] == "publishing")
+    again = client.post("/api/backtest/start", json=BODY)
+    assert again.status_code == 409
+    assert again.json()["started"] is False and again.json()["error"] == "Backtest already running"
+    t0 = time.monotonic()
+    assert client.post("/api/backtest/stop").json() == {"stopping": True}
+    status = wait_for(client, lambda s: not s["running"], timeout=5)
+    assert time.monotonic() - t0 < 1.0
+    assert status["state"] == "stopped" and status["message"] == "stopped by user"
+    assert 0 < status["decisions_processed"] < status["total_decisions"]
+    assert not (data_dir / "runs").exists()  # a stopped paced run leaves nothing on disk
+
+
+def test_paced_run_streams_steps_visibly(client):
+    client.post("/api/backtest/start", json=BODY | {"pace": 200})
+    counts = set()
+    wait_for(client, lambda s: counts.add(s["decisions_processed"]) or not s["running"])
+    assert len(counts) >= 4  # the page saw the run walk, not jump to the end
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field", "words"),
+    [
+        ({"underlying": "DOGE"}, 422, "underlying", "BTC"),
+        ({"end": "2021-01-01"}, 422, "end", "must be after start"),
+        ({"start": "2010-01-01"}, 400, "start", "cover 2019-01-01"),
+        ({"timeframe": "4h", "decision_interval_hours": 6}, 422, "decision_interval_hours",
+         "multiple"),
+        ({"source": "nope"}, 404, "source", "not found"),
+        ({"colour": "red"}, 422, "colour", "Extra inputs"),
+        ({"start": "yesterday"}, 422, "start", "date"),
+        ({"pace": 7}, 422, "pace", "10"),
+    ],
+)  # fmt: skip
+def test_bad_input_names_the_field_and_starts_nothing(client, change, status, field, words):
+    res = client.post("/api/backtest/start", json=BODY | change)
+    assert res.status_code == status, res.json()
+    body = res.json()
+    assert words in body["error"]
+    assert any(d["field"] == field for d in body["detail"]), body
+    assert client.get("/api/backtest/status").json()["state"] == "idle"
+
+
+def test_fifty_concurrent_starts_start_exactly_one(client):
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: client.post("/api/backtest/start", json=BODY), range(50)))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(200) == 1 and codes.count(409) == 49
+    wait_for(client, lambda s: not s["running"])
+
+
+def test_worker_exception_ends_in_error_not_stuck_running(client, monkeypatch):
+    def boom(self, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(CoveredCallSimulator, "simulate_policy", boom)
+    assert client.post("/api/backtest/start", json=BODY).json()["started"] is True
+    status = wait_for(client, lambda s: not s["running"])
+    assert status["state"] == "error" and status["error"] == "RuntimeError: kernel exploded"
+    assert client.post("/api/backtest/start", json=BODY).status_code == 200  # can start again
+
+
+def test_every_error_has_one_shape(data_dir, monkeypatch):
+    app = create_app(Settings(data_dir=data_dir))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        responses = [
+            c.get("/nope"),
+            c.post("/api/backtest/status"),  # wrong method
+            c.post("/api/backtest/start", content=b"{not json"),
+            c.post("/api/backtest/start", json=BODY | {"underlying": 1}),
+        ]
+        monkeypatch.setattr(app.state.backtest_manager, "get_status", lambda: 1 / 0, raising=True)
+        responses.append(c.get("/api/backtest/status"))
+    assert [r.status_code for r in responses] == [404, 405, 422, 422, 500]
+    for r in responses:
+        body = r.json()
+        assert isinstance(body["error"], str) and body["error"] and "detail" in body
+    assert "Traceback" not in responses[-1].text
+
+
+def test_status_lists_sources_and_openapi_docs(client):
+    status = client.get("/status").json()
+    assert status["sources"][0]["name"] == "synthetic" and status["sources"][0]["synthetic"]
+    assert status["agent"]["state"] == "not_configured"
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/backtest/start", "/api/backtest/status", "/api/backtest/stop"} <= set(paths)
