@@ -63,16 +63,11 @@ class ScoringParams(_Frozen):
     bear_penalty: float = Field(0.5, ge=0)
 
 
-class CallSimulationConfig(_Frozen):
-    """Everything a covered-call backtest needs; equal configs give equal results."""
+class StrategyConfig(_Frozen):
+    """The covered-call strategy: what to sell and when to exit; shared by backtest and agent."""
 
     underlying: Literal["BTC", "ETH"]
-    start: datetime
-    end: datetime
-    timeframe: Literal["1h", "4h", "1d"] = "1h"
-    decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
     exit_style: Literal["hold_to_expiry", "tp_and_roll"] = "hold_to_expiry"
-    source: str = "synthetic"
 
     target_dte: float = Field(7.0, gt=0, le=365)
     min_dte: float = Field(1.0, ge=0, le=365)
@@ -87,17 +82,41 @@ class CallSimulationConfig(_Frozen):
     min_dte_to_roll: float = Field(1.0, ge=0, le=365)
 
     position_size: float = Field(1.0, gt=0, le=1e6)
-    initial_capital_usd: float | None = Field(None, gt=0)
 
     fees: FeeModel = FeeModel()
     vol_surface: VolSurfaceParams = VolSurfaceParams()
     scoring: ScoringParams = ScoringParams()
-    top_k: int = Field(5, ge=1, le=100)  # candidates kept per decision in candidates.parquet
 
     @field_validator("underlying", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> "StrategyConfig":
+        if not self.min_dte <= self.target_dte <= self.max_dte:
+            raise ValueError(
+                f"target_dte ({self.target_dte}) must lie within min_dte ({self.min_dte}) "
+                f"and max_dte ({self.max_dte})"
+            )
+        if not self.delta_min <= self.target_delta <= self.delta_max:
+            raise ValueError(
+                f"target_delta ({self.target_delta}) must lie within delta_min "
+                f"({self.delta_min}) and delta_max ({self.delta_max})"
+            )
+        return self
+
+
+class CallSimulationConfig(StrategyConfig):
+    """Everything a covered-call backtest needs; equal configs give equal results."""
+
+    start: datetime
+    end: datetime
+    timeframe: Literal["1h", "4h", "1d"] = "1h"
+    decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
+    source: str = "synthetic"
+    initial_capital_usd: float | None = Field(None, gt=0)
+    top_k: int = Field(5, ge=1, le=100)  # candidates kept per decision in candidates.parquet
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -118,16 +137,6 @@ class CallSimulationConfig(_Frozen):
             t = getattr(self, name)
             if (t - t.replace(hour=0, minute=0, second=0, microsecond=0)) % timedelta(hours=tf_h):
                 raise ValueError(f"{name} ({t.isoformat()}) is not on a {self.timeframe} bar")
-        if not self.min_dte <= self.target_dte <= self.max_dte:
-            raise ValueError(
-                f"target_dte ({self.target_dte}) must lie within min_dte ({self.min_dte}) "
-                f"and max_dte ({self.max_dte})"
-            )
-        if not self.delta_min <= self.target_delta <= self.delta_max:
-            raise ValueError(
-                f"target_delta ({self.target_delta}) must lie within delta_min "
-                f"({self.delta_min}) and delta_max ({self.delta_max})"
-            )
         if self.initial_capital_usd is not None and self.position_size != 1.0:
             raise ValueError(
                 "set either position_size (coin held) or initial_capital_usd (coin bought at the "

@@ -1,15 +1,17 @@
 """A slow, obvious backtest: a plain Python loop, one covered call at a time.
 
 Like the seed's manager loop: at every instant it asks ``build_historical_state`` for the state,
-then settles, takes profit, rolls or sells in plain Python. It shares only the scalar pricing /
-scoring building blocks with the engine, so agreement checks the batch prepare phase, the replay
-kernel and their bookkeeping.
+settles an expired call, and lets :func:`engine.policy.decide` (the live agent's policy) choose,
+doing the bookkeeping in plain Python. It shares the scalar pricing/scoring building blocks and the
+policy with the engine, so agreement proves the batch prepare phase and the replay kernel take the
+same decisions as the live agent's policy, with the same books.
 """
 
 import math
 from datetime import UTC, datetime, timedelta
 
 from engine.config import CallSimulationConfig
+from engine.policy import ROLL, SELL, OpenCall, decide
 from engine.prepare.nb import quote_call_nb
 from engine.state import build_historical_state
 from engine.volsurface import surface_args
@@ -122,43 +124,23 @@ def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
                 )
             close(call["expiry"], value, "expiry", settle, settle, fee)
             rolls = 0
-        took_profit = rolled = False
-        if cfg.exit_style == "tp_and_roll" and call is not None:
-            mark = _mark(cfg, spot, iv_pct, t, call)
-            if (call["premium"] - mark) / call["premium"] >= cfg.tp_threshold_pct / 100:
-                days_left = (call["expiry"] - t).total_seconds() / 86400
-                close(t, mark, "take_profit", None, spot, _fee(cfg, qty, mark))
-                took_profit = True
-                cands = state["candidate_options"] if state else []
-                if (
-                    rolls < cfg.max_rolls_per_chain
-                    and days_left >= cfg.min_dte_to_roll
-                    and cands
-                    and cands[0]["score"] >= cfg.min_score_to_trade
-                ):
-                    rolls += 1
-                    sell(cands[0], t)
-                    rolled = True
-                else:
-                    rolls = 0
+        position = None
+        if call is not None:
+            position = OpenCall(call["name"], call["strike"], call["expiry"], call["premium"],
+                                call["open_time"])  # fmt: skip
+        mark = _mark(cfg, spot, iv_pct, t, call) if call is not None else None
+        cands = state["candidate_options"] if state else []
+        decision = decide(cfg, t, position, mark, cands, rolls, is_decision)
+        if decision.buy_back:
+            close(t, mark, "take_profit", None, spot, _fee(cfg, qty, mark))
+            rolls = rolls + 1 if decision.action == ROLL else 0
+        if decision.action == SELL:
+            chain += 1
+            rolls = 0
+        if decision.sell is not None:
+            sell(decision.sell, t)
         if is_decision:
-            cands = state["candidate_options"]
-            if rolled:
-                action = "roll"
-            elif took_profit:
-                action = "take_profit"
-            elif call is not None:
-                action = "position_open"
-            elif not cands:
-                action = "no_candidate"
-            elif cands[0]["score"] < cfg.min_score_to_trade:
-                action = "below_threshold"
-            else:
-                action = "sell"
-                chain += 1
-                rolls = 0
-                sell(cands[0], t)
-            steps.append((t, len(cands), action))
+            steps.append((t, len(cands), decision.action))
         mark = _mark(cfg, spot, iv_pct, t, call) if call is not None else 0.0
         equity.append((t, coins - qty * mark))
     if call is not None:
