@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from api.settings import Settings
 from cache.datasource import DataNotCoveredError
+from cache.deribit.errors import DeribitError
 from cache.store import SourceNotFoundError, Store
 from engine.timeutil import as_utc
 
@@ -257,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ValueError, SourceNotFoundError, DataNotCoveredError) as exc:
+    except (CliError, ValueError, SourceNotFoundError, DataNotCoveredError, DeribitError) as exc:
         if isinstance(exc, ValidationError):
             exc = _describe_validation_error(exc)
         print(f"error: {exc}", file=sys.stderr)
