@@ -1,5 +1,6 @@
 """FastAPI app factory."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -8,12 +9,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from api.agent_setup import build_agent
 from api.errors import install_error_handlers
-from api.routers import backtest, pages, status
+from api.routers import agent, backtest, pages, status
 from api.settings import Settings, get_settings
 from engine import __version__
 from engine.manager import BacktestManager
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -27,10 +30,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.backtest_manager = BacktestManager(settings.data_dir)
+        app.state.agent, app.state.agent_error = None, None
+        if settings.agent_enabled:
+            try:
+                app.state.agent = build_agent(settings)
+                app.state.agent.start()
+            except Exception as exc:  # the dashboard must come up and say why
+                log.warning("live agent not started: %s", exc)
+                app.state.agent_error = f"{type(exc).__name__}: {exc}"
         try:
             yield
         finally:
             app.state.backtest_manager.shutdown()
+            if app.state.agent is not None:
+                app.state.agent.stop()
+                app.state.agent.journal.close()
 
     app = FastAPI(title="thetadesk", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -39,5 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
     app.include_router(backtest.router)
+    app.include_router(agent.router)
     app.include_router(pages.router)
     return app

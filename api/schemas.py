@@ -130,3 +130,60 @@ class StatusResponse(BaseModel):
     backtest_running: bool
     backtest_state: str
     agent: dict
+
+
+class AgentPosition(BaseModel):
+    """The covered call the agent has sold."""
+
+    instrument_name: str
+    strike_usd: float
+    expiry: datetime
+    premium_coin: float
+    quantity_coin: float
+    mark_coin: float | None
+    opened_at: datetime
+
+
+class AgentStatus(BaseModel):
+    """The live agent: mode, feed, broker, last cycle, position and equity."""
+
+    state: str
+    message: str | None = None
+    feed: str | None = None
+    feed_description: str | None = None
+    broker: str | None = None
+    underlying: str | None = None
+    exit_style: str | None = None
+    cycles: int = 0
+    last_cycle_time: datetime | None = Field(None, description="the agent clock's time (UTC)")
+    last_cycle_wall_time: datetime | None = None
+    last_cycle_ms: float | None = None
+    position: AgentPosition | None = None
+    equity_coin: float | None = None
+    equity_usd: float | None = None
+    index_price: float | None = Field(None, description="USD")
+    last_action: str | None = None
+    last_reason: str | None = None
+    last_error: str | None = None
+
+
+class AgentDecision(BaseModel):
+    """One journaled agent decision."""
+
+    id: int
+    time: datetime
+    recorded_at: datetime
+    feed: str
+    broker: str
+    underlying: str
+    spot_usd: float | None
+    candidates: int
+    best_instrument: str | None
+    best_score: float | None
+    action: str
+    reason: str
+    order_result: list[dict] | None
+    error: str | None
+    equity_coin: float | None
+    equity_usd: float | None
+    cycle_ms: float | None

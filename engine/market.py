@@ -11,7 +11,7 @@ minutes before, so this differs only by intra-half-hour noise).
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -96,25 +96,43 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
     )
 
 
-def _settlement_prices(ds, cfg: CallSimulationConfig) -> tuple[int, np.ndarray, np.ndarray]:
-    day_lo = cfg.start.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_hi = cfg.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+def settlement_prices(
+    ds, underlying: str, day_lo: datetime, day_hi: datetime
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Settlement prices (USD) of the 08:00 UTC expiries of the days in ``[day_lo, day_hi)``.
+
+    Returns ``(ns of the first 08:00, prices, from_delivery)``; a price is NaN when the data holds
+    neither a delivery price nor a bar closing by 08:00 that day.
+    """
     days = pl.datetime_range(day_lo, day_hi, "1d", closed="left", eager=True, time_zone="UTC")
     at8 = pl.DataFrame({"time": days + timedelta(hours=8)}).cast({"time": pl.Datetime("us", "UTC")})
-    base_tf = ds.base_timeframe(cfg.underlying)
+    base_tf = ds.base_timeframe(underlying)
     base_h = {"1h": 1, "4h": 4, "1d": 24}[base_tf]
-    cov = ds.coverage(cfg.underlying).candles
+    cov = ds.coverage(underlying).candles
     lo = max(day_lo - timedelta(days=2), cov.start)
     hi = min(day_hi + timedelta(hours=8), cov.end)
-    base = ds.get_candles(cfg.underlying, lo, hi, base_tf).select(
+    base = ds.get_candles(underlying, lo, hi, base_tf).select(
         (pl.col("time") + timedelta(hours=base_h)).alias("time"), pl.col("close")
     )
     from_candles = at8.join_asof(base, on="time", strategy="backward")
     delivery = ds.get_delivery_prices(
-        cfg.underlying, at8["time"][0], at8["time"][-1] + timedelta(seconds=1)
+        underlying, at8["time"][0], at8["time"][-1] + timedelta(seconds=1)
     )
     merged = from_candles.join(delivery, on="time", how="left")
     price = merged.select(pl.coalesce("delivery_price", "close")).to_series().to_numpy()
     from_delivery = merged.get_column("delivery_price").is_not_null().to_numpy()
     day0 = int(at8.get_column("time").dt.epoch("ns")[0])
     return day0, np.where(np.isfinite(price), price, np.nan), from_delivery
+
+
+def settlement_price_at(ds, underlying: str, expiry: datetime) -> float | None:
+    """The settlement price (USD) of one 08:00 UTC expiry, by the same rule; None if unknown."""
+    day = expiry.replace(hour=0, minute=0, second=0, microsecond=0)
+    price = settlement_prices(ds, underlying, day, day + timedelta(days=1))[1][0]
+    return float(price) if np.isfinite(price) else None
+
+
+def _settlement_prices(ds, cfg: CallSimulationConfig) -> tuple[int, np.ndarray, np.ndarray]:
+    day_lo = cfg.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_hi = cfg.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return settlement_prices(ds, cfg.underlying, day_lo, day_hi)

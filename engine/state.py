@@ -8,22 +8,27 @@ the live agent, and a test proves the batch path produces identical rows.
 import math
 from datetime import datetime
 
-from engine.config import CallSimulationConfig
+import polars as pl
+
+from engine.config import CallSimulationConfig, StrategyConfig
 from engine.instruments import (
     DEFAULT_GRID_RULES,
     format_instrument,
     is_monthly_expiry,
     listed_expiries,
+    parse_instrument,
     strike_grid,
 )
 from engine.market_context import MarketContext, compute_market_context_from_ds
 from engine.prepare.nb import delta_window_nb, quote_call_nb
+from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring import CandidateFeatures, score_candidate
 from engine.scoring.nb import iv_rv_ratio_nb
 from engine.timeutil import as_utc
 from engine.volsurface import surface_args
 
 SECONDS_PER_YEAR = 365 * 86_400
+UTC_US = pl.Datetime("us", "UTC")
 
 
 def candidate_sort_key(c: dict) -> tuple:
@@ -32,7 +37,7 @@ def candidate_sort_key(c: dict) -> tuple:
 
 
 def score_call(
-    cfg: CallSimulationConfig,
+    cfg: StrategyConfig,
     ctx: MarketContext,
     expiry: datetime,
     strike: float,
@@ -69,7 +74,7 @@ def score_call(
     }
 
 
-def model_candidates(cfg: CallSimulationConfig, ctx: MarketContext) -> list[dict]:
+def model_candidates(cfg: StrategyConfig, ctx: MarketContext) -> list[dict]:
     """The calls Deribit would list at ``ctx.time`` in the DTE/delta bands, priced on the model."""
     spot, iv_index = ctx.spot, ctx.iv_index / 100.0
     if not (spot > 0 and iv_index > 0):
@@ -118,3 +123,61 @@ def build_historical_state(ds, cfg: CallSimulationConfig, t: datetime | str) -> 
         "candidate_options": candidates,
         "n_candidates": len(candidates),
     }
+
+
+def chain_calls(chain: pl.DataFrame, underlying: str) -> pl.DataFrame:
+    """Call rows of a chain snapshot (``../shared`` schema) with strike and expiry filled in.
+
+    Rows recorded without ``strike``/``expiry_timestamp`` (an early recorder's) get them from the
+    instrument name; rows without a positive mark, IV or forward are dropped (no quote to act on).
+    """
+    names = chain.get_column("instrument_name")
+    parsed = [parse_instrument(n) if n.startswith(underlying + "-") else None for n in names]
+    return (
+        chain.with_columns(
+            pl.Series("_strike", [p.strike if p else None for p in parsed], pl.Float64),
+            pl.Series("_expiry", [p.expiry if p else None for p in parsed], UTC_US),
+            pl.Series("_type", [p.option_type if p else None for p in parsed], pl.String),
+        )
+        .filter(
+            (pl.col("_type") == "C")
+            & (pl.col("mark_price") > 0)
+            & (pl.col("mark_iv") > 0)
+            & (pl.col("underlying_price") > 0)
+        )
+        .select(
+            "instrument_name",
+            pl.col("_strike").alias("strike"),
+            pl.col("_expiry").alias("expiry"),
+            pl.col("underlying_price").alias("forward"),
+            (pl.col("mark_iv") / 100).alias("iv"),
+            pl.col("mark_price").alias("mark_price_coin"),
+            pl.col("best_bid_price").alias("bid_price_coin"),
+            pl.col("best_ask_price").alias("ask_price_coin"),
+        )
+    )
+
+
+def chain_candidates(cfg: StrategyConfig, ctx: MarketContext, chain: pl.DataFrame) -> list[dict]:
+    """Candidates from a real option chain: its marks and IVs, the same bands and scorer.
+
+    Delta is Black-76 on the row's forward and mark IV; the score reads the recorded mark price.
+    Each candidate also carries the row's bid/ask (coin; None or 0 when the side is empty).
+    """
+    out = []
+    for row in chain_calls(chain, cfg.underlying).iter_rows(named=True):
+        t = (row["expiry"] - ctx.time).total_seconds() / SECONDS_PER_YEAR
+        if t <= 0 or not (cfg.min_dte <= t * 365.0 <= cfg.max_dte):
+            continue
+        delta = black76_price_delta_nb(row["forward"], row["strike"], t, row["iv"], True)[1]
+        if not (cfg.delta_min <= delta <= cfg.delta_max):
+            continue
+        cand = score_call(
+            cfg, ctx, row["expiry"], row["strike"], t, row["forward"], row["iv"],
+            row["mark_price_coin"], delta,
+        )  # fmt: skip
+        cand["instrument_name"] = row["instrument_name"]
+        cand["bid_price_coin"] = row["bid_price_coin"]
+        cand["ask_price_coin"] = row["ask_price_coin"]
+        out.append(cand)
+    return sorted(out, key=candidate_sort_key)

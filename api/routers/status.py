@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from api.routers.agent import agent_status
 from api.schemas import SeriesOut, SourceOut, StatusResponse
 from cache.store import SourceMeta, Store
 from engine import __version__
@@ -52,7 +53,7 @@ def get_status(request: Request) -> StatusResponse:
         sources=list_sources(request),
         backtest_running=backtest["running"],
         backtest_state=backtest["state"],
-        agent={"state": "not_configured", "message": "the live agent is not part of this build"},
+        agent=agent_status(request),
     )
 
 

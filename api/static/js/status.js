@@ -50,7 +50,6 @@ export async function refreshAppStatus() {
     setText("status-time", formatTime(body.server_time));
     setText("status-data-dir", body.data_dir);
     setText("status-backtest", body.backtest_running ? "running" : body.backtest_state);
-    setText("status-agent", body.agent.message || body.agent.state);
     renderSources(body.sources);
   } catch (err) {
     setText("status-health", `unreachable: ${err.message}`, "err");

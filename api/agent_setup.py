@@ -1,0 +1,92 @@
+"""Build the live agent the settings ask for: feed, broker, journal (wiring only)."""
+
+from datetime import timedelta
+
+import polars as pl
+
+from api.settings import Settings
+from cache.datasource import DeribitDataSource
+from cache.deribit import MAINNET_URL, TESTNET_URL, DeribitClient
+from cache.store import Store
+from engine.agent import LiveAgent
+from engine.agent.brokers import DeribitBroker, PaperBroker
+from engine.agent.feeds import DeribitFeed, ReplayChainFeed, ReplaySourceFeed
+from engine.agent.journal import DecisionJournal
+from engine.config import StrategyConfig
+
+REPLAY_CYCLE_S = 2.0
+LIVE_CYCLE_S = 60.0
+REPLAY_LOOKBACK = timedelta(days=90)
+
+
+class AgentConfigError(ValueError):
+    """The settings do not describe an agent that may run; the message says what to set."""
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _broker(settings: Settings, cfg: StrategyConfig):
+    if settings.agent_broker == "paper":
+        return PaperBroker(settings.agent_position_size, cfg.fees)
+    if settings.agent_broker == "testnet":
+        cid, secret = settings.deribit_client_id, settings.deribit_client_secret
+        if cid is None or secret is None:
+            raise AgentConfigError(
+                "the testnet broker needs THETADESK_DERIBIT_CLIENT_ID and "
+                "THETADESK_DERIBIT_CLIENT_SECRET (testnet API credentials)"
+            )
+        url = settings.deribit_url or TESTNET_URL
+    else:
+        cid, secret = settings.deribit_mainnet_client_id, settings.deribit_mainnet_client_secret
+        if not settings.agent_allow_mainnet_orders:
+            raise AgentConfigError(
+                "mainnet orders are disabled; set THETADESK_AGENT_ALLOW_MAINNET_ORDERS=true "
+                "to allow them"
+            )
+        if cid is None or secret is None:
+            raise AgentConfigError(
+                "the mainnet broker needs THETADESK_DERIBIT_MAINNET_CLIENT_ID and "
+                "THETADESK_DERIBIT_MAINNET_CLIENT_SECRET"
+            )
+        url = settings.deribit_url or MAINNET_URL
+    client = DeribitClient(url, client_id=_secret(cid), client_secret=_secret(secret))
+    return DeribitBroker(
+        client, cfg.underlying, settings.agent_position_size, cfg.fees, settings.agent_broker
+    )
+
+
+def _feed(settings: Settings, cfg: StrategyConfig, store: Store):
+    if settings.agent_feed == "deribit":
+        url = settings.deribit_url or (TESTNET_URL if settings.deribit_testnet else MAINNET_URL)
+        source = "deribit-testnet" if settings.deribit_testnet else "deribit"
+        origin = "deribit-testnet" if settings.deribit_testnet else "deribit-mainnet"
+        store.ensure_source(source, origin, label=f"real Deribit data ({origin})")
+        return DeribitFeed(DeribitClient(url), cfg, store, source)
+    if settings.agent_replay_chains is not None:
+        path = settings.agent_replay_chains
+        if not path.exists():
+            raise AgentConfigError(f"THETADESK_AGENT_REPLAY_CHAINS: {path} does not exist")
+        return ReplayChainFeed(pl.read_parquet(path), cfg)
+    ds = DeribitDataSource(settings.data_dir, settings.agent_replay_source)
+    cov = ds.coverage(cfg.underlying)
+    start = settings.agent_replay_start or (min(cov.candles.end, cov.iv.end) - REPLAY_LOOKBACK)
+    return ReplaySourceFeed(ds, cfg, start, timedelta(hours=settings.agent_replay_step_hours))
+
+
+def build_agent(settings: Settings) -> LiveAgent:
+    """The agent of ``settings``; raises AgentConfigError (or a data error) naming the problem."""
+    cfg = StrategyConfig(
+        underlying=settings.agent_underlying,
+        exit_style=settings.agent_exit_style,
+        position_size=settings.agent_position_size,
+    )
+    store = Store(settings.data_dir)
+    broker = _broker(settings, cfg)
+    feed = _feed(settings, cfg, store)
+    cycle = settings.agent_cycle_seconds
+    if cycle is None:
+        cycle = LIVE_CYCLE_S if settings.agent_feed == "deribit" else REPLAY_CYCLE_S
+    journal = DecisionJournal(settings.data_dir / "agent" / "decisions.sqlite")
+    return LiveAgent(cfg, feed, broker, journal, cycle_seconds=cycle)

@@ -1,0 +1,93 @@
+// Live Agent tab: status header, position card and decisions table, by polling the JSON twins.
+import { formatNumber, formatTime, getJson } from "./format.js";
+
+const POLL_MS = 2000;
+const $ = (id) => document.getElementById(id);
+let state = null;
+
+function kv(dl, pairs) {
+  dl.replaceChildren();
+  for (const [label, value] of pairs) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    dl.append(dt, dd);
+  }
+}
+
+function renderStatus(s) {
+  state = s.state;
+  const badge = $("agent-state");
+  badge.textContent = s.state.toUpperCase();
+  badge.className = `badge ${s.state === "running" ? "finished" : s.state === "error" ? "error" : "idle"}`;
+  const mode = s.feed ? `${s.underlying} · feed: ${s.feed_description} · broker: ${s.broker} · ${s.exit_style}` : "";
+  $("agent-mode").textContent = mode;
+  const error = s.last_error || (s.state === "error" || s.state === "disabled" ? s.message : "");
+  $("agent-error").textContent = error ? `Last error: ${error}` : "";
+  $("agent-error").classList.toggle("hidden", !error);
+  $("agent-clock").textContent = formatTime(s.last_cycle_time);
+  $("agent-cycle").textContent = s.last_cycle_ms === null || s.last_cycle_ms === undefined
+    ? "–" : `${s.cycles} cycles, last took ${formatNumber(s.last_cycle_ms, { decimals: 1 })} ms`;
+  $("agent-index").textContent = formatNumber(s.index_price, { decimals: 2 });
+  $("agent-equity").textContent = s.equity_coin === null || s.equity_coin === undefined ? "–"
+    : `${formatNumber(s.equity_coin, { decimals: 6 })} coin · ${formatNumber(s.equity_usd, { decimals: 2 })} USD`;
+  $("agent-last").textContent = s.last_reason || "–";
+  const toggle = $("agent-toggle");
+  toggle.disabled = !["running", "paused"].includes(s.state);
+  toggle.textContent = s.state === "paused" ? "Resume" : "Pause";
+  const p = s.position;
+  if (!p) {
+    kv($("agent-position-body"), [["no covered call open", ""]]);
+  } else {
+    kv($("agent-position-body"), [
+      ["Instrument", p.instrument_name],
+      ["Strike (USD)", formatNumber(p.strike_usd, { decimals: 0 })],
+      ["Expiry (UTC)", formatTime(p.expiry)],
+      ["Quantity (coin)", formatNumber(p.quantity_coin, { decimals: 4 })],
+      ["Premium (coin)", formatNumber(p.premium_coin, { decimals: 6 })],
+      ["Mark (coin)", formatNumber(p.mark_coin, { decimals: 6 })],
+      ["Opened (UTC)", formatTime(p.opened_at)],
+    ]);
+  }
+}
+
+function renderDecisions(rows) {
+  const body = $("agent-decisions-body");
+  body.replaceChildren();
+  for (const d of rows) {
+    const tr = document.createElement("tr");
+    for (const text of [
+      formatTime(d.time), d.action, d.best_instrument || "–",
+      d.best_score === null ? "–" : d.best_score.toFixed(2),
+      formatNumber(d.spot_usd, { decimals: 2 }), d.reason,
+    ]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    if (d.error) tr.classList.add("err");
+    body.appendChild(tr);
+  }
+}
+
+export async function refreshAgent() {
+  try {
+    const [status, decisions] = await Promise.all([
+      getJson("/api/agent/status"), getJson("/api/agent/decisions?limit=50"),
+    ]);
+    if (status.ok) renderStatus(status.body);
+    if (decisions.ok) renderDecisions(decisions.body);
+  } catch (err) {
+    $("agent-error").textContent = `agent status unavailable: ${err.message}`;
+    $("agent-error").classList.remove("hidden");
+  }
+}
+
+$("agent-toggle").addEventListener("click", async () => {
+  await getJson(`/api/agent/${state === "paused" ? "resume" : "pause"}`, { method: "POST" });
+  refreshAgent();
+});
+
+refreshAgent();
+setInterval(refreshAgent, POLL_MS);

@@ -1,0 +1,198 @@
+"""Brokers: where the agent's decisions become fills. ``paper`` simulates, ``deribit`` trades.
+
+Both hold one covered position: ``quantity`` coins with at most one call sold against them.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from engine.config import FeeModel
+from engine.instruments import parse_instrument
+from engine.policy import OpenCall
+
+ORDER_LABEL = "thetadesk-agent"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Prices of one option now, coin per contract; bid/ask None when that side is empty."""
+
+    mark: float
+    bid: float | None = None
+    ask: float | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The outcome of one order (or a settlement)."""
+
+    ok: bool
+    side: str  # sell | buy | settle
+    instrument_name: str
+    amount: float
+    price_coin: float | None
+    fee_coin: float
+    state: str
+    message: str
+    order_id: str | None = None
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _side_price(quote_side: float | None, mark: float) -> tuple[float, str]:
+    if quote_side is not None and quote_side > 0:
+        return quote_side, "book"
+    return mark, "mark (empty book side)"
+
+
+def trade_fee_coin(fees: FeeModel, quantity: float, price_coin: float) -> float:
+    """Deribit's option trading fee for ``quantity`` contracts at ``price_coin``."""
+    return quantity * min(fees.option_fee_rate, fees.option_fee_cap_pct / 100 * price_coin)
+
+
+def settlement_fee_coin(
+    fees: FeeModel, quantity: float, value_coin: float, expiry: datetime
+) -> float:
+    """Deribit's settlement fee (none out of the money, none on dailies unless configured)."""
+    if value_coin <= 0 or (expiry.weekday() != 4 and not fees.settlement_fee_on_dailies):
+        return 0.0
+    return quantity * min(fees.settlement_fee_rate, fees.settlement_fee_cap_pct / 100 * value_coin)
+
+
+class PaperBroker:
+    """Simulated fills: sells at the bid and buys at the ask when quoted, else at the mark."""
+
+    name = "paper"
+
+    def __init__(self, quantity: float, fees: FeeModel) -> None:
+        self.quantity = quantity
+        self.fees = fees
+        self.coins = quantity  # coins held, including premiums received and fees paid
+        self.position: OpenCall | None = None
+
+    def sync(self, now: datetime) -> None:
+        """Nothing to reconcile: the paper book is the truth."""
+
+    def sell(self, candidate: dict, now: datetime, quote: Quote) -> Fill:
+        """Sell ``quantity`` calls of the candidate."""
+        price, where = _side_price(quote.bid, quote.mark)
+        fee = trade_fee_coin(self.fees, self.quantity, price)
+        self.coins += self.quantity * price - fee
+        self.position = OpenCall(
+            candidate["instrument_name"], candidate["strike"], candidate["expiry"], price, now
+        )
+        return Fill(True, "sell", candidate["instrument_name"], self.quantity, price, fee,
+                    "filled", f"paper sell at the {where}")  # fmt: skip
+
+    def buy_back(self, now: datetime, quote: Quote) -> Fill:
+        """Buy the open call back."""
+        pos = self.position
+        price, where = _side_price(quote.ask, quote.mark)
+        fee = trade_fee_coin(self.fees, self.quantity, price)
+        self.coins -= self.quantity * price + fee
+        self.position = None
+        return Fill(True, "buy", pos.instrument_name, self.quantity, price, fee, "filled",
+                    f"paper buy-back at the {where}")  # fmt: skip
+
+    def settle(self, settlement_price_usd: float, now: datetime) -> Fill:
+        """Cash-settle the expired call: pays ``max(S − K, 0) / S`` coin per contract."""
+        pos = self.position
+        value = max(settlement_price_usd - pos.strike, 0.0) / settlement_price_usd
+        fee = settlement_fee_coin(self.fees, self.quantity, value, pos.expiry)
+        self.coins -= self.quantity * value + fee
+        self.position = None
+        return Fill(True, "settle", pos.instrument_name, self.quantity, value, fee, "settled",
+                    f"expired at {settlement_price_usd:,.2f} USD")  # fmt: skip
+
+    def equity_coin(self, mark: float | None) -> float:
+        """Coins held minus the open call's value."""
+        if self.position is None:
+            return self.coins
+        return self.coins - self.quantity * (mark if mark is not None else math.nan)
+
+
+def option_tick(price_coin: float) -> float:
+    """Deribit's BTC/ETH option tick: 0.0001 coin below 0.005, 0.0005 from there."""
+    return 0.0005 if price_coin >= 0.005 else 0.0001
+
+
+class DeribitBroker:
+    """Real orders through a DeribitClient (testnet unless explicitly built for mainnet).
+
+    Orders are limit immediate-or-cancel at the touch (the bid to sell, the ask to buy back) so
+    nothing rests on the book; buy-backs are reduce-only. Deribit settles expiries itself.
+    """
+
+    def __init__(self, client, currency: str, quantity: float, fees: FeeModel, name: str) -> None:
+        self.client, self.currency, self.quantity, self.fees = client, currency, quantity, fees
+        self.name = name
+        self.position: OpenCall | None = None
+        self.account: dict = {}
+
+    def sync(self, now: datetime) -> None:
+        """Reconcile the open call with Deribit's positions and read the account."""
+        self.account = self.client.get_account_summary(self.currency)
+        shorts = [
+            p
+            for p in self.client.get_positions(self.currency, kind="option")
+            if p.get("size", 0) < 0 and str(p.get("instrument_name", "")).endswith("-C")
+        ]
+        names = {p["instrument_name"] for p in shorts}
+        pos = self.position
+        if pos is not None and pos.instrument_name not in names and now < pos.expiry:
+            self.position = None  # closed outside the agent
+        if self.position is None and shorts:
+            p = shorts[0]
+            inst = parse_instrument(p["instrument_name"])
+            self.position = OpenCall(
+                p["instrument_name"], inst.strike, inst.expiry, float(p["average_price"]), now
+            )
+
+    def _order(self, side: str, name: str, price: float, **extra: object) -> Fill:
+        tick = option_tick(price)
+        steps = price / tick
+        price = round((math.floor(steps) if side == "sell" else math.ceil(steps)) * tick, 4)
+        send = self.client.sell if side == "sell" else self.client.buy
+        result = send(name, self.quantity, type="limit", price=price, label=ORDER_LABEL,
+                      time_in_force="immediate_or_cancel", **extra)  # fmt: skip
+        order = result["order"]
+        filled = float(order.get("filled_amount") or 0.0)
+        fee = sum(float(t.get("fee") or 0.0) for t in result.get("trades", []))
+        avg = float(order.get("average_price") or 0.0) or None
+        ok = filled >= self.quantity - 1e-12
+        message = f"{order['order_state']}: {filled:g}/{self.quantity:g} filled at limit {price}"
+        return Fill(ok, side, name, filled, avg, fee, order["order_state"], message,
+                    order.get("order_id"))  # fmt: skip
+
+    def sell(self, candidate: dict, now: datetime, quote: Quote) -> Fill:
+        """Sell ``quantity`` calls at the bid (or the mark when there is no bid)."""
+        price, _ = _side_price(quote.bid, quote.mark)
+        fill = self._order("sell", candidate["instrument_name"], price)
+        if fill.ok:
+            self.position = OpenCall(candidate["instrument_name"], candidate["strike"],
+                                     candidate["expiry"], fill.price_coin, now)  # fmt: skip
+        return fill
+
+    def buy_back(self, now: datetime, quote: Quote) -> Fill:
+        """Buy the open call back, reduce-only, at the ask (or the mark)."""
+        price, _ = _side_price(quote.ask, quote.mark)
+        fill = self._order("buy", self.position.instrument_name, price, reduce_only=True)
+        if fill.ok:
+            self.position = None
+        return fill
+
+    def settle(self, settlement_price_usd: float, now: datetime) -> Fill:
+        """Deribit settles the expired call itself; record what it pays."""
+        pos = self.position
+        value = max(settlement_price_usd - pos.strike, 0.0) / settlement_price_usd
+        fee = settlement_fee_coin(self.fees, self.quantity, value, pos.expiry)
+        self.position = None
+        return Fill(True, "settle", pos.instrument_name, self.quantity, value, fee, "settled",
+                    f"expired at {settlement_price_usd:,.2f} USD (settled by Deribit)")  # fmt: skip
+
+    def equity_coin(self, mark: float | None) -> float:
+        """The account's equity in coin as Deribit reports it."""
+        return float(self.account.get("equity", math.nan))

@@ -1,0 +1,321 @@
+"""Market feeds for the live agent: each gives, at its clock's now, the same :class:`MarketView`.
+
+- :class:`ReplaySourceFeed` walks a cached source (the synthetic default or an import) on an
+  accelerated clock; the chain is the backtester's model chain, so offline the agent behaves as
+  the backtest would.
+- :class:`ReplayChainFeed` walks recorded chain snapshots (real marks, ``../shared`` schema).
+- :class:`DeribitFeed` reads Deribit's public API and records every chain it sees to the cache.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from cache.schema import CHAIN_SCHEMA
+from engine.agent.brokers import Quote
+from engine.config import StrategyConfig
+from engine.instruments import parse_instrument
+from engine.market import settlement_price_at
+from engine.market_context import (
+    CONTEXT_FIELDS,
+    LOOKBACK_DAYS,
+    MarketContext,
+    compute_market_context_from_ds,
+    market_context_batch,
+)
+from engine.policy import OpenCall
+from engine.prepare.nb import quote_call_nb
+from engine.state import chain_candidates, model_candidates
+from engine.volsurface import surface_args
+
+SECONDS_PER_YEAR = 365 * 86_400
+
+
+@dataclass
+class MarketView:
+    """What the agent sees at one moment."""
+
+    time: datetime
+    index_price: float  # USD
+    context: MarketContext
+    candidates: list[dict]  # scored, best first
+    quote: Callable[[OpenCall], Quote | None]  # mark/bid/ask of the open call now
+    settlement_price: Callable[[datetime], float | None]  # USD settlement of an expiry
+    chain_size: int
+    chain_kind: str  # "model" or "recorded" / "live"
+
+
+def unknown_context(time: datetime, spot: float) -> MarketContext:
+    """A context with only the spot known (no candle history for this feed)."""
+    nan = math.nan
+    fields = {k: nan for k in CONTEXT_FIELDS} | {"spot": spot, "regime": 0}
+    return MarketContext(time=time, **fields)
+
+
+class ReplaySourceFeed:
+    """Replay a cached source hour by hour (``step``) from ``start``; the chain is modelled."""
+
+    name = "replay"
+
+    def __init__(self, ds, cfg: StrategyConfig, start: datetime, step: timedelta) -> None:
+        cov = ds.coverage(cfg.underlying)
+        self.ds, self.cfg, self.step = ds, cfg, step
+        self.end = min(cov.candles.end, cov.iv.end)
+        if not cov.candles.start < start < self.end:
+            raise ValueError(f"replay start {start.isoformat()} is outside the source's data")
+        self._now = start
+        kind = "SYNTHETIC data" if ds.is_synthetic else ds.meta.origin
+        self.description = f"replay of source {ds.source!r} ({kind}), model chain"
+
+    def now(self) -> datetime:
+        """The replay clock."""
+        return self._now
+
+    def advance(self) -> bool:
+        """Move the clock one step; False once the data is exhausted."""
+        if self._now + self.step > self.end:
+            return False
+        self._now += self.step
+        return True
+
+    def view(self) -> MarketView:
+        """The model chain and context at the clock's now."""
+        now = self._now
+        ctx = compute_market_context_from_ds(self.ds, self.cfg.underlying, now, "1h")
+        args = surface_args(self.cfg.vol_surface)
+
+        def quote(pos: OpenCall) -> Quote | None:
+            t = (pos.expiry - now).total_seconds() / SECONDS_PER_YEAR
+            if t <= 0 or not ctx.iv_index > 0:
+                return None
+            fwd = ctx.spot * math.exp(self.cfg.vol_surface.basis_annual * t)
+            return Quote(quote_call_nb(fwd, pos.strike, t, ctx.iv_index / 100, args)[1] / fwd)
+
+        candidates = model_candidates(self.cfg, ctx)
+        return MarketView(
+            time=now,
+            index_price=ctx.spot,
+            context=ctx,
+            candidates=candidates,
+            quote=quote,
+            settlement_price=lambda e: settlement_price_at(self.ds, self.cfg.underlying, e),
+            chain_size=len(candidates),
+            chain_kind="model",
+        )
+
+
+def _chain_quote(chain: pl.DataFrame) -> Callable[[OpenCall], Quote | None]:
+    rows = {
+        r["instrument_name"]: r
+        for r in chain.select(
+            "instrument_name", "mark_price", "best_bid_price", "best_ask_price"
+        ).iter_rows(named=True)
+    }
+
+    def quote(pos: OpenCall) -> Quote | None:
+        row = rows.get(pos.instrument_name)
+        if row is None or row["mark_price"] is None:
+            return None
+        return Quote(row["mark_price"], row["best_bid_price"], row["best_ask_price"])
+
+    return quote
+
+
+def spot_proxy(chain: pl.DataFrame, now: datetime) -> float:
+    """Spot from a chain without an index price: the forward of its nearest expiry."""
+    parsed = chain.select(
+        "underlying_price",
+        pl.col("instrument_name")
+        .map_elements(lambda n: parse_instrument(n).expiry, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("exp"),
+    ).filter((pl.col("exp") > now) & (pl.col("underlying_price") > 0))
+    return float(parsed.sort("exp").get_column("underlying_price")[0])
+
+
+class ReplayChainFeed:
+    """Replay recorded chain snapshots, one snapshot per step, with their real marks.
+
+    Snapshots smaller than half the median size (partial recordings) are skipped. Without candle
+    history the context knows only the spot (the nearest expiry's forward), so realized vol and
+    regime are unknown and the score treats them as neutral.
+    """
+
+    name = "replay"
+
+    def __init__(self, chains: pl.DataFrame, cfg: StrategyConfig) -> None:
+        rows = chains.filter(pl.col("instrument_name").str.starts_with(cfg.underlying + "-"))
+        sizes = rows.group_by("harvest_time").len()
+        full = sizes.filter(pl.col("len") >= sizes.get_column("len").median() / 2)
+        self.times = full.get_column("harvest_time").sort().to_list()
+        if not self.times:
+            raise ValueError(f"no {cfg.underlying} chain snapshots to replay")
+        self.chains, self.cfg, self._i = rows, cfg, 0
+        self.description = f"replay of {len(self.times)} recorded {cfg.underlying} chains"
+
+    def now(self) -> datetime:
+        """Harvest time of the current snapshot."""
+        return self.times[self._i]
+
+    def advance(self) -> bool:
+        """Move to the next snapshot; False after the last."""
+        if self._i + 1 >= len(self.times):
+            return False
+        self._i += 1
+        return True
+
+    def snapshot(self, at: datetime | None = None) -> pl.DataFrame:
+        """The rows of the snapshot at ``at`` (default: now)."""
+        return self.chains.filter(pl.col("harvest_time") == (at or self.now()))
+
+    def _first_at_or_after(self, t: datetime) -> datetime | None:
+        return next((x for x in self.times if x >= t), None)
+
+    def view(self) -> MarketView:
+        """The recorded chain at now."""
+        now = self.now()
+        chain = self.snapshot()
+        ctx = unknown_context(now, spot_proxy(chain, now))
+
+        def settlement(expiry: datetime) -> float | None:
+            at = self._first_at_or_after(expiry)
+            return spot_proxy(self.snapshot(at), at) if at is not None else None
+
+        return MarketView(
+            time=now,
+            index_price=ctx.spot,
+            context=ctx,
+            candidates=chain_candidates(self.cfg, ctx, chain),
+            quote=_chain_quote(chain),
+            settlement_price=settlement,
+            chain_size=chain.height,
+            chain_kind="recorded",
+        )
+
+
+def book_summary_to_chain(rows: list[dict], underlying: str, now: datetime) -> pl.DataFrame:
+    """Deribit ``get_book_summary_by_currency`` rows as a chain snapshot (cache schema)."""
+    out = []
+    for r in rows:
+        try:
+            inst = parse_instrument(r["instrument_name"])
+        except ValueError:
+            continue  # not a BTC/ETH option name we trade
+        out.append(
+            {
+                "harvest_time": now,
+                "instrument_name": r["instrument_name"],
+                "underlying": underlying,
+                "expiry": inst.expiry.date().isoformat(),
+                "expiry_timestamp": inst.expiry.timestamp(),
+                "option_type": inst.option_type,
+                "strike": inst.strike,
+                "underlying_price": r.get("underlying_price"),
+                "mark_price": r.get("mark_price"),
+                "best_bid_price": r.get("bid_price"),
+                "best_ask_price": r.get("ask_price"),
+                "mark_iv": r.get("mark_iv"),
+                "open_interest": r.get("open_interest"),
+                "volume": r.get("volume"),
+                "underlying_index": r.get("underlying_index"),
+            }
+        )
+    frame = pl.DataFrame(out, schema_overrides={"harvest_time": pl.Datetime("us", "UTC")})
+    for name, dtype in CHAIN_SCHEMA.items():
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+        else:
+            frame = frame.with_columns(pl.col(name).cast(dtype))
+    return frame.select(list(CHAIN_SCHEMA))
+
+
+class DeribitFeed:
+    """Deribit's public API: index price, the whole option chain, candles and DVOL.
+
+    Every chain is appended to the cache (``store.append_chain``) under ``source`` so real history
+    accumulates. Candle/DVOL history for the context is fetched once and topped up each cycle.
+    """
+
+    name = "deribit"
+
+    def __init__(
+        self, client, cfg: StrategyConfig, store, source: str, clock=lambda: datetime.now(UTC)
+    ) -> None:
+        self.client, self.cfg, self.store, self.source, self._clock = (
+            client, cfg, store, source, clock,
+        )  # fmt: skip
+        self.description = f"Deribit public API ({source})"
+        self._candles: pl.DataFrame | None = None
+        self._iv: pl.DataFrame | None = None
+
+    def now(self) -> datetime:
+        """Wall-clock UTC."""
+        return self._clock()
+
+    def advance(self) -> bool:
+        """A live feed never runs out."""
+        return True
+
+    def _history(self, now: datetime) -> MarketContext:
+        u = self.cfg.underlying
+        end_ms = int(now.timestamp() * 1000)
+        since = now - timedelta(days=LOOKBACK_DAYS)
+        if self._candles is not None and self._candles.height:
+            since = self._candles.get_column("time")[-1]
+        start_ms = int(since.timestamp() * 1000)
+        bars = []
+        for chunk in self.client.iter_chart_windows(f"{u}-PERPETUAL", start_ms, end_ms, 60):
+            bars.extend(
+                {"time": datetime.fromtimestamp(t / 1000, UTC), "close": c}
+                for t, c in zip(chunk["ticks"], chunk["close"], strict=True)
+                if t + 3_600_000 <= end_ms
+            )
+        new = pl.DataFrame(bars, schema={"time": pl.Datetime("us", "UTC"), "close": pl.Float64})
+        self._candles = _append(self._candles, new)
+        points = []
+        for chunk in self.client.iter_volatility_index(u, start_ms, end_ms, 3600):
+            points.extend(
+                {"time": datetime.fromtimestamp(p[0] / 1000, UTC), "iv": float(p[4])}
+                for p in chunk["data"]
+            )
+        new_iv = pl.DataFrame(points, schema={"time": pl.Datetime("us", "UTC"), "iv": pl.Float64})
+        self._iv = _append(self._iv, new_iv)
+        frame = market_context_batch(self._candles, self._iv, pl.Series([now]), 1)
+        row = frame.row(0, named=True)
+        return MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+
+    def view(self) -> MarketView:
+        """Read the index, the chain and the history; record the chain."""
+        now = self.now()
+        u = self.cfg.underlying
+        index = float(self.client.get_index_price(f"{u.lower()}_usd")["index_price"])
+        rows = self.client.get_book_summary_by_currency(u, kind="option")
+        chain = book_summary_to_chain(rows, u, now)
+        self.store.append_chain(self.source, u, chain)
+        ctx = self._history(now)
+        ctx = MarketContext(**{**ctx.__dict__, "spot": index})
+
+        def settlement(expiry: datetime) -> float | None:
+            result = self.client.get_delivery_prices(f"{u.lower()}_usd", 0, 5)
+            day = expiry.date().isoformat()
+            hit = [d for d in result["data"] if d["date"] == day]
+            return float(hit[0]["delivery_price"]) if hit else index
+
+        return MarketView(
+            time=now,
+            index_price=index,
+            context=ctx,
+            candidates=chain_candidates(self.cfg, ctx, chain),
+            quote=_chain_quote(chain),
+            settlement_price=settlement,
+            chain_size=chain.height,
+            chain_kind="live",
+        )
+
+
+def _append(old: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
+    if old is None:
+        return new.unique("time", keep="last").sort("time")
+    return pl.concat([old, new]).unique("time", keep="last").sort("time")
