@@ -12,11 +12,13 @@ from fastapi.templating import Jinja2Templates
 from api.agent_setup import build_agent
 from api.errors import install_error_handlers
 from api.routers import agent, backtest, pages, status
+from api.schemas import ErrorResponse
 from api.settings import Settings, get_settings
 from engine import __version__
 from engine.manager import BacktestManager
 
 log = logging.getLogger(__name__)
+ERRORS = {422: "Invalid request: names the bad field(s)", 500: "Internal error"}
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.agent.stop()
                 app.state.agent.journal.close()
 
-    app = FastAPI(title="thetadesk", version=__version__, lifespan=lifespan)
+    errors = {code: {"model": ErrorResponse, "description": text} for code, text in ERRORS.items()}
+    app = FastAPI(title="thetadesk", version=__version__, lifespan=lifespan, responses=errors)
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)

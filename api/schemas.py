@@ -42,6 +42,21 @@ class BacktestStartRequest(BaseModel):
         return as_utc(v, info.field_name).isoformat()
 
 
+class FieldError(BaseModel):
+    """One bad input field."""
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every 4xx/5xx (``/api/backtest/start`` adds ``started: false``)."""
+
+    error: str
+    detail: list[FieldError] | str | None = None
+    started: bool | None = None
+
+
 class StartResponse(BaseModel):
     """Whether the run started."""
 

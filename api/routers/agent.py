@@ -2,9 +2,13 @@
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from api.schemas import AgentDecision, AgentStatus
+from api.schemas import AgentDecision, AgentStatus, ErrorResponse
 
-router = APIRouter(prefix="/api/agent", tags=["agent"])
+router = APIRouter(
+    prefix="/api/agent",
+    tags=["agent"],
+    responses={409: {"model": ErrorResponse, "description": "no agent is running"}},
+)
 
 
 def agent_status(request: Request) -> dict:

@@ -5,7 +5,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.errors import error_response, validation_fields
-from api.schemas import BacktestStartRequest, BacktestStatus, StartResponse, StopResponse
+from api.schemas import (
+    BacktestStartRequest,
+    BacktestStatus,
+    ErrorResponse,
+    StartResponse,
+    StopResponse,
+)
 from cache.datasource import DataNotCoveredError
 from cache.store import SourceNotFoundError
 from engine.config import CallSimulationConfig
@@ -23,7 +29,11 @@ def _refuse(status_code: int, message: str, detail: object = None) -> JSONRespon
 @router.post(
     "/start",
     response_model=StartResponse,
-    responses={409: {"description": ALREADY_RUNNING}, 400: {}, 404: {}, 422: {}},
+    responses={
+        409: {"model": ErrorResponse, "description": ALREADY_RUNNING},
+        400: {"model": ErrorResponse, "description": "the cache does not cover the range"},
+        404: {"model": ErrorResponse, "description": "unknown data source"},
+    },
 )
 def start_backtest(body: BacktestStartRequest, request: Request):
     """Validate the request, build the config and start the run."""

@@ -17,5 +17,5 @@ def data_dir(synthetic_data_dir, tmp_path):
 
 @pytest.fixture
 def client(data_dir):
-    with TestClient(create_app(Settings(data_dir=data_dir))) as c:
+    with TestClient(create_app(Settings(data_dir=data_dir, agent_enabled=False))) as c:
         yield c

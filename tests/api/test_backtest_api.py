@@ -119,7 +119,7 @@ def test_worker_exception_ends_in_error_not_stuck_running(client, monkeypatch):
 
 
 def test_every_error_has_one_shape(data_dir, monkeypatch):
-    app = create_app(Settings(data_dir=data_dir))
+    app = create_app(Settings(data_dir=data_dir, agent_enabled=False))
     with TestClient(app, raise_server_exceptions=False) as c:
         responses = [
             c.get("/nope"),
@@ -139,7 +139,7 @@ def test_every_error_has_one_shape(data_dir, monkeypatch):
 def test_status_lists_sources_and_openapi_docs(client):
     status = client.get("/status").json()
     assert status["sources"][0]["name"] == "synthetic" and status["sources"][0]["synthetic"]
-    assert status["agent"]["state"] == "not_configured"
+    assert status["agent"]["state"] == "disabled"
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/backtest/start", "/api/backtest/status", "/api/backtest/stop"} <= set(paths)
