@@ -1,120 +1,147 @@
 """Property-based fuzzing of every endpoint from the app's own OpenAPI schema (schemathesis).
 
 The target is a real ``thetadesk serve`` on a free port, so a request that hangs the server or
-kills it is seen as such. Schemathesis generates schema-valid (positive) and schema-violating
-(negative) requests for every operation; each response must not be a 5xx and must conform to the
-schema. ``POST /api/backtest/start`` really starts backtests (one at a time, 409 otherwise), so
-part of the start bodies are given a short covered date range to reach the engine, and each start
-is followed by a status read that must conform to the schema whatever state the run is in.
+kills it shows as such. Schemathesis generates schema-valid (positive) and schema-violating
+(negative) requests for every operation the schema lists; no response may be a 5xx, every
+response must match the status codes, content type and body schema the OpenAPI document
+declares, and a schema-violating request must be refused with a 4xx.
+
+``POST /api/backtest/start`` really starts backtests (one at a time, 409 otherwise). Free-form
+generated dates almost never parse, so a third batch of start bodies gets a short date range the
+synthetic market covers, which sends fuzzed strategy options into the engine. Each start is
+followed by a status read (which must match the schema whatever state the run is in) and now and
+then by a stop, so running, finished, stopped and idle states all get checked.
 """
 
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import httpx
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.browser.live_server import LiveServer, copy_data_dir
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")
-checks = schemathesis.checks
+requests = pytest.importorskip("requests", reason="schemathesis brings requests")
 
 REQUEST_TIMEOUT_S = 10.0  # a request slower than this counts as a hang
 MIN_GENERATED_REQUESTS = 1000
-EXAMPLES = {"positive": 350, "negative": 350, "dated": 350}  # per operation with inputs
+MAX_EXAMPLES = 350  # per operation and batch; operations without inputs yield one case
+START = "POST /api/backtest/start"
+STATUS = "GET /api/backtest/status"
+STOP = "POST /api/backtest/stop"
+SYNTHETIC_FIRST_DAY = date(2019, 1, 1)  # the embedded synthetic market covers 2019..2025
+SYNTHETIC_DAYS = 7 * 365 - 70  # leaves room for the longest range drawn below
+STOP_EVERY = 4  # on average, one dated start in this many is followed by a stop
 CHECKS = [
-    checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_schema_conformance,
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
 ]
-# a schema-violating request must be refused with a 4xx, never accepted
-NEGATIVE_CHECKS = [*CHECKS, checks.negative_data_rejection]
-SYNTHETIC_START = date(2019, 1, 1)  # the embedded synthetic market covers 2019..2025
-SYNTHETIC_DAYS = 7 * 365 - 90
+NEGATIVE_CHECKS = [*CHECKS, schemathesis.checks.negative_data_rejection]
 
 
 @pytest.fixture(scope="module")
 def server(synthetic_data_dir, tmp_path_factory):
+    """A real server over a private copy of the synthetic cache (the fuzzer writes runs)."""
     with LiveServer(copy_data_dir(synthetic_data_dir, tmp_path_factory.mktemp("fuzz"))) as live:
         yield live
 
 
-def covered_range(case, rng: random.Random) -> None:
-    """Give a generated start body a short date range the synthetic market covers."""
-    if isinstance(case.body, dict):
-        start = SYNTHETIC_START + timedelta(days=rng.randrange(SYNTHETIC_DAYS))
-        case.body["start"] = start.isoformat()
-        case.body["end"] = (start + timedelta(days=rng.randint(1, 60))).isoformat()
+class Fuzzer:
+    """Send generated cases to the live server, check each response, count what happened."""
+
+    def __init__(self, server: LiveServer, operations: dict) -> None:
+        self.server = server
+        self.operations = operations
+        self.session = requests.Session()
+        self.rng = random.Random(0)
+        self.sent: Counter[str] = Counter()  # per batch; "follow-up" is not generated
+        self.codes: Counter[tuple[str, int]] = Counter()
+        self.run_states: Counter[str] = Counter()
+        self.run_errors: list[str] = []
+
+    def send(self, case, batch: str, checks: list) -> requests.Response:
+        response = case.call(
+            base_url=self.server.url, session=self.session, timeout=REQUEST_TIMEOUT_S
+        )
+        self.sent[batch] += 1
+        self.codes[(case.operation.label, response.status_code)] += 1
+        case.validate_response(response, checks=checks)
+        return response
+
+    def follow_up(self, stop: bool) -> None:
+        if stop:
+            self.send(self.operations[STOP].Case(), "follow-up", CHECKS)
+        status = self.send(self.operations[STATUS].Case(), "follow-up", CHECKS).json()
+        self.run_states[status["state"]] += 1
+        if status["state"] == "error":
+            self.run_errors.append(f"{status['error']} for {status['config']}")
+
+    def with_covered_dates(self, case) -> None:
+        """Give a generated start body a short date range the synthetic market covers."""
+        if isinstance(case.body, dict):
+            first = SYNTHETIC_FIRST_DAY + timedelta(days=self.rng.randrange(SYNTHETIC_DAYS))
+            case.body["start"] = first.isoformat()
+            case.body["end"] = (first + timedelta(days=self.rng.randint(1, 60))).isoformat()
+
+    def run(self, label: str, batch: str, max_examples: int) -> None:
+        """Fuzz one operation with one batch: positive, negative or dated (start only)."""
+        op = self.operations[label]
+        mode = schemathesis.GenerationMode.NEGATIVE if batch == "negative" else "positive"
+        checks = NEGATIVE_CHECKS if batch == "negative" else CHECKS
+        prepare: Callable = self.with_covered_dates if batch == "dated" else lambda case: None
+
+        @settings(
+            max_examples=max_examples,
+            deadline=None,  # the per-request timeout is the hang check
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=op.as_strategy(generation_mode=schemathesis.GenerationMode(mode)))
+        def fuzz(case) -> None:
+            prepare(case)
+            self.send(case, batch, checks)
+            if label == START:
+                self.follow_up(stop=batch == "dated" and self.rng.randrange(STOP_EVERY) == 0)
+
+        fuzz()
 
 
-def run_mode(op, mode, n, send, status_op, rng):
-    generation = "negative" if mode == "negative" else "positive"
-
-    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(case=op.as_strategy(generation_mode=schemathesis.GenerationMode(generation)))
-    def fuzz(case) -> None:
-        if mode == "dated":
-            covered_range(case, rng)
-        send(case, mode, NEGATIVE_CHECKS if mode == "negative" else CHECKS)
-        if op.label == "POST /api/backtest/start":
-            send(status_op.Case(), "follow-up", CHECKS)
-
-    fuzz()
+def has_input(op) -> bool:
+    return bool(list(op.iter_parameters())) or bool(op.body)
 
 
 def test_every_endpoint_survives_fuzzing(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
-    assert set(operations) >= {
-        "GET /status",
-        "GET /api/sources",
-        "POST /api/backtest/start",
-        "GET /api/backtest/status",
-        "POST /api/backtest/stop",
-    }
-    status_op = operations["GET /api/backtest/status"]
-    session = requests.Session()
-    sent: Counter[str] = Counter()
-    codes: Counter[tuple[str, int]] = Counter()
-    run_states: Counter[str] = Counter()
-    rng = random.Random(0)
-
-    def send(case, mode: str, check_list: list) -> None:
-        response = case.call(base_url=server.url, session=session, timeout=REQUEST_TIMEOUT_S)
-        sent[mode] += 1
-        codes[(case.operation.label, response.status_code)] += 1
-        case.validate_response(response, checks=check_list)
-        if mode == "follow-up":
-            st_ = response.json()
-            run_states[st_["state"]] += 1
-            if st_["state"] == "error":
-                print("ERROR RUN", st_["error"], st_["config"])
-
+    assert {"GET /status", "GET /api/sources", START, STATUS, STOP} <= set(operations)
+    fuzzer = Fuzzer(server, operations)
     for label, op in operations.items():
-        has_input = bool(list(op.iter_parameters())) or op.body
-        for mode, n in EXAMPLES.items():
-            if mode == "dated" and label != "POST /api/backtest/start":
-                continue
-            if mode == "negative" and not has_input:
-                continue
-            run_mode(op, mode, n if has_input else 5, send, status_op, rng)
+        fuzzer.run(label, "positive", MAX_EXAMPLES)
+        if has_input(op):  # an operation without inputs has nothing to get wrong
+            fuzzer.run(label, "negative", MAX_EXAMPLES)
+    fuzzer.run(START, "dated", MAX_EXAMPLES)
 
-    print(sent, codes, run_states)
-    stop = httpx.post(f"{server.url}/api/backtest/stop", timeout=REQUEST_TIMEOUT_S)
-    assert stop.status_code == 200
-    deadline = time.monotonic() + 15
-    while (status := httpx.get(f"{server.url}/api/backtest/status").json())["running"]:
+    report = f"sent {dict(fuzzer.sent)}; codes {dict(fuzzer.codes)}; runs {dict(fuzzer.run_states)}"
+    print(report)
+    generated = sum(n for batch, n in fuzzer.sent.items() if batch != "follow-up")
+    assert generated >= MIN_GENERATED_REQUESTS, report
+    assert fuzzer.codes[(START, 200)] > 0, f"no fuzzed backtest reached the engine: {report}"
+    assert not fuzzer.run_errors, f"accepted configs that crashed the engine: {fuzzer.run_errors}"
+
+    # stop whatever the fuzzer left running; the server must then still be healthy
+    client = httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S)
+    assert client.post("/api/backtest/stop").is_success
+    deadline = time.monotonic() + 10
+    while client.get("/api/backtest/status").json()["running"]:
         assert time.monotonic() < deadline, "a fuzzer-started backtest did not stop"
         time.sleep(0.05)
-    health = httpx.get(f"{server.url}/status", timeout=REQUEST_TIMEOUT_S)
+    health = client.get("/status")
     assert health.status_code == 200 and health.json()["healthy"] is True
-    assert server.returncode is None
-    generated = sum(n for mode, n in sent.items() if mode != "follow-up")
-    assert generated >= MIN_GENERATED_REQUESTS, sent
-    _ = st, run_states, status
+    assert server.returncode is None, server.log()
