@@ -46,13 +46,6 @@ CHECKS = [
 NEGATIVE_CHECKS = [*CHECKS, schemathesis.checks.negative_data_rejection]
 
 
-@pytest.fixture(scope="module")
-def server(synthetic_data_dir, tmp_path_factory):
-    """A real server over a private copy of the synthetic cache (the fuzzer writes runs)."""
-    with LiveServer(copy_data_dir(synthetic_data_dir, tmp_path_factory.mktemp("fuzz"))) as live:
-        yield live
-
-
 class Fuzzer:
     """Send generated cases to the live server, check each response, count what happened."""
 
@@ -117,7 +110,13 @@ def has_input(op) -> bool:
     return bool(list(op.iter_parameters())) or bool(op.body)
 
 
-def test_every_endpoint_survives_fuzzing(server):
+def test_every_endpoint_survives_fuzzing(synthetic_data_dir, tmp_path):
+    # a with block, not a fixture: a failure passes through it, which prints the server log
+    with LiveServer(copy_data_dir(synthetic_data_dir, tmp_path)) as server:
+        fuzz_then_check_health(server)
+
+
+def fuzz_then_check_health(server: LiveServer) -> None:
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
     assert {"GET /status", "GET /api/sources", START, STATUS, STOP} <= set(operations)
