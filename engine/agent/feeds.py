@@ -275,10 +275,9 @@ class DeribitFeed:
         new = pl.DataFrame(bars, schema={"time": pl.Datetime("us", "UTC"), "close": pl.Float64})
         self._candles = _append(self._candles, new)
         points = []
-        for chunk in self.client.iter_volatility_index(u, start_ms, end_ms, 3600):
+        for rows in self.client.iter_volatility_index(u, start_ms, end_ms, 3600):
             points.extend(
-                {"time": datetime.fromtimestamp(p[0] / 1000, UTC), "iv": float(p[4])}
-                for p in chunk["data"]
+                {"time": datetime.fromtimestamp(p[0] / 1000, UTC), "iv": float(p[4])} for p in rows
             )
         new_iv = pl.DataFrame(points, schema={"time": pl.Datetime("us", "UTC"), "iv": pl.Float64})
         self._iv = _append(self._iv, new_iv)
