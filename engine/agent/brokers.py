@@ -153,7 +153,7 @@ class DeribitBroker:
 
     def _order(self, side: str, name: str, price: float, **extra: object) -> Fill:
         tick = option_tick(price)
-        steps = price / tick
+        steps = round(price / tick, 6)  # 0.0215 / 0.0005 is 42.999…: keep on-grid prices put
         price = round((math.floor(steps) if side == "sell" else math.ceil(steps)) * tick, 4)
         send = self.client.sell if side == "sell" else self.client.buy
         result = send(name, self.quantity, type="limit", price=price, label=ORDER_LABEL,
