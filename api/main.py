@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.agent_setup import build_agent
 from api.errors import install_error_handlers
-from api.routers import agent, backtest, pages, status
+from api.routers import agent, backtest, pages, results, status
 from api.schemas import ErrorResponse
 from api.settings import Settings, get_settings
 from engine import __version__
@@ -22,6 +22,8 @@ ERRORS = {422: "Invalid request: names the bad field(s)", 500: "Internal error"}
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# front-end libraries that `make` installs with npm from web/package-lock.json (never committed)
+UPLOT_DIR = ROOT / "web" / "node_modules" / "uplot" / "dist"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,8 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if not UPLOT_DIR.is_dir():  # the page says so where the charts would be
+        log.warning("charts unavailable: %s is missing (run `make run`)", UPLOT_DIR)
+    app.mount("/vendor/uplot", StaticFiles(directory=UPLOT_DIR, check_dir=False), name="uplot")
     app.include_router(status.router)
     app.include_router(backtest.router)
     app.include_router(agent.router)
+    app.include_router(results.router)
     app.include_router(pages.router)
     return app

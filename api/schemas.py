@@ -1,7 +1,7 @@
 """Request and response models of the HTTP API (units in the field names or descriptions)."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -202,3 +202,146 @@ class AgentDecision(BaseModel):
     equity_coin: float | None
     equity_usd: float | None
     cycle_ms: float | None
+
+
+class RunEntry(BaseModel):
+    """One finished run in the history (``GET /api/backtests``)."""
+
+    run_id: str
+    finished_at: datetime
+    underlying: str
+    start: datetime
+    end: datetime = Field(description="exclusive")
+    timeframe: str
+    decision_interval_hours: int
+    exit_style: str
+    source: str
+    origin: str
+    synthetic: bool = Field(description="generated market, not real Deribit prices")
+    metrics: dict[str, float | int | None] = Field(description="names carry units (see summary)")
+
+
+class RunData(BaseModel):
+    """The data a run read (``summary.json`` ``data``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str
+    origin: str
+    label: str
+    synthetic: bool
+    fingerprint: str
+    first_instant: datetime | None = None
+    last_instant: datetime | None = None
+
+
+class RunDetail(BaseModel):
+    """A run's ``summary.json``: full config, data, metrics, timings and table sizes."""
+
+    run_id: str
+    finished_at: datetime
+    config: dict
+    quantity_coin: float
+    data: RunData
+    metrics: dict[str, float | int | None]
+    timings: dict[str, float | int | bool | None] = Field(description="seconds unless named")
+    rows: dict[str, int] = Field(description="rows per table")
+
+
+class TradeMarker(BaseModel):
+    """A call sold, taken profit on, or assigned (expired in the money), on the spot chart."""
+
+    time: datetime
+    time_s: float = Field(description="UTC epoch seconds")
+    kind: Literal["sell", "take_profit", "assigned"]
+    price_usd: float = Field(description="spot at the event")
+    instrument_name: str
+    strike: float = Field(description="USD")
+
+
+class EquityCurve(BaseModel):
+    """Chart curves on one time axis, thinned to at most ``points`` instants (extremes kept)."""
+
+    run_id: str | None
+    live: bool = Field(description="true while a paced run is still being published")
+    until: datetime | None = Field(None, description="a live curve stops at this instant")
+    rows: int = Field(description="instants in the full curve")
+    points: int = Field(description="instants returned")
+    time_s: list[float] = Field(description="UTC epoch seconds")
+    spot_usd: list[float | None]
+    equity_usd: list[float | None]
+    equity_coin: list[float | None]
+    hodl_usd: list[float | None]
+    hodl_coin: list[float | None]
+    drawdown_pct: list[float | None] = Field(description="USD equity below its running peak, ≤ 0")
+    hodl_drawdown_pct: list[float | None]
+    markers: list[TradeMarker]
+
+
+class TradeRow(BaseModel):
+    """One covered call of a run (prices per contract; PnL for the whole quantity)."""
+
+    open_time: datetime
+    close_time: datetime
+    instrument_name: str
+    strike: float = Field(description="USD")
+    expiry: datetime
+    dte_at_open: float = Field(description="days")
+    quantity_coin: float
+    premium_coin: float = Field(description="coin per contract received")
+    premium_usd: float = Field(description="premium_coin × spot at the sale, USD per contract")
+    close_price_coin: float | None = Field(description="coin per contract paid to close")
+    close_reason: Literal["expiry", "take_profit", "end_of_data"]
+    assigned: bool = Field(description="expired in the money")
+    spot_at_open: float | None = Field(description="USD")
+    spot_at_close: float | None = Field(description="USD")
+    fees_coin: float | None
+    pnl_coin: float | None
+    pnl_usd: float | None
+    chain_id: int
+    roll_index: int
+
+
+class TradesPage(BaseModel):
+    """A page of a run's trades."""
+
+    run_id: str
+    total: int = Field(description="trades in the run")
+    offset: int
+    limit: int
+    sort: str | None
+    desc: bool
+    trades: list[TradeRow]
+
+
+class ConfigChange(BaseModel):
+    """A setting two runs disagree on (dotted key for nested settings)."""
+
+    key: str
+    a: Any = None
+    b: Any = None
+
+
+class MetricPair(BaseModel):
+    """One metric of two runs."""
+
+    key: str
+    label: str
+    a: float | int | None
+    b: float | int | None
+
+
+class RunComparison(BaseModel):
+    """Two runs side by side (``GET /api/backtests/compare``)."""
+
+    a: RunEntry
+    b: RunEntry
+    config_diff: list[ConfigChange]
+    data_diff: list[ConfigChange]
+    metrics: list[MetricPair]
+
+
+class DeleteResponse(BaseModel):
+    """The run that was deleted."""
+
+    deleted: str

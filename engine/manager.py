@@ -6,6 +6,8 @@ responsive. Because a multi-year run can finish in under a second, the manager c
 publishing of replay steps (``pace`` decisions per second) so a person can watch the run walk
 through history; the computation itself is never slowed, and the run is written to disk only
 once its steps have all been published (a paced run stopped early leaves nothing on disk).
+While a paced run is published, :meth:`BacktestManager.published_run` lends its result and the time
+of the step shown last, so a reader can draw the curves as far as the page has walked.
 """
 
 import threading
@@ -56,6 +58,7 @@ class BacktestManager:
         self._thread: threading.Thread | None = None
         self._status = self._blank_status("idle")
         self._steps: deque[dict] = deque(maxlen=RECENT_STEPS)
+        self._published: SimulationResult | None = None  # the result a paced run is publishing
 
     # -- public API ----------------------------------------------------------------------------
     def validate(self, cfg: CallSimulationConfig) -> None:
@@ -100,6 +103,18 @@ class BacktestManager:
             status = dict(self._status)
             status["recent_steps"] = list(reversed(self._steps))
         return status
+
+    def published_run(self) -> tuple[SimulationResult, datetime] | None:
+        """The result a paced run is publishing and the time of its last published step.
+
+        None unless a paced run is publishing. Rows after that time are already computed but not
+        yet shown: readers cut the tables there (the status endpoint never pays for this).
+        """
+        with self._lock:
+            result, shown = self._published, self._status["current_time"]
+        if result is None or shown is None:
+            return None
+        return result, datetime.fromisoformat(shown)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the worker (tests and shutdown)."""
@@ -166,6 +181,8 @@ class BacktestManager:
                 cancel=self._stop.is_set,
             )
             if pace:
+                with self._lock:
+                    self._published = result
                 self._publish_paced(result, pace)
             run_dir = write_run(result, self.data_dir)
             self._finish(
@@ -187,6 +204,8 @@ class BacktestManager:
         self._update(
             state=state, running=False, finished_at=_iso(self._clock()), phase=None, **fields
         )
+        with self._lock:
+            self._published = None  # a finished run is read from disk; a stopped one is gone
 
     def _on_progress(self, scale: float, phase: str, done: int, total: int) -> None:
         share = done / total if total else 1.0

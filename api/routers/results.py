@@ -1,0 +1,190 @@
+"""Finished runs: ``/api/backtests`` (history, curves, trades, export, compare, delete).
+
+Also ``/api/backtest/live/equity``: the curves of a paced run as far as it has been published.
+Reading lives in :mod:`engine.history` and :mod:`engine.curves`; this router only wires it up.
+"""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from api.errors import error_response
+from api.schemas import (
+    DeleteResponse,
+    EquityCurve,
+    ErrorResponse,
+    RunComparison,
+    RunDetail,
+    RunEntry,
+    TradesPage,
+)
+from engine import history
+from engine.curves import SERIES, equity_curve
+from engine.history import RUN_ID_PATTERN, TRADE_COLUMNS, RunNotFoundError
+
+router = APIRouter(tags=["results"])
+
+MIN_POINTS, MAX_POINTS, DEFAULT_POINTS = 50, 20_000, 2_000
+MAX_PAGE = 500
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "no finished run with this id"}}
+
+RunId = Annotated[
+    str, Path(pattern=RUN_ID_PATTERN, description="a run id: 16 lowercase hex digits")
+]
+Points = Annotated[
+    int,
+    Query(ge=MIN_POINTS, le=MAX_POINTS, description="most instants returned (extremes kept)"),
+]
+
+
+def _data_dir(request: Request):
+    return request.app.state.settings.data_dir
+
+
+def _missing(exc: RunNotFoundError) -> JSONResponse:
+    return error_response(404, str(exc))
+
+
+@router.get("/api/backtests", response_model=list[RunEntry])
+def list_backtests(request: Request):
+    """Every finished run in the data directory, newest first."""
+    return history.list_runs(_data_dir(request))
+
+
+@router.get("/api/backtests/compare", response_model=RunComparison, responses=NOT_FOUND)
+def compare_backtests(
+    request: Request,
+    a: Annotated[str, Query(pattern=RUN_ID_PATTERN, description="first run id")],
+    b: Annotated[str, Query(pattern=RUN_ID_PATTERN, description="second run id")],
+):
+    """Two runs side by side: the settings they differ in and every metric."""
+    try:
+        return history.compare_runs(_data_dir(request), a, b)
+    except RunNotFoundError as exc:
+        return _missing(exc)
+
+
+@router.get("/api/backtests/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
+def get_backtest(request: Request, run_id: RunId):
+    """A run's summary: full config, data source, metrics, timings and table sizes."""
+    try:
+        return history.read_summary(_data_dir(request), run_id)
+    except RunNotFoundError as exc:
+        return _missing(exc)
+
+
+@router.get(
+    "/api/backtests/{run_id}/summary.json",
+    response_model=RunDetail,
+    responses=NOT_FOUND,
+    response_description="the run's summary.json, as a download",
+)
+def download_summary(request: Request, run_id: RunId):
+    """Download the run's ``summary.json`` file."""
+    try:
+        path = history.run_path(_data_dir(request), run_id) / "summary.json"
+    except RunNotFoundError as exc:
+        return _missing(exc)
+    return FileResponse(
+        path, media_type="application/json", filename=f"thetadesk-{run_id}-summary.json"
+    )
+
+
+@router.get("/api/backtests/{run_id}/equity", response_model=EquityCurve, responses=NOT_FOUND)
+def get_equity(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS):
+    """Equity (USD, coin) vs HODL, drawdowns and spot, thinned; with the trade markers."""
+    data_dir = _data_dir(request)
+    try:
+        equity = history.read_table(data_dir, run_id, "equity")
+        trades = history.read_table(data_dir, run_id, "trades")
+    except RunNotFoundError as exc:
+        return _missing(exc)
+    return {"run_id": run_id, "live": False} | equity_curve(equity, trades, points)
+
+
+@router.get("/api/backtest/live/equity", response_model=EquityCurve)
+def get_live_equity(request: Request, points: Points = DEFAULT_POINTS):
+    """The curves of the run being published at a pace, up to the step shown last.
+
+    Empty (``live: false``) when no paced run is publishing: an unpaced run is computed in
+    seconds and read from ``/api/backtests/{run_id}/equity`` once written.
+    """
+    published = request.app.state.backtest_manager.published_run()
+    if published is None:
+        empty = {key: [] for key in ("time_s", *SERIES)}
+        return {"run_id": None, "live": False, "rows": 0, "points": 0, "markers": []} | empty
+    result, until = published
+    curve = equity_curve(result.equity, result.trades, points, until=until)
+    return {"run_id": result.run_id, "live": True, "until": until} | curve
+
+
+@router.get("/api/backtests/{run_id}/trades", response_model=TradesPage, responses=NOT_FOUND)
+def get_trades(
+    request: Request,
+    run_id: RunId,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    sort: Annotated[
+        Literal[TRADE_COLUMNS] | None, Query(description="column to sort by; default: open order")
+    ] = None,
+    desc: bool = False,
+):
+    """A page of the run's trades, optionally sorted by one column."""
+    try:
+        total, page = history.trades_page(
+            _data_dir(request), run_id, offset=offset, limit=limit, sort=sort, descending=desc
+        )
+    except RunNotFoundError as exc:
+        return _missing(exc)
+    return {
+        "run_id": run_id,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "sort": sort,
+        "desc": desc,
+        "trades": page.to_dicts(),
+    }
+
+
+@router.get(
+    "/api/backtests/{run_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the table as a file download",
+            "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+        },
+        **NOT_FOUND,
+    },
+)
+def export_table(
+    request: Request,
+    run_id: RunId,
+    what: Literal["trades", "equity"],
+    fmt: Annotated[Literal["csv", "parquet"], Query(alias="format")],
+):
+    """Download the run's trades or equity as CSV or Parquet (columns: docs/data.md)."""
+    data_dir = _data_dir(request)
+    filename = f"thetadesk-{run_id}-{what}.{fmt}"
+    try:
+        if fmt == "parquet":
+            path = history.table_path(data_dir, run_id, what)
+            return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=filename)
+        content = history.table_csv(data_dir, run_id, what)
+    except RunNotFoundError as exc:
+        return _missing(exc)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+@router.delete("/api/backtests/{run_id}", response_model=DeleteResponse, responses=NOT_FOUND)
+def delete_backtest(request: Request, run_id: RunId):
+    """Delete a finished run's folder (its outputs and summary)."""
+    try:
+        history.delete_run(_data_dir(request), run_id)
+    except RunNotFoundError as exc:
+        return _missing(exc)
+    return DeleteResponse(deleted=run_id)
