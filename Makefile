@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the dashboard's chart library (uPlot) comes from the npm registry, pinned by web/package-lock.json;
+# npm writes this file on every install, so it doubles as the stamp
+WEB_STAMP := web/node_modules/.package-lock.json
 
-.PHONY: run test lint bench clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +16,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(WEB_STAMP): web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && npm ci --no-audit --no-fund; \
+	else \
+		echo "warning: npm not found: the dashboard runs without charts (install Node.js and npm)"; \
+	fi
+
+install: $(STAMP) $(WEB_STAMP)
+
+run: install
 	$(BIN)/thetadesk serve
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -28,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.backtest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules
