@@ -109,7 +109,10 @@ function schedule() {
 export async function refreshBacktestStatus() {
   try {
     const { ok, body } = await getJson("/api/backtest/status");
-    if (ok) renderStatus(body);
+    if (ok) {
+      renderStatus(body);
+      window.dispatchEvent(new CustomEvent("backtest-status", { detail: body })); // results.js
+    }
   } catch (err) {
     $("bt-status-detail").textContent = `status unavailable: ${err.message}`;
   }

@@ -1,0 +1,370 @@
+// Results: the charts of the run shown (growing live while a paced run is published), its trades
+// (sorted and paged by the server), the run history (open, delete, compare two) and the exports.
+// backtest.js announces every status it polls with a "backtest-status" event.
+import { clearRunCharts, loadChartLibrary, MISSING_LIBRARY, renderRunCharts } from "./charts.js";
+import { formatNumber, formatTime, getJson } from "./format.js";
+
+const PAGE_SIZE = 25;
+const METRICS = new Map(
+  JSON.parse(document.getElementById("metric-labels").textContent).map((m) => [m.key, m]),
+);
+const $ = (id) => document.getElementById(id);
+const TARGETS = {
+  equity: $("res-chart-equity"), drawdown: $("res-chart-drawdown"), spot: $("res-chart-spot"),
+};
+
+const state = {
+  runId: null, // the finished run shown (null while live or empty)
+  live: false,
+  livePending: false,
+  sawStatus: false,
+  lastFinished: null, // "<run_id>@<finished_at>" of the last finished status seen
+  sort: null,
+  desc: false,
+  offset: 0,
+  total: 0,
+  history: [],
+  picked: [],
+};
+
+function showError(message) {
+  $("res-error").textContent = message || "";
+  $("res-error").classList.toggle("hidden", !message);
+}
+
+function chartPoints() {
+  const width = TARGETS.equity.clientWidth || 1000;
+  return Math.min(4000, Math.max(200, Math.round(width * 2)));
+}
+
+async function drawCurve(curve) {
+  if (!(await renderRunCharts(curve, TARGETS))) showError(MISSING_LIBRARY);
+}
+
+function setTag(text, kind) {
+  const tag = $("res-run-tag");
+  tag.textContent = text || "";
+  tag.className = `badge ${kind || "idle"}`;
+  tag.classList.toggle("hidden", !text);
+}
+
+function describe(entry) {
+  const period = `${entry.start.slice(0, 10)} → ${entry.end.slice(0, 10)}`;
+  return `${entry.underlying} · ${entry.exit_style} · ${period} · ${entry.timeframe} bars · run ${entry.run_id}`;
+}
+
+function setExports(runId) {
+  $("res-exports").classList.toggle("hidden", !runId);
+  if (!runId) return;
+  const base = `/api/backtests/${runId}`;
+  for (const what of ["trades", "equity"]) {
+    for (const format of ["csv", "parquet"]) {
+      $(`res-dl-${what}-${format}`).href = `${base}/export?what=${what}&format=${format}`;
+    }
+  }
+  $("res-dl-summary").href = `${base}/summary.json`;
+}
+
+// Show a finished run: header, downloads, charts and the first page of its trades.
+export async function openRun(runId) {
+  showError("");
+  const [detail, curve] = await Promise.all([
+    getJson(`/api/backtests/${runId}`),
+    getJson(`/api/backtests/${runId}/equity?points=${chartPoints()}`),
+  ]);
+  if (!detail.ok || !curve.ok) {
+    showError((detail.ok ? curve : detail).body.error || "the run could not be read");
+    return;
+  }
+  Object.assign(state, { runId, live: false, offset: 0 });
+  const cfg = detail.body.config;
+  $("res-run-title").textContent = describe({ ...cfg, run_id: runId });
+  setTag(detail.body.data.synthetic ? "SYNTHETIC" : detail.body.data.source, detail.body.data.synthetic ? "running" : "finished");
+  setExports(runId);
+  markOpenRow();
+  await Promise.all([drawCurve(curve.body), loadTrades()]);
+}
+
+function clearRun() {
+  Object.assign(state, { runId: null, total: 0, offset: 0 });
+  $("res-run-title").textContent = "No run selected";
+  setTag("");
+  setExports(null);
+  clearRunCharts(TARGETS);
+  $("res-trades-body").replaceChildren();
+  $("res-trades-info").textContent = "–";
+}
+
+// ---- live: the paced run being published ---------------------------------------------------
+async function refreshLive(status) {
+  if (state.livePending) return; // one request in flight at a time
+  state.livePending = true;
+  try {
+    const { ok, body } = await getJson(`/api/backtest/live/equity?points=${chartPoints()}`);
+    if (!ok || !body.live) return;
+    Object.assign(state, { runId: null, live: true });
+    $("res-run-title").textContent =
+      `${status.underlying} · ${status.exit_style} · publishing up to ${formatTime(body.until)}`;
+    setTag("LIVE", "running");
+    setExports(null);
+    $("res-trades-body").replaceChildren();
+    $("res-trades-info").textContent = "the trades table fills when the run finishes";
+    $("res-trades-prev").disabled = $("res-trades-next").disabled = true;
+    await drawCurve(body);
+  } finally {
+    state.livePending = false;
+  }
+}
+
+async function onStatus(status) {
+  const first = !state.sawStatus;
+  state.sawStatus = true;
+  if (status.running && status.phase === "publishing") {
+    await refreshLive(status);
+    return;
+  }
+  if (state.live && !status.running && status.state !== "finished") {
+    state.live = false; // stopped or failed while publishing: nothing was written
+    setTag(status.state.toUpperCase(), "error");
+    $("res-run-title").textContent = "the run ended before it finished: nothing was saved";
+  }
+  if (status.state !== "finished" || !status.run_id) return;
+  const key = `${status.run_id}@${status.finished_at}`;
+  if (key === state.lastFinished) return;
+  state.lastFinished = key;
+  if (first) return; // it finished before this page opened: init shows the newest run
+  await refreshHistory();
+  await openRun(status.run_id);
+}
+
+// ---- trades ------------------------------------------------------------------------------
+const TRADE_CELLS = [
+  (t) => formatTime(t.open_time).slice(0, 16),
+  (t) => formatTime(t.close_time).slice(0, 16),
+  (t) => t.instrument_name,
+  (t) => formatNumber(t.strike, { decimals: 0 }),
+  (t) => formatNumber(t.dte_at_open, { decimals: 1 }),
+  (t) => formatNumber(t.premium_coin, { decimals: 6 }),
+  (t) => formatNumber(t.premium_usd, { decimals: 2 }),
+  (t) => (t.assigned ? "expiry (assigned)" : t.close_reason),
+  (t) => formatNumber(t.pnl_coin, { decimals: 6, sign: true }),
+  (t) => formatNumber(t.pnl_usd, { decimals: 2, sign: true }),
+];
+
+function renderTrades(page) {
+  const body = $("res-trades-body");
+  body.replaceChildren();
+  for (const t of page.trades) {
+    const tr = document.createElement("tr");
+    tr.title = `expiry ${formatTime(t.expiry)} · roll ${t.roll_index} of chain ${t.chain_id}`;
+    TRADE_CELLS.forEach((cell, i) => {
+      const td = document.createElement("td");
+      td.textContent = cell(t);
+      if (i >= 8) td.className = t.pnl_usd > 0 ? "num ok" : t.pnl_usd < 0 ? "num err" : "num";
+      else if ([3, 4, 5, 6].includes(i)) td.className = "num";
+      tr.appendChild(td);
+    });
+    body.appendChild(tr);
+  }
+  state.total = page.total;
+  const last = Math.min(page.offset + page.trades.length, page.total);
+  $("res-trades-info").textContent = page.total
+    ? `trades ${page.offset + 1}–${last} of ${page.total}`
+    : "no trades";
+  $("res-trades-prev").disabled = page.offset === 0;
+  $("res-trades-next").disabled = last >= page.total;
+  document.querySelectorAll("[data-testid=res-trades] th[data-sort]").forEach((th) => {
+    const active = th.dataset.sort === state.sort;
+    th.classList.toggle("sorted", active);
+    th.dataset.dir = active ? (state.desc ? "desc" : "asc") : "";
+  });
+}
+
+async function loadTrades() {
+  if (!state.runId) return;
+  const params = new URLSearchParams({ offset: state.offset, limit: PAGE_SIZE });
+  if (state.sort) params.set("sort", state.sort);
+  if (state.desc) params.set("desc", "true");
+  const { ok, body } = await getJson(`/api/backtests/${state.runId}/trades?${params}`);
+  if (ok) renderTrades(body);
+  else showError(body.error);
+}
+
+function sortBy(column) {
+  state.desc = state.sort === column ? !state.desc : false;
+  state.sort = column;
+  state.offset = 0;
+  loadTrades();
+}
+
+// ---- history and compare -----------------------------------------------------------------
+function historyCells(e) {
+  const m = e.metrics;
+  const fmt = (key) => formatNumber(m[key], METRICS.get(key));
+  return [
+    formatTime(e.finished_at).slice(0, 16),
+    e.underlying,
+    `${e.start.slice(0, 10)} → ${e.end.slice(0, 10)}`,
+    `${e.timeframe} / ${e.decision_interval_hours} h`,
+    e.exit_style,
+    e.synthetic ? `${e.source} (SYNTHETIC)` : `${e.source} (${e.origin})`,
+    fmt("num_trades"),
+    fmt("total_return_pct_usd"),
+    fmt("final_pnl_vs_hodl"),
+    fmt("max_drawdown_pct"),
+    fmt("sharpe"),
+  ];
+}
+
+function button(text, testid, onClick) {
+  const b = document.createElement("button");
+  b.className = "small";
+  b.textContent = text;
+  b.dataset.testid = testid;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderHistory() {
+  const body = $("res-history-body");
+  body.replaceChildren();
+  if (!state.history.length) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 13;
+    td.className = "muted";
+    td.textContent = "No finished runs in data/runs yet";
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+  for (const e of state.history) {
+    const tr = document.createElement("tr");
+    tr.dataset.testid = "history-row";
+    tr.dataset.runId = e.run_id;
+    const pick = document.createElement("input");
+    pick.type = "checkbox";
+    pick.dataset.testid = "history-pick";
+    pick.checked = state.picked.includes(e.run_id);
+    pick.addEventListener("change", () => togglePick(e.run_id, pick.checked));
+    const first = document.createElement("td");
+    first.appendChild(pick);
+    tr.appendChild(first);
+    historyCells(e).forEach((text, i) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (i === 5 && e.synthetic) td.className = "synthetic-tag";
+      if (i >= 6) td.className = "num";
+      tr.appendChild(td);
+    });
+    const actions = document.createElement("td");
+    actions.append(
+      button("Open", "history-open", () => openRun(e.run_id)),
+      button("Delete", "history-delete", () => deleteRun(e.run_id)),
+    );
+    tr.appendChild(actions);
+    body.appendChild(tr);
+  }
+  markOpenRow();
+  renderCompareButton();
+}
+
+function markOpenRow() {
+  document.querySelectorAll("#res-history-body tr[data-run-id]").forEach((tr) => {
+    tr.classList.toggle("open", tr.dataset.runId === state.runId);
+  });
+}
+
+export async function refreshHistory() {
+  const { ok, body } = await getJson("/api/backtests");
+  if (!ok) {
+    showError(body.error);
+    return;
+  }
+  state.history = body;
+  const known = new Set(body.map((e) => e.run_id));
+  state.picked = state.picked.filter((id) => known.has(id));
+  renderHistory();
+}
+
+async function deleteRun(runId) {
+  if (!window.confirm(`Delete run ${runId} and its files?`)) return;
+  const { ok, body } = await getJson(`/api/backtests/${runId}`, { method: "DELETE" });
+  if (!ok) showError(body.error);
+  if (state.runId === runId) clearRun();
+  await refreshHistory();
+}
+
+function togglePick(runId, on) {
+  state.picked = state.picked.filter((id) => id !== runId);
+  if (on) state.picked.push(runId);
+  if (state.picked.length > 2) state.picked.shift(); // keep the two ticked last
+  document.querySelectorAll("#res-history-body input[type=checkbox]").forEach((box) => {
+    box.checked = state.picked.includes(box.closest("tr").dataset.runId);
+  });
+  renderCompareButton();
+}
+
+function renderCompareButton() {
+  $("res-compare-btn").disabled = state.picked.length !== 2;
+}
+
+function rows(tbody, lines) {
+  tbody.replaceChildren();
+  for (const cells of lines) {
+    const tr = document.createElement("tr");
+    cells.forEach(([text, cls]) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    });
+    tbody.appendChild(tr);
+  }
+}
+
+const show = (v) => (v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+export async function compareRuns() {
+  const [a, b] = state.picked;
+  const { ok, body } = await getJson(`/api/backtests/compare?a=${a}&b=${b}`);
+  if (!ok) {
+    showError(body.error);
+    return;
+  }
+  $("res-compare-title").textContent = `A: ${describe(body.a)}  —  B: ${describe(body.b)}`;
+  const diffs = [...body.config_diff, ...body.data_diff.map((d) => ({ ...d, key: `data.${d.key}` }))];
+  rows($("res-compare-config"), diffs.length
+    ? diffs.map((d) => [[d.key], [show(d.a)], [show(d.b)]])
+    : [[["the same settings"], [""], [""]]]);
+  rows($("res-compare-metrics"), body.metrics.map((m) => {
+    const spec = METRICS.get(m.key) || { decimals: 4 };
+    const delta = typeof m.a === "number" && typeof m.b === "number" ? m.b - m.a : null;
+    return [[m.label], [formatNumber(m.a, spec), "num"], [formatNumber(m.b, spec), "num"],
+      [formatNumber(delta, { ...spec, sign: true }), "num"]];
+  }));
+  $("res-compare").classList.remove("hidden");
+}
+
+// ---- wiring ------------------------------------------------------------------------------
+document.querySelectorAll("[data-testid=res-trades] th[data-sort]").forEach((th) => {
+  th.addEventListener("click", () => sortBy(th.dataset.sort));
+});
+$("res-trades-prev").addEventListener("click", () => {
+  state.offset = Math.max(0, state.offset - PAGE_SIZE);
+  loadTrades();
+});
+$("res-trades-next").addEventListener("click", () => {
+  state.offset += PAGE_SIZE;
+  loadTrades();
+});
+$("res-compare-btn").addEventListener("click", compareRuns);
+window.addEventListener("backtest-status", (event) => onStatus(event.detail));
+Object.assign(window, { openRun, refreshHistory, compareRuns });
+
+async function init() {
+  if (!(await loadChartLibrary())) showError(MISSING_LIBRARY);
+  await refreshHistory();
+  if (!state.runId && !state.live && state.history.length) await openRun(state.history[0].run_id);
+}
+
+init();

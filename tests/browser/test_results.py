@@ -1,0 +1,183 @@
+"""Results as a person sees them: uPlot charts, trades, history, compare, delete and export."""
+
+import re
+import time
+
+import httpx
+import polars as pl
+import pytest
+
+from tests.browser.conftest import NO_PLAYWRIGHT
+from tests.browser.test_dashboard import RUN_TIMEOUT_MS, SIX_MONTHS, TWO_MONTHS, fill_form, shot
+
+sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+
+CHARTS = ("chart-equity", "chart-drawdown", "chart-spot")
+TRADES_HEADER = "open_time,close_time,instrument_name,strike,expiry,dte_at_open"
+
+
+def run_via_api(server, exit_style: str) -> str:
+    """Run a two-month BTC backtest through the API (as another tab would) and return its id."""
+    body = {"underlying": "BTC", **TWO_MONTHS, "timeframe": "1h", "exit_style": exit_style}
+    assert httpx.post(f"{server.url}/api/backtest/start", json=body).json()["started"] is True
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{server.url}/api/backtest/status").json()
+        if not status["running"]:
+            assert status["state"] == "finished", status
+            return status["run_id"]
+        time.sleep(0.05)
+    raise AssertionError(f"run did not finish: {status}")
+
+
+def painted_pixels(page, testid: str) -> int:
+    """How many pixels of the chart's canvas uPlot has drawn on (not transparent)."""
+    return page.evaluate(
+        """(testid) => {
+        const canvas = document.querySelector(`[data-testid=${testid}] .uplot canvas`);
+        const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        let painted = 0;
+        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) painted += 1;
+        return painted;
+      }""",
+        testid,
+    )
+
+
+def open_results(page) -> None:
+    page.reload()
+    page.click("#tab-backtest")
+    expect(page.get_by_test_id("res-run")).to_be_visible()
+
+
+def test_a_finished_run_is_charted_and_its_trades_sort_and_page(page, live_server):
+    fill_form(page, **SIX_MONTHS, exit_style="tp_and_roll")
+    page.click("#bt-start-stop-btn")
+    expect(page.locator("#bt-status-text")).to_have_text("FINISHED", timeout=RUN_TIMEOUT_MS)
+    run_id = httpx.get(f"{live_server.url}/api/backtest/status").json()["run_id"]
+    base = f"{live_server.url}/api/backtests/{run_id}"
+    curve = httpx.get(f"{base}/equity", params={"points": 20_000}).json()
+    assert curve["rows"] == curve["points"] == 181 * 24 + 1  # whole: hourly bars, half a year
+
+    for testid in CHARTS:
+        chart = page.get_by_test_id(testid)
+        expect(chart).to_have_attribute("data-run-id", run_id)
+        expect(chart.locator(".uplot canvas")).to_be_visible()
+        assert 1_000 < int(chart.get_attribute("data-points")) <= 4_000  # thinned for the width
+        assert painted_pixels(page, testid) > 2_000
+    expect(page.get_by_test_id("chart-spot")).to_have_attribute(
+        "data-markers", str(len(curve["markers"]))
+    )
+    assert {m["kind"] for m in curve["markers"]} >= {"sell", "take_profit"}
+    legend = page.get_by_test_id("chart-equity").locator(".u-legend")
+    for label in ("Equity (USD)", "HODL (USD)", "Equity (coin)", "HODL (coin)"):
+        expect(legend).to_contain_text(label)
+    expect(page.get_by_test_id("chart-spot").locator(".u-legend")).to_contain_text("Take profit")
+    expect(page.get_by_test_id("res-run-title")).to_contain_text("tp_and_roll")
+    expect(page.get_by_test_id("res-run-tag")).to_have_text("SYNTHETIC")
+    shot(page, "results_finished_run")
+
+    total = httpx.get(f"{base}/trades").json()["total"]
+    assert total > 25
+    rows = page.locator("#res-trades-body tr")
+    expect(rows).to_have_count(25)
+    expect(page.get_by_test_id("res-trades-info")).to_have_text(f"trades 1–25 of {total}")
+    page.get_by_test_id("res-trades-next").click()
+    expect(page.get_by_test_id("res-trades-info")).to_have_text(
+        f"trades 26–{min(50, total)} of {total}"
+    )
+    header = page.locator("[data-testid=res-trades] th[data-sort=pnl_usd]")
+    header.click()
+    header.click()  # second click: descending
+    expect(header).to_have_attribute("data-dir", "desc")
+    best = httpx.get(f"{base}/trades", params={"sort": "pnl_usd", "desc": True, "limit": 1})
+    expect(rows.first.locator("td").nth(2)).to_have_text(
+        best.json()["trades"][0]["instrument_name"]
+    )
+    expect(page.get_by_test_id("res-trades-info")).to_have_text(f"trades 1–25 of {total}")
+
+
+def test_open_compare_and_delete_past_runs_from_the_history(page, live_server):
+    hold = run_via_api(live_server, "hold_to_expiry")
+    tp = run_via_api(live_server, "tp_and_roll")
+    open_results(page)
+    rows = page.get_by_test_id("history-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-run-id", tp)  # newest first
+    expect(rows.nth(1)).to_contain_text("SYNTHETIC")
+    expect(page.get_by_test_id("chart-equity")).to_have_attribute("data-run-id", tp)
+
+    older = page.locator(f"[data-testid=history-row][data-run-id='{hold}']")
+    older.get_by_test_id("history-open").click()
+    for testid in CHARTS:
+        expect(page.get_by_test_id(testid)).to_have_attribute("data-run-id", hold)
+    expect(page.get_by_test_id("res-run-title")).to_contain_text("hold_to_expiry")
+    expect(older).to_have_class(re.compile(r"\bopen\b"))
+    hold_trades = httpx.get(f"{live_server.url}/api/backtests/{hold}/trades").json()["total"]
+    expect(page.get_by_test_id("res-trades-info")).to_contain_text(f"of {hold_trades}")
+
+    compare = page.get_by_test_id("res-compare-btn")
+    expect(compare).to_be_disabled()
+    for row in (rows.first, rows.nth(1)):
+        row.get_by_test_id("history-pick").check()
+    compare.click()
+    config = page.get_by_test_id("res-compare-config")
+    expect(config.locator("tr")).to_have_count(1)
+    expect(config).to_contain_text("exit_style")
+    expect(config).to_contain_text("tp_and_roll")
+    expect(page.get_by_test_id("res-compare-metrics")).to_contain_text("Take-profits")
+    shot(page, "results_compare")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    older.get_by_test_id("history-delete").click()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_test_id("res-run-title")).to_have_text("No run selected")
+    assert not (live_server.data_dir / "runs" / hold).exists()
+    assert (live_server.data_dir / "runs" / tp / "summary.json").is_file()
+
+
+def test_exports_download_csv_parquet_and_summary(page, live_server):
+    run_id = run_via_api(live_server, "hold_to_expiry")
+    open_results(page)
+    expect(page.get_by_test_id("res-exports")).to_be_visible()
+
+    with page.expect_download() as info:
+        page.get_by_test_id("dl-trades-csv").click()
+    download = info.value
+    assert download.suggested_filename == f"thetadesk-{run_id}-trades.csv"
+    lines = open(download.path(), encoding="utf-8").read().splitlines()  # noqa: SIM115
+    assert lines[0].startswith(TRADES_HEADER)
+    run_dir = live_server.data_dir / "runs" / run_id
+    assert len(lines) == 1 + pl.read_parquet(run_dir / "trades.parquet").height
+
+    with page.expect_download() as info:
+        page.get_by_test_id("dl-equity-parquet").click()
+    equity = pl.read_parquet(info.value.path())
+    assert equity.equals(pl.read_parquet(run_dir / "equity.parquet"))
+
+    with page.expect_download() as info:
+        page.get_by_test_id("dl-summary").click()
+    assert info.value.suggested_filename == f"thetadesk-{run_id}-summary.json"
+    assert open(info.value.path(), "rb").read() == (run_dir / "summary.json").read_bytes()  # noqa: SIM115
+
+
+def test_curves_grow_live_while_a_paced_run_is_published(page, live_server):
+    fill_form(page, **SIX_MONTHS, exit_style="tp_and_roll", pace="50")
+    page.click("#bt-start-stop-btn")
+    chart = page.get_by_test_id("chart-equity")
+    expect(chart).to_have_attribute("data-live", "true", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("res-run-tag")).to_have_text("LIVE")
+    first = int(chart.get_attribute("data-points"))
+    page.wait_for_function(
+        """(n) => +document.querySelector("[data-testid=chart-equity]").dataset.points > n""",
+        arg=first + 200,
+    )
+    shot(page, "results_live")
+    expect(page.locator("#bt-status-text")).to_have_text("FINISHED", timeout=RUN_TIMEOUT_MS)
+    run_id = httpx.get(f"{live_server.url}/api/backtest/status").json()["run_id"]
+    expect(chart).to_have_attribute("data-run-id", run_id)
+    expect(chart).to_have_attribute("data-live", "false")
+    expect(page.get_by_test_id("history-row")).to_have_count(1)
