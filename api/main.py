@@ -56,9 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if not UPLOT_DIR.is_dir():  # the page says so where the charts would be
+    if UPLOT_DIR.is_dir():
+        app.mount("/vendor/uplot", StaticFiles(directory=UPLOT_DIR), name="uplot")
+    else:  # the app still serves; the page says so where the charts would be
         log.warning("charts unavailable: %s is missing (run `make run`)", UPLOT_DIR)
-    app.mount("/vendor/uplot", StaticFiles(directory=UPLOT_DIR, check_dir=False), name="uplot")
     app.include_router(status.router)
     app.include_router(backtest.router)
     app.include_router(agent.router)

@@ -291,3 +291,12 @@ def test_openapi_documents_every_results_endpoint(client):
             assert run_id["schema"]["pattern"] == "^[0-9a-f]{16}$"
     export = paths["/api/backtests/{run_id}/export"]["get"]["responses"]["200"]["content"]
     assert {"text/csv", "application/vnd.apache.parquet"} <= set(export)
+
+
+def test_app_starts_without_the_chart_library(runs, monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr("api.main.UPLOT_DIR", tmp_path / "no-node-modules")
+    with app_client(runs[0]) as c:
+        assert c.get("/").status_code == 200
+        assert_error(c.get("/vendor/uplot/uPlot.esm.js"), 404)
+        assert c.get("/api/backtests").status_code == 200
+    assert "charts unavailable" in caplog.text

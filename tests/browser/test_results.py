@@ -181,3 +181,15 @@ def test_curves_grow_live_while_a_paced_run_is_published(page, live_server):
     expect(chart).to_have_attribute("data-run-id", run_id)
     expect(chart).to_have_attribute("data-live", "false")
     expect(page.get_by_test_id("history-row")).to_have_count(1)
+
+
+def test_without_the_chart_library_the_page_says_so_and_still_works(page, live_server):
+    run_id = run_via_api(live_server, "hold_to_expiry")
+    page.route("**/vendor/uplot/**", lambda route: route.fulfill(status=404, body="missing"))
+    open_results(page)
+    error = page.get_by_test_id("res-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Charts unavailable: the uPlot library is not installed")
+    expect(page.get_by_test_id("history-row")).to_have_attribute("data-run-id", run_id)
+    expect(page.locator("#res-trades-body tr").first).to_be_visible()
+    expect(page.get_by_test_id("chart-equity").locator("canvas")).to_have_count(0)
