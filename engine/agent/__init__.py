@@ -39,6 +39,7 @@ class LiveAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rolls_in_chain = 0
+        self._fills: list[Fill] = []  # this cycle's, kept so a failing cycle still journals them
         self._status: dict = {
             "state": "stopped",
             "feed": feed.name,
@@ -109,6 +110,7 @@ class LiveAgent:
         """Read, decide, act and journal once; never raises (errors are recorded)."""
         t0 = time.perf_counter()
         now = None
+        self._fills = []
         try:
             now = self.feed.now()
             view = self.feed.view()
@@ -118,6 +120,7 @@ class LiveAgent:
         except Exception as exc:  # a failed cycle must not kill the loop
             error = f"{type(exc).__name__}: {exc}"
             row = {"action": ERROR, "reason": f"cycle failed: {error}", "candidates": 0}
+            row["order_result"] = [f.as_dict() for f in self._fills] or None
         ms = (time.perf_counter() - t0) * 1000
         record = {
             "time": (now or self._wall()).isoformat(),
@@ -145,7 +148,7 @@ class LiveAgent:
 
     def _decide_and_act(self, view) -> dict:
         now = view.time
-        fills: list[Fill] = []
+        fills = self._fills
         notes: list[str] = []
         pos = self.broker.position
         if pos is not None and pos.expiry <= now:
