@@ -254,6 +254,21 @@ def test_limit_orders_sit_at_the_touch_on_the_tick_grid(fake, build, side, touch
     assert order.method == f"private/{side}" and float(order.params["price"]) == limit
 
 
+def test_failed_sale_after_a_filled_buy_back_keeps_the_buy_back_in_the_journal(fake, build):
+    cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
+    agent = build(cfg)
+    old = agent.run_cycle()["order_result"][0]["instrument_name"]
+    fake.inject("error", method="private/sell", code=10009, message="not_enough_funds")
+    record = run_until_exit(agent, fake, step_hours=6, max_steps=8, allow_error=True)
+    assert record["action"] == "error" and "not_enough_funds (code 10009)" in record["error"]
+    [bought] = record["order_result"]  # the buy-back executed: the journal must say so
+    assert bought["side"] == "buy" and bought["ok"] and bought["instrument_name"] == old
+    assert agent.journal.latest(1)[0]["order_result"] == [bought]
+    assert open_shorts(fake, "ETH") == {} and agent.broker.position is None
+    again = agent.run_cycle()
+    assert again["action"] == "sell" and again["error"] is None, again
+
+
 # ---- faults: reported, and the loop keeps running --------------------------------------------
 
 FAULTS = {  # kind: (method it hits, error type, what the message says)
@@ -368,18 +383,3 @@ def test_paper_broker_on_the_live_feed_sends_no_private_request(fake, build):
     assert "public/auth" not in fake.methods()
     assert not any(r.authorization for r in fake.requests)
     assert fake.account.orders == [] and open_shorts(fake, "ETH") == {}
-
-
-def test_failed_sale_after_a_filled_buy_back_keeps_the_buy_back_in_the_journal(fake, build):
-    cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
-    agent = build(cfg)
-    old = agent.run_cycle()["order_result"][0]["instrument_name"]
-    fake.inject("error", method="private/sell", code=10009, message="not_enough_funds")
-    record = run_until_exit(agent, fake, step_hours=6, max_steps=8, allow_error=True)
-    assert record["action"] == "error" and "not_enough_funds (code 10009)" in record["error"]
-    [bought] = record["order_result"]  # the buy-back executed: the journal must say so
-    assert bought["side"] == "buy" and bought["ok"] and bought["instrument_name"] == old
-    assert agent.journal.latest(1)[0]["order_result"] == [bought]
-    assert open_shorts(fake, "ETH") == {} and agent.broker.position is None
-    again = agent.run_cycle()
-    assert again["action"] == "sell" and again["error"] is None, again
