@@ -33,7 +33,7 @@ class BacktestStartRequest(BaseModel):
     tp_threshold_pct: float | None = Field(None, gt=0, le=100)
     max_rolls_per_chain: int | None = Field(None, ge=0, le=100)
     min_dte_to_roll: float | None = Field(None, ge=0, le=365)
-    position_size: float | None = Field(None, gt=0, le=1e6, description="coin held and covered")
+    position_size: float | None = Field(None, ge=1e-4, le=1e6, description="coin held and covered")
     initial_capital_usd: float | None = Field(None, ge=1, le=1e12)  # less may buy 0.0 coin
 
     @field_validator("start", "end")

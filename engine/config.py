@@ -81,7 +81,7 @@ class StrategyConfig(_Frozen):
     max_rolls_per_chain: int = Field(3, ge=0, le=100)
     min_dte_to_roll: float = Field(1.0, ge=0, le=365)
 
-    position_size: float = Field(1.0, gt=0, le=1e6)
+    position_size: float = Field(1.0, ge=1e-4, le=1e6)  # coin; tiny sizes only underflow
 
     fees: FeeModel = FeeModel()
     vol_surface: VolSurfaceParams = VolSurfaceParams()
@@ -115,8 +115,8 @@ class CallSimulationConfig(StrategyConfig):
     timeframe: Literal["1h", "4h", "1d"] = "1h"
     decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
     source: str = "synthetic"
-    initial_capital_usd: float | None = Field(None, gt=0)
-    top_k: int = Field(5, ge=1, le=100)  # candidates kept per decision in candidates.parquet
+    initial_capital_usd: float | None = Field(None, ge=1.0, le=1e12)
+    top_k: int = Field(5, ge=2, le=100)  # kept per decision (2+: a roll needs the next best)
 
     @field_validator("start", "end", mode="before")
     @classmethod

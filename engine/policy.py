@@ -9,8 +9,8 @@ Order of events at a moment (the caller settles an expired call before asking):
 
 1. with ``tp_and_roll``, an open call whose captured share of premium,
    ``(premium − mark) / premium``, reaches ``tp_threshold_pct`` is bought back; it is rolled into
-   the best candidate at once if the chain has rolls left, the closed call had at least
-   ``min_dte_to_roll`` days left, and the candidate scores at least ``min_score_to_trade``;
+   the best other candidate at once if the chain has rolls left, the closed call had at least
+   ``min_dte_to_roll`` days left, and that candidate scores at least ``min_score_to_trade``;
 2. at a decision moment with no open call, the best candidate is sold if it scores enough.
 """
 
@@ -59,6 +59,18 @@ def captured_share(premium_coin: float, mark_coin: float) -> float:
     return (premium_coin - mark_coin) / premium_coin
 
 
+def roll_target(cfg: StrategyConfig, position: OpenCall, candidates: list[dict]) -> dict | None:
+    """The best candidate other than the call being closed, if it scores enough.
+
+    Rolling into the very option just bought back would only pay fees and the spread.
+    """
+    for cand in candidates:
+        if cand["strike"] == position.strike and cand["expiry"] == position.expiry:
+            continue
+        return cand if cand["score"] >= cfg.min_score_to_trade else None
+    return None
+
+
 def decide(
     cfg: StrategyConfig,
     now: datetime,
@@ -72,6 +84,7 @@ def decide(
     best = candidates[0] if candidates else None
     qualifies = best is not None and best["score"] >= cfg.min_score_to_trade
     if position is not None and cfg.exit_style == "tp_and_roll" and mark_coin is not None:
+        into = roll_target(cfg, position, candidates)
         share = captured_share(position.premium_coin, mark_coin)
         if share >= cfg.tp_threshold_pct / 100:
             days_left = (position.expiry - now).total_seconds() / 86_400
@@ -79,14 +92,14 @@ def decide(
             if (
                 rolls_in_chain < cfg.max_rolls_per_chain
                 and days_left >= cfg.min_dte_to_roll
-                and qualifies
+                and into is not None
             ):
                 return Decision(
                     ROLL,
                     f"{taken}: bought back {position.instrument_name}, rolled into "
-                    f"{best['instrument_name']} (score {best['score']:.2f})",
+                    f"{into['instrument_name']} (score {into['score']:.2f})",
                     buy_back=True,
-                    sell=best,
+                    sell=into,
                 )
             why = (
                 "roll limit reached"

@@ -133,6 +133,20 @@ def _close_nb(close_ns, close_price, reason, settle, spot_close, fee, qty, state
 
 
 @njit(cache=True, nogil=True)
+def roll_target_nb(rows, exps, n_cand, strike, expiry_ns, min_score):
+    """Rank of the best kept candidate that is not the call just closed, or -1.
+
+    Rolling into the very option just bought back would only pay fees and the spread, so the
+    roll goes to the best *other* candidate, if it scores at least ``min_score``.
+    """
+    for k in range(min(n_cand, rows.shape[0])):
+        if rows[k, F_STRIKE] == strike and exps[k] == expiry_ns:
+            continue
+        return k if rows[k, F_SCORE] >= min_score else -1
+    return -1
+
+
+@njit(cache=True, nogil=True)
 def replay_chunk_nb(
     i0,
     i1,
@@ -199,17 +213,19 @@ def replay_chunk_nb(
                 _close_nb(t, mark, R_TAKE_PROFIT, math.nan, s, trade_fee_nb(qty, mark, fees), qty,
                           state_f, state_i, trade_i, trade_f)  # fmt: skip
                 took_profit = True
-                can_roll = (
+                into = -1
+                if (
                     state_i[I_ROLLS] < policy[P_MAX_ROLLS]
                     and days_left >= policy[P_MIN_DTE_TO_ROLL]
                     and r >= 0
-                    and n_cand[r] > 0
-                    and top_f[r, 0, F_SCORE] >= policy[P_MIN_SCORE]
-                )
-                if can_roll:
+                ):
+                    into = roll_target_nb(top_f[r], top_exp_ns[r], n_cand[r], state_f[S_STRIKE],
+                                          state_i[I_EXPIRY], policy[P_MIN_SCORE])  # fmt: skip
+                if into >= 0:
                     state_i[I_ROLLS] += 1
                     state_i[I_ROLL_INDEX] = state_i[I_ROLLS]
-                    _sell_nb(top_f[r, 0], top_exp_ns[r, 0], t, s, qty, fees, state_f, state_i)
+                    _sell_nb(top_f[r, into], top_exp_ns[r, into], t, s, qty, fees, state_f,
+                             state_i)  # fmt: skip
                     rolled = True
                 else:
                     state_i[I_ROLLS] = 0
