@@ -1,6 +1,6 @@
 """The data-source object the engine and the live agent read history through."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -87,9 +87,16 @@ class DeribitDataSource:
         u = check_underlying(underlying)
         lo, hi = as_utc(start, "start"), as_utc(end, "end")
         folder = self.store.chain_dir(self.source, u)
-        if not any(folder.glob("*.parquet")):
+        days = (lo.date() + timedelta(days=i) for i in range((hi.date() - lo.date()).days + 1))
+        files = [f for d in days for f in sorted((folder / d.isoformat()).glob("*.parquet"))]
+        if not files:
             return pl.DataFrame(schema=CHAIN_SCHEMA)
-        return self._scan(folder / "*.parquet", "harvest_time", lo, hi)
+        return (
+            pl.scan_parquet(files)
+            .filter((pl.col("harvest_time") >= lo) & (pl.col("harvest_time") < hi))
+            .sort("harvest_time", "instrument_name")
+            .collect()
+        )
 
     def _check_range(
         self, cov: SeriesCoverage, start: TimeLike, end: TimeLike, what: str

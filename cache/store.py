@@ -6,7 +6,7 @@ Layout under the data directory (documented in ``docs/data.md``)::
     sources/<source>/candles/<UNDERLYING>_<timeframe>.parquet   1h base; 4h and 1d derived from it
     sources/<source>/iv/<UNDERLYING>.parquet
     sources/<source>/delivery/<UNDERLYING>.parquet
-    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>.parquet    one file per UTC day
+    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet   one per snapshot
 """
 
 import hashlib
@@ -203,7 +203,7 @@ class Store:
         return self.source_dir(name) / "delivery" / f"{underlying}.parquet"
 
     def chain_dir(self, name: str, underlying: str) -> Path:
-        """Directory of the daily chain-snapshot files of one underlying."""
+        """Directory of the chain snapshots of one underlying (a folder per UTC day)."""
         return self.source_dir(name) / "chains" / underlying
 
     # -- metadata ------------------------------------------------------------------------------
@@ -346,41 +346,41 @@ class Store:
             self._update(name, underlying, edit)
             return self.read_meta(name).coverage[underlying].delivery
 
+    def chain_snapshot_path(self, name: str, underlying: str, harvest_time: datetime) -> Path:
+        """File of one snapshot: ``chains/<U>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet``."""
+        t = harvest_time.astimezone(UTC)
+        return self.chain_dir(name, underlying) / t.date().isoformat() / f"{t:%H%M%S%f}.parquet"
+
     def append_chain(self, name: str, underlying: str, df: pl.DataFrame) -> int:
-        """Add chain snapshots (one file per UTC day); return how many new rows were stored."""
+        """Store chain snapshots, one file each; return how many new rows were stored.
+
+        A stored snapshot is immutable: appending the same ``harvest_time`` again adds nothing.
+        Each append writes only its own files and updates the counters, so a live agent
+        recording a chain a minute costs the same on day one and day one thousand.
+        """
         underlying = check_underlying(underlying)
         df = validate_chain(df, f"chain snapshots for {name}/{underlying}")
         if df.is_empty():
             return 0
-        added = 0
+        added, new_times = 0, []
         with self._lock:
-            day_col = pl.col("harvest_time").dt.date()
-            parts = df.with_columns(_day=day_col).partition_by("_day", as_dict=True)
-            touched: list[Path] = []
-            for (day,), part in parts.items():
-                path = self.chain_dir(name, underlying) / f"{day.isoformat()}.parquet"
-                part = part.drop("_day")
-                old = pl.read_parquet(path) if path.is_file() else part.clear()
-                merged = pl.concat([old, part]).unique(
-                    ["harvest_time", "instrument_name"], keep="first", maintain_order=True
-                )
-                merged = merged.sort("harvest_time", "instrument_name", maintain_order=True)
-                added += merged.height - old.height
-                write_parquet_atomic(merged, path)
-                touched.append(path)
+            for (ht,), part in df.partition_by("harvest_time", as_dict=True).items():
+                path = self.chain_snapshot_path(name, underlying, ht)
+                if path.is_file():
+                    continue
+                part = part.unique("instrument_name", keep="first", maintain_order=True)
+                write_parquet_atomic(part.sort("instrument_name"), path)
+                added += part.height
+                new_times.append(ht)
+            if not new_times:
+                return 0
 
             def edit(meta: SourceMeta) -> None:
-                for p in touched:
-                    self._record_file(meta, p)
-                times = (
-                    pl.scan_parquet(self.chain_dir(name, underlying) / "*.parquet")
-                    .select(pl.col("harvest_time").unique())
-                    .collect()
-                    .get_column("harvest_time")
-                )
                 cov = meta.coverage[underlying]
-                cov.chain_snapshots = len(times)
-                cov.chain_start, cov.chain_end = times.min(), times.max()
+                cov.chain_snapshots += len(new_times)
+                lo, hi = min(new_times), max(new_times)
+                cov.chain_start = lo if cov.chain_start is None else min(cov.chain_start, lo)
+                cov.chain_end = hi if cov.chain_end is None else max(cov.chain_end, hi)
 
             self._update(name, underlying, edit)
         return added

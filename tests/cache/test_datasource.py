@@ -72,8 +72,10 @@ def test_chain_snapshots_round_trip_real_data(tmp_path, snapshots_dir):
     assert day.height == expected.height
     assert set(day["instrument_name"]) == set(expected["instrument_name"])
     assert day["harvest_time"].dtype == pl.Datetime("us", "UTC")
-    assert (
-        len(list(store.chain_dir("rec", "ETH").glob("*.parquet")))
-        == real["harvest_time"].dt.date().n_unique()
-    )
+    stored = list(store.chain_dir("rec", "ETH").glob("*/*.parquet"))
+    assert len(stored) == real["harvest_time"].n_unique()
+    assert {p.parent.name for p in stored} == {
+        d.isoformat() for d in real["harvest_time"].dt.date().unique()
+    }
+    assert "chains" not in "".join(store.read_meta("rec").files)  # not part of the fingerprint
     assert cov.chain_start == real["harvest_time"].min().astimezone(UTC)
