@@ -8,15 +8,17 @@ recorded in the status and the journal, and the loop keeps running.
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from engine.agent.brokers import Fill, Quote
 from engine.agent.journal import DecisionJournal
 from engine.config import StrategyConfig
-from engine.policy import ROLL, SELL, TAKE_PROFIT, decide
+from engine.policy import ROLL, SELL, TAKE_PROFIT, Decision, decide
 
 SETTLED = "expiry"
 ERROR = "error"
+AWAITING_SETTLEMENT = "awaiting_settlement"
+SETTLEMENT_WAIT = timedelta(hours=1)  # Deribit publishes the 08:00 delivery price within minutes
 
 
 class LiveAgent:
@@ -81,10 +83,14 @@ class LiveAgent:
         self._set(state="running" if self._thread and self._thread.is_alive() else "stopped")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """End the loop and wait for it."""
+        """End the loop, wait for it and release the feed's and broker's connections."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        for part in (self.feed, self.broker):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
         self._set(state="stopped")
 
     def status(self) -> dict:
@@ -152,7 +158,15 @@ class LiveAgent:
         notes: list[str] = []
         pos = self.broker.position
         if pos is not None and pos.expiry <= now:
-            settle = view.settlement_price(pos.expiry) or view.index_price
+            settle = view.settlement_price(pos.expiry)
+            if settle is None and now - pos.expiry < SETTLEMENT_WAIT:
+                return self._summarise(view, Decision(
+                    AWAITING_SETTLEMENT,
+                    f"{pos.instrument_name} expired; waiting for its settlement price",
+                ), fills, notes)  # fmt: skip
+            if settle is None:
+                settle = view.index_price
+                notes.append("no settlement price published: settled at the index price")
             fills.append(self.broker.settle(settle, now))
             notes.append(f"{pos.instrument_name} expired at {settle:,.2f} USD")
             self.rolls_in_chain = 0

@@ -113,6 +113,9 @@ class PaperBroker:
             return self.coins
         return self.coins - self.quantity * (mark if mark is not None else math.nan)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def option_tick(price_coin: float) -> float:
     """Deribit's BTC/ETH option tick: 0.0001 coin below 0.005, 0.0005 from there."""
@@ -135,10 +138,12 @@ class DeribitBroker:
     def sync(self, now: datetime) -> None:
         """Reconcile the open call with Deribit's positions and read the account."""
         self.account = self.client.get_account_summary(self.currency)
+        # only a short call of exactly our size can be ours (run the agent on its own subaccount)
         shorts = [
             p
             for p in self.client.get_positions(self.currency, kind="option")
-            if p.get("size", 0) < 0 and str(p.get("instrument_name", "")).endswith("-C")
+            if str(p.get("instrument_name", "")).endswith("-C")
+            and abs(float(p.get("size", 0)) + self.quantity) < 1e-9
         ]
         names = {p["instrument_name"] for p in shorts}
         pos = self.position
@@ -164,6 +169,8 @@ class DeribitBroker:
         avg = float(order.get("average_price") or 0.0) or None
         ok = filled >= self.quantity - 1e-12
         message = f"{order['order_state']}: {filled:g}/{self.quantity:g} filled at limit {price}"
+        if filled > 0:  # the equity shown after this cycle must include the trade
+            self.account = self.client.get_account_summary(self.currency)
         return Fill(ok, side, name, filled, avg, fee, order["order_state"], message,
                     order.get("order_id"))  # fmt: skip
 
@@ -196,3 +203,7 @@ class DeribitBroker:
     def equity_coin(self, mark: float | None) -> float:
         """The account's equity in coin as Deribit reports it."""
         return float(self.account.get("equity", math.nan))
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()

@@ -254,6 +254,10 @@ class DeribitFeed:
         """Wall-clock UTC."""
         return self._clock()
 
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()
+
     def advance(self) -> bool:
         """A live feed never runs out."""
         return True
@@ -297,10 +301,12 @@ class DeribitFeed:
         ctx = MarketContext(**{**ctx.__dict__, "spot": index})
 
         def settlement(expiry: datetime) -> float | None:
-            result = self.client.get_delivery_prices(f"{u.lower()}_usd", 0, 5)
+            """Deribit's delivery price of the expiry day; None until it is published."""
+            days_back = max((now.date() - expiry.date()).days, 0)
+            result = self.client.get_delivery_prices(f"{u.lower()}_usd", 0, days_back + 5)
             day = expiry.date().isoformat()
             hit = [d for d in result["data"] if d["date"] == day]
-            return float(hit[0]["delivery_price"]) if hit else index
+            return float(hit[0]["delivery_price"]) if hit else None
 
         return MarketView(
             time=now,

@@ -165,3 +165,48 @@ def test_failed_cycles_are_journaled_and_the_thread_keeps_running(synthetic_data
     assert rows[1]["error"] == "ConnectionError: Deribit unreachable"
     assert rows[3]["action"] != "error" and rows[3]["error"] is None
     assert agent.status()["last_error"] is None  # cleared by the next good cycle
+
+
+class _StubFeed:
+    """A feed whose clock and settlement price the test sets."""
+
+    name, description = "stub", "stub feed"
+
+    def __init__(self, now):
+        self.t, self.settle = now, None
+
+    def now(self):
+        return self.t
+
+    def advance(self):
+        return True
+
+    def view(self):
+        from engine.agent.feeds import MarketView, unknown_context
+
+        return MarketView(
+            time=self.t, index_price=50_000.0, context=unknown_context(self.t, 50_000.0),
+            candidates=[], quote=lambda pos: None, settlement_price=lambda e: self.settle,
+            chain_size=0, chain_kind="stub",
+        )  # fmt: skip
+
+
+def test_expired_call_waits_for_its_settlement_price_then_falls_back(journal):
+    cfg = StrategyConfig(underlying="BTC")
+    expiry = datetime(2025, 1, 10, 8, tzinfo=UTC)
+    broker = PaperBroker(1.0, cfg.fees)
+    broker.sell({"instrument_name": "BTC-10JAN25-45000-C", "strike": 45_000.0, "expiry": expiry},
+                expiry - timedelta(days=7), Quote(0.01))  # fmt: skip
+    feed = _StubFeed(expiry + timedelta(minutes=5))
+    agent = LiveAgent(cfg, feed, broker, journal, cycle_seconds=0)
+    first = agent.run_cycle()
+    assert first["action"] == "awaiting_settlement" and broker.position is not None
+    feed.settle = 48_000.0
+    second = agent.run_cycle()
+    assert second["action"] == "expiry" and broker.position is None
+    assert second["order_result"][0]["price_coin"] == pytest.approx(3_000 / 48_000)
+    broker.sell({"instrument_name": "BTC-17JAN25-55000-C", "strike": 55_000.0,
+                 "expiry": expiry + timedelta(days=7)}, feed.t, Quote(0.01))  # fmt: skip
+    feed.t, feed.settle = expiry + timedelta(days=7, hours=2), None  # never published
+    third = agent.run_cycle()
+    assert third["action"] == "expiry" and "settled at the index price" in third["reason"]
