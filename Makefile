@@ -38,6 +38,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.pricing
 	$(BIN)/python -m bench.backtest
+	$(BIN)/python -m bench.status_latency
+	$(BIN)/python -m bench.agent_cycle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules
