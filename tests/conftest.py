@@ -49,3 +49,26 @@ def synthetic_data_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic") / "data"
     warm_synthetic(Store(root))
     return root
+
+
+HALF_YEAR = {"underlying": "BTC", "start": "2022-01-01", "end": "2022-07-01"}
+
+
+@pytest.fixture(scope="session")
+def runs_source(synthetic_data_dir, tmp_path_factory):
+    """A data dir with two finished runs (hold to expiry, then take profit & roll) and their ids.
+
+    Tests must not change it; copy it to delete or break runs.
+    """
+    import shutil
+
+    from engine.config import CallSimulationConfig
+    from engine.runs import execute_run
+
+    data_dir = tmp_path_factory.mktemp("runs") / "data"
+    shutil.copytree(synthetic_data_dir, data_dir)
+    ids = []
+    for style in ("hold_to_expiry", "tp_and_roll"):
+        result, _ = execute_run(data_dir, CallSimulationConfig(**HALF_YEAR, exit_style=style))
+        ids.append(result.run_id)
+    return data_dir, ids

@@ -15,21 +15,8 @@ from engine.config import CallSimulationConfig
 from engine.runs import execute_run
 from tests.api.test_backtest_api import BODY, wait_for
 
-HALF_YEAR = {"underlying": "BTC", "start": "2022-01-01", "end": "2022-07-01"}
 UNKNOWN = "0123456789abcdef"
 ERROR_KEYS = {"error", "detail"}
-
-
-@pytest.fixture(scope="module")
-def runs_source(synthetic_data_dir, tmp_path_factory):
-    """Two finished runs (hold to expiry, then take profit & roll) over the synthetic cache."""
-    data_dir = tmp_path_factory.mktemp("results") / "data"
-    shutil.copytree(synthetic_data_dir, data_dir)
-    ids = []
-    for style in ("hold_to_expiry", "tp_and_roll"):
-        result, _ = execute_run(data_dir, CallSimulationConfig(**HALF_YEAR, exit_style=style))
-        ids.append(result.run_id)
-    return data_dir, ids
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import shutil
 import polars as pl
 import pytest
 
-from engine.config import CallSimulationConfig
 from engine.history import (
     TRADE_COLUMNS,
     RunNotFoundError,
@@ -19,21 +18,7 @@ from engine.history import (
     table_csv,
     trades_page,
 )
-from engine.runs import METRIC_LABELS, execute_run
-
-HALF_YEAR = {"underlying": "BTC", "start": "2022-01-01", "end": "2022-07-01"}
-
-
-@pytest.fixture(scope="module")
-def runs_source(synthetic_data_dir, tmp_path_factory):
-    """A data dir with two finished runs: hold to expiry, then take profit & roll."""
-    data_dir = tmp_path_factory.mktemp("history") / "data"
-    shutil.copytree(synthetic_data_dir, data_dir)
-    ids = []
-    for style in ("hold_to_expiry", "tp_and_roll"):
-        result, _ = execute_run(data_dir, CallSimulationConfig(**HALF_YEAR, exit_style=style))
-        ids.append(result.run_id)
-    return data_dir, ids
+from engine.runs import METRIC_LABELS
 
 
 @pytest.fixture
