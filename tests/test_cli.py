@@ -29,42 +29,20 @@ def test_cache_lists_sources(synthetic_data_dir, capsys):
     assert "synthetic  [synthetic]" in out and "ETH iv" in out
 
 
+def _import_args(data_dir, candles) -> list[str]:
+    return ["import", "--data-dir", str(data_dir), "--name", "mine", "--underlying", "eth",
+            "--candles", str(candles)]  # fmt: skip
+
+
 def test_import_good_and_bad_files(tmp_path, capsys):
     good = tmp_path / "c.parquet"
     make_candles(T0, 50).write_parquet(good)
-    assert (
-        main(
-            [
-                "import",
-                "--data-dir",
-                str(tmp_path / "d"),
-                "--name",
-                "mine",
-                "--underlying",
-                "eth",
-                "--candles",
-                str(good),
-            ]
-        )
-        == 0
-    )
+    assert main(_import_args(tmp_path / "d", good)) == 0
     assert "mine  [import]" in capsys.readouterr().out
 
     bad = tmp_path / "bad.csv"
     make_candles(T0, 5).with_columns(pl.col("close") * -1).write_csv(bad)
-    code = main(
-        [
-            "import",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--name",
-            "mine",
-            "--underlying",
-            "eth",
-            "--candles",
-            str(bad),
-        ]
-    )
+    code = main(_import_args(tmp_path / "d", bad))
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and "bad.csv" in err and "data row 1" in err
