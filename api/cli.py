@@ -17,7 +17,7 @@ from api.settings import Settings
 from cache.datasource import DataNotCoveredError
 from cache.deribit.errors import DeribitError
 from cache.store import SourceNotFoundError, Store
-from engine.timeutil import as_utc
+from cache.timeutil import as_utc
 
 EXIT_USAGE = 2
 
@@ -127,7 +127,7 @@ def _backtest(args: argparse.Namespace) -> int:
     import json
 
     from engine.config import CallSimulationConfig
-    from engine.runs import execute_run, format_summary
+    from engine.results.runs import execute_run, format_summary
 
     fields = {
         "underlying": args.underlying,

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.timeutil import as_utc
+from cache.timeutil import as_utc
 
 
 class BacktestStartRequest(BaseModel):

@@ -19,7 +19,7 @@ from cache.datasource import DeribitDataSource
 from cache.store import Store
 from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
-from engine.runs import execute_run
+from engine.results.runs import execute_run
 from tests.reference_backtest import reference_backtest
 
 W1 = dict(underlying="BTC", start="2020-01-01", end="2024-01-01", timeframe="1h",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import polars as pl
 
-from cache.schema import CHAIN_SCHEMA, TIMEFRAMES
+from cache.schema import CHAIN_SCHEMA
 from cache.store import SeriesCoverage, SourceMeta, Store, UnderlyingCoverage, check_underlying
-from engine.timeutil import as_utc
+from cache.timeutil import TIMEFRAMES, as_utc
 
 TimeLike = datetime | date | str
 

@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 from cache.deribit import DeribitClient, DeribitError
 from cache.iv_fallback import DEFAULT_FALLBACK, IvFallback, fallback_iv
-from cache.schema import TIMEFRAMES, UNDERLYINGS, UTC_US
+from cache.schema import UNDERLYINGS, UTC_US
 from cache.store import SourceMeta, Store, check_underlying
-from engine.timeutil import EPOCH, as_utc
+from cache.timeutil import EPOCH, TIMEFRAMES, as_utc
 
 SOURCE_MAINNET = "deribit"
 SOURCE_TESTNET = "deribit-testnet"

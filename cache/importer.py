@@ -10,7 +10,6 @@ from pathlib import Path
 import polars as pl
 
 from cache.schema import (
-    TIMEFRAMES,
     UTC_US,
     DataValidationError,
     detect_timeframe,
@@ -18,6 +17,7 @@ from cache.schema import (
     validate_iv,
 )
 from cache.store import SourceMeta, Store, check_source_name, check_underlying
+from cache.timeutil import TIMEFRAMES
 
 RESERVED_NAMES = {"synthetic", "deribit", "deribit-testnet"}
 

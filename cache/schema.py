@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import polars as pl
 
+from cache.timeutil import TIMEFRAMES
+
 SCHEMA_VERSION = 1
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -55,11 +57,6 @@ CHAIN_SCHEMA: dict[str, pl.DataType] = {
     "greek_vega": pl.Float64(),
 }
 
-TIMEFRAMES: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
 UNDERLYINGS = ("BTC", "ETH")
 
 

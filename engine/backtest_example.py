@@ -12,7 +12,7 @@ from pathlib import Path
 from cache.store import Store
 from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
-from engine.runs import execute_run, format_summary
+from engine.results.runs import execute_run, format_summary
 
 
 def main(argv: list[str] | None = None) -> None:

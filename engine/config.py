@@ -7,9 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.timeutil import as_utc
-
-TIMEFRAME_HOURS = {"1h": 1, "4h": 4, "1d": 24}
+from cache.timeutil import TIMEFRAME_HOURS, as_utc
 
 
 class _Frozen(BaseModel):

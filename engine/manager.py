@@ -26,7 +26,7 @@ from engine.config import CallSimulationConfig
 from engine.market import check_covered
 from engine.metrics import compute_metrics
 from engine.prepare import CancelledError
-from engine.runs import write_run
+from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator, SimulationResult, finite_or_none
 
 RECENT_STEPS = 100

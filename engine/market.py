@@ -17,12 +17,9 @@ import numpy as np
 import polars as pl
 
 from cache.datasource import DataNotCoveredError
+from cache.timeutil import NS_PER_HOUR, TIMEFRAME_HOURS
 from engine.config import CallSimulationConfig
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
-
-NS_PER_DAY = 86_400 * 10**9
-NS_PER_HOUR = 3_600 * 10**9
-EXPIRY_OFFSET_NS = 8 * NS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ def check_covered(ds, cfg: CallSimulationConfig) -> None:
                 f"asks for {cfg.start:%Y-%m-%d} to {cfg.end:%Y-%m-%d}"
             )
     base = ds.base_timeframe(cfg.underlying)
-    if cfg.timeframe_hours < {"1h": 1, "4h": 4, "1d": 24}[base]:
+    if cfg.timeframe_hours < TIMEFRAME_HOURS[base]:
         raise ValueError(f"timeframe {cfg.timeframe} is finer than the {base} data of the source")
 
 
@@ -107,7 +104,7 @@ def settlement_prices(
     days = pl.datetime_range(day_lo, day_hi, "1d", closed="left", eager=True, time_zone="UTC")
     at8 = pl.DataFrame({"time": days + timedelta(hours=8)}).cast({"time": pl.Datetime("us", "UTC")})
     base_tf = ds.base_timeframe(underlying)
-    base_h = {"1h": 1, "4h": 4, "1d": 24}[base_tf]
+    base_h = TIMEFRAME_HOURS[base_tf]
     cov = ds.coverage(underlying).candles
     lo = max(day_lo - timedelta(days=2), cov.start)
     hi = min(day_hi + timedelta(hours=8), cov.end)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from engine.timeutil import as_utc
+from cache.timeutil import TIMEFRAME_HOURS, as_utc
 
 REGIME_NAMES = {1: "bull", 0: "sideways", -1: "bear"}
 CONTEXT_FIELDS = (
@@ -154,7 +154,7 @@ def compute_market_context_from_ds(
     as_of = as_utc(as_of, "as_of")
     cov = ds.coverage(underlying)
     lo = max(as_of - timedelta(days=LOOKBACK_DAYS), cov.candles.start)
-    bar_hours = {"1h": 1, "4h": 4, "1d": 24}[timeframe]
+    bar_hours = TIMEFRAME_HOURS[timeframe]
     candles = ds.get_candles(underlying, lo, as_of, timeframe)
     iv_lo = max(as_of - timedelta(days=LOOKBACK_DAYS), cov.iv.start)
     iv = ds.get_iv_index(underlying, iv_lo, as_of)

@@ -9,6 +9,8 @@ import math
 import numpy as np
 import polars as pl
 
+from cache.timeutil import NS_PER_DAY
+
 PERIODS_PER_YEAR = 365
 MIN_RETURNS = 2  # fewer daily returns than this cannot support a ratio
 
@@ -83,7 +85,7 @@ def average_days_in_trade(open_ns: np.ndarray, close_ns: np.ndarray) -> float:
     """Mean holding time of closed trades in days."""
     if len(open_ns) == 0:
         return math.nan
-    return float(np.mean((close_ns - open_ns) / 86_400e9))
+    return float(np.mean((close_ns - open_ns) / NS_PER_DAY))
 
 
 def count_where(mask: np.ndarray) -> int:

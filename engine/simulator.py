@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cache.timeutil import from_ns
 from engine import __version__
 from engine.config import CallSimulationConfig
 from engine.market import RunMarket, load_run_market
@@ -17,14 +18,13 @@ from engine.prepare import PreparedData, prepare
 from engine.replay import Replayer, StepsCallback
 from engine.scoring import CandidateFeatures, score_candidate
 from engine.state import build_historical_state
-from engine.timeutil import from_ns
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total); phase: prepare | replay
 
 
 @dataclass
 class SimulationResult:
-    """Everything one backtest produced; :mod:`engine.runs` writes it to ``data/runs/``."""
+    """Everything one backtest produced; :mod:`engine.results.runs` writes it to ``data/runs/``."""
 
     config: CallSimulationConfig
     run_id: str

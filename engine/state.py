@@ -10,6 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
+from cache.timeutil import SECONDS_PER_YEAR, as_utc
 from engine.config import CallSimulationConfig, StrategyConfig
 from engine.instruments import (
     DEFAULT_GRID_RULES,
@@ -20,14 +21,12 @@ from engine.instruments import (
     strike_grid,
 )
 from engine.market_context import MarketContext, compute_market_context_from_ds
-from engine.prepare.nb import delta_window_nb, quote_call_nb
 from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring import CandidateFeatures, score_candidate
 from engine.scoring.nb import iv_rv_ratio_nb
-from engine.timeutil import as_utc
 from engine.volsurface import surface_args
+from engine.volsurface.nb import delta_window_nb, quote_call_nb
 
-SECONDS_PER_YEAR = 365 * 86_400
 UTC_US = pl.Datetime("us", "UTC")
 
 

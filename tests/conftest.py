@@ -63,7 +63,7 @@ def runs_source(synthetic_data_dir, tmp_path_factory):
     import shutil
 
     from engine.config import CallSimulationConfig
-    from engine.runs import execute_run
+    from engine.results.runs import execute_run
 
     data_dir = tmp_path_factory.mktemp("runs") / "data"
     shutil.copytree(synthetic_data_dir, data_dir)

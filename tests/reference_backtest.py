@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from engine.config import CallSimulationConfig
 from engine.policy import ROLL, SELL, OpenCall, decide
-from engine.prepare.nb import quote_call_nb
 from engine.state import build_historical_state
 from engine.volsurface import surface_args
+from engine.volsurface.nb import quote_call_nb
 
 
 def _settlement_price(ds, cfg: CallSimulationConfig, expiry: datetime) -> float:

@@ -1,4 +1,4 @@
-"""Slow, obvious twins of the results helpers (engine.curves) that the tests compare against."""
+"""Slow, obvious twins of the results helpers (engine.results.curves) (the tests compare them)."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import numpy as np
 
 
 def bucket_extremes_ref(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Twin of ``engine.curves.bucket_extremes``: first min and first max index per bucket."""
+    """Twin of ``engine.results.curves.bucket_extremes``: first min and max index per bucket."""
     mins, maxs = [], []
     for a, b in itertools.pairwise(edges):
         lo = hi = None

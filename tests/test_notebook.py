@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import CallSimulationConfig
-from engine.runs import execute_run
+from engine.results.runs import execute_run
 
 nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[dev]'")
 nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[dev]'")

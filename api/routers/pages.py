@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from engine import __version__
-from engine.runs import METRIC_LABELS
+from engine.results.labels import METRIC_LABELS
 
 router = APIRouter(include_in_schema=False)
 

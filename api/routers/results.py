@@ -1,7 +1,8 @@
 """Finished runs: ``/api/backtests`` (history, curves, trades, export, compare, delete).
 
 Also ``/api/backtest/live/equity``: the curves of a paced run as far as it has been published.
-Reading lives in :mod:`engine.history` and :mod:`engine.curves`; this router only wires it up.
+Reading lives in :mod:`engine.results.history` and :mod:`engine.results.curves`; this router
+only wires it up.
 """
 
 from typing import Annotated, Literal
@@ -19,9 +20,9 @@ from api.schemas import (
     RunEntry,
     TradesPage,
 )
-from engine import history
-from engine.curves import SERIES, equity_curve
-from engine.history import RUN_ID_PATTERN, TRADE_COLUMNS, RunNotFoundError
+from engine.results import history
+from engine.results.curves import SERIES, equity_curve
+from engine.results.history import RUN_ID_PATTERN, TRADE_COLUMNS, RunNotFoundError
 
 router = APIRouter(tags=["results"])
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from cache.schema import CHAIN_SCHEMA
+from cache.timeutil import SECONDS_PER_YEAR
 from engine.agent.brokers import Quote
 from engine.config import StrategyConfig
 from engine.instruments import parse_instrument
@@ -27,11 +28,9 @@ from engine.market_context import (
     market_context_batch,
 )
 from engine.policy import OpenCall
-from engine.prepare.nb import quote_call_nb
 from engine.state import chain_candidates, model_candidates
 from engine.volsurface import surface_args
-
-SECONDS_PER_YEAR = 365 * 86_400
+from engine.volsurface.nb import quote_call_nb
 
 
 @dataclass

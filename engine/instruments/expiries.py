@@ -20,12 +20,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cache.timeutil import EXPIRY_HOUR_UTC, NS_PER_DAY, NS_PER_HOUR
 from engine.instruments.naming import check_underlying
 from engine.instruments.nb import listed_expiries_nb
 
-NS_PER_DAY = 86_400 * 10**9
-NS_PER_HOUR = 3_600 * 10**9
-EXPIRY_HOUR_UTC = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT_NS = np.iinfo(np.int64).min
 # Longest gap between consecutive expiries of each series, in days, to size generation windows.

@@ -1,215 +1,25 @@
 """Prepare phase: candidates x times, priced and scored in numba batches, cached as Parquet.
 
-For every *prepared* time (the decision instants; every instant for ``tp_and_roll``, which may
-roll at any bar) the kernel generates the calls Deribit would list (``listed_expiries`` within the
-DTE band, a strike grid around spot), prices them on the fitted vol surface and keeps the ``top_k``
-best by score. Work runs in chunks so the driver can report progress and honour a cancel flag
-between them. The result is cached under ``<data_dir>/prepared/<key>/`` where ``key`` hashes the
-config fields that affect it, the data fingerprint and :data:`PREPARE_VERSION`.
+The driver (:mod:`engine.prepare.driver`) calls the kernel of :mod:`engine.prepare.nb` chunk by
+chunk and keeps the result in ``<data_dir>/prepared/``.
 """
 
-import json
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
-import polars as pl
-
-from cache.store import write_parquet_atomic
-from engine.config import CallSimulationConfig
-from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
-from engine.instruments.strikes import grid_kernel_args
-from engine.market import RunMarket
-from engine.prepare.nb import (
-    F_DELTA,
-    F_FORWARD,
-    F_IV,
-    F_PRICE_COIN,
-    F_RATIO,
-    F_SCORE,
-    F_STRIKE,
-    F_T_YEARS,
-    F_YIELD,
-    N_FIELDS,
-    prepare_chunk_nb,
+from engine.prepare.driver import (
+    PREPARE_FIELDS,
+    PREPARE_VERSION,
+    CancelledError,
+    PreparedData,
+    prepare,
+    prepare_key,
+    prepared_times,
 )
-from engine.scoring import scoring_args
-from engine.timeutil import from_ns
-from engine.volsurface import surface_args
 
-PREPARE_VERSION = 1  # bump when the kernel's output for the same inputs changes
-CHUNK = 2048
-PREPARE_FIELDS = {
-    "underlying",
-    "start",
-    "end",
-    "timeframe",
-    "decision_interval_hours",
-    "source",
-    "target_dte",
-    "min_dte",
-    "max_dte",
-    "target_delta",
-    "delta_min",
-    "delta_max",
-    "vol_surface",
-    "scoring",
-    "top_k",
-}
-CANDIDATE_COLUMNS = {
-    "strike": F_STRIKE,
-    "t_years": F_T_YEARS,
-    "forward": F_FORWARD,
-    "iv": F_IV,
-    "delta": F_DELTA,
-    "mark_price_coin": F_PRICE_COIN,
-    "premium_yield_annual": F_YIELD,
-    "iv_rv_ratio": F_RATIO,
-    "score": F_SCORE,
-}
-
-Progress = Callable[[int, int], None]
-
-
-class CancelledError(Exception):
-    """The run was stopped between two chunks."""
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """Scored candidates of every prepared time; row ``i`` is instant ``instant_index[i]``."""
-
-    instant_index: np.ndarray  # int64 [n] index into RunMarket.t_ns
-    n_candidates: np.ndarray  # int32 [n] candidates in the band (before keeping top-K)
-    top_f: np.ndarray  # float64 [n, K, N_FIELDS], best first, NaN-padded
-    top_exp_ns: np.ndarray  # int64 [n, K], 0 where empty
-    key: str
-    from_cache: bool
-
-    def candidates_frame(self, t_ns: np.ndarray) -> pl.DataFrame:
-        """Long table: one row per kept candidate (time, rank, expiry, strike, …, score)."""
-        n, k = self.top_exp_ns.shape
-        filled = self.top_exp_ns.reshape(-1) != 0
-        rows = np.repeat(np.arange(n), k)[filled]
-        cols = {
-            "time_ns": t_ns[self.instant_index][rows],
-            "rank": np.tile(np.arange(1, k + 1), n)[filled].astype(np.int16),
-            "expiry_ns": self.top_exp_ns.reshape(-1)[filled],
-        }
-        flat = self.top_f.reshape(-1, N_FIELDS)[filled]
-        cols |= {name: flat[:, j] for name, j in CANDIDATE_COLUMNS.items()}
-        return (
-            pl.DataFrame(cols)
-            .with_columns(
-                pl.col("time_ns").cast(pl.Datetime("ns", "UTC")).cast(pl.Datetime("us", "UTC")),
-                pl.col("expiry_ns").cast(pl.Datetime("ns", "UTC")).cast(pl.Datetime("us", "UTC")),
-            )
-            .rename({"time_ns": "time", "expiry_ns": "expiry"})
-        )
-
-
-def prepared_times(market: RunMarket, cfg: CallSimulationConfig) -> np.ndarray:
-    """Indices of the instants to prepare: decisions, or every instant for ``tp_and_roll``."""
-    if cfg.exit_style == "tp_and_roll":
-        return np.arange(len(market.t_ns) - 1)  # the last instant closes the run: no new sale
-    return np.flatnonzero(market.is_decision)
-
-
-def prepare_key(market: RunMarket, cfg: CallSimulationConfig) -> str:
-    """Cache key of the prepared result."""
-    grid = "all" if cfg.exit_style == "tp_and_roll" else "decisions"
-    return cfg.digest(f"{market.data_fingerprint}|{grid}|v{PREPARE_VERSION}", PREPARE_FIELDS)
-
-
-def _monthly_lookup(exp_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    uniq = np.unique(exp_ns)
-    monthly = np.array([is_monthly_expiry(from_ns(int(e))) for e in uniq], dtype=np.bool_)
-    return uniq, monthly
-
-
-def prepare(
-    market: RunMarket,
-    cfg: CallSimulationConfig,
-    cache_dir: Path | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> PreparedData:
-    """Score the candidates of every prepared time, reading/writing the cache when given."""
-    key = prepare_key(market, cfg)
-    idx = prepared_times(market, cfg)
-    times = np.ascontiguousarray(market.t_ns[idx])
-    if cache_dir is not None:
-        cached = _load(cache_dir / key, times, idx, cfg.top_k, key)
-        if cached is not None:
-            if progress:
-                progress(len(idx), len(idx))
-            return cached
-    ctx = market.context
-    spot = np.ascontiguousarray(ctx.get_column("spot").to_numpy()[idx])
-    iv_index = np.ascontiguousarray(ctx.get_column("iv_index").to_numpy()[idx] / 100.0)
-    rv = np.ascontiguousarray(ctx.get_column("rv_30d").to_numpy()[idx])
-    regime = np.ascontiguousarray(ctx.get_column("regime").to_numpy()[idx].astype(np.int64))
-    offsets, exp_ns = listed_expiries_batch(cfg.underlying, times)
-    uniq, monthly = _monthly_lookup(exp_ns)
-
-    n, k = len(idx), cfg.top_k
-    top_f = np.empty((n, k, N_FIELDS))
-    top_exp = np.empty((n, k), np.int64)
-    n_cand = np.empty(n, np.int32)
-    args = (
-        uniq,
-        monthly,
-        grid_kernel_args(DEFAULT_GRID_RULES[cfg.underlying]),
-        surface_args(cfg.vol_surface),
-        cfg.vol_surface.basis_annual,
-        np.array([cfg.min_dte, cfg.max_dte, cfg.delta_min, cfg.delta_max]),
-        np.array([cfg.target_delta, cfg.target_dte]),
-        scoring_args(cfg.scoring),
-    )
-    for a in range(0, n, CHUNK):
-        if cancel is not None and cancel():
-            raise CancelledError("stopped by user during preparation")
-        b = min(a + CHUNK, n)
-        prepare_chunk_nb(
-            times[a:b], spot[a:b], iv_index[a:b], rv[a:b], regime[a:b],
-            offsets[a : b + 1] - offsets[a], exp_ns[offsets[a] : offsets[b]],
-            *args, top_f[a:b], top_exp[a:b], n_cand[a:b],
-        )  # fmt: skip
-        if progress:
-            progress(b, n)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False)
-    if cache_dir is not None:
-        _save(cache_dir / key, data, market.t_ns)
-    return data
-
-
-def _save(folder: Path, data: PreparedData, t_ns: np.ndarray) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write_parquet_atomic(data.candidates_frame(t_ns), tmp / "candidates.parquet")
-    counts = pl.DataFrame({"instant_index": data.instant_index, "n_candidates": data.n_candidates})
-    write_parquet_atomic(counts, tmp / "counts.parquet")
-    (tmp / "meta.json").write_text(json.dumps({"key": data.key, "version": PREPARE_VERSION}))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-
-
-def _load(folder: Path, times: np.ndarray, idx: np.ndarray, top_k: int, key: str):
-    if not (folder / "meta.json").is_file():
-        return None
-    counts = pl.read_parquet(folder / "counts.parquet")
-    if not np.array_equal(counts.get_column("instant_index").to_numpy(), idx):
-        return None
-    cands = pl.read_parquet(folder / "candidates.parquet")
-    row = np.searchsorted(times, cands.get_column("time").dt.epoch("ns").to_numpy())
-    rank = cands.get_column("rank").to_numpy().astype(np.int64) - 1
-    top_f = np.full((len(idx), top_k, N_FIELDS), np.nan)
-    top_exp = np.zeros((len(idx), top_k), np.int64)
-    for name, j in CANDIDATE_COLUMNS.items():
-        top_f[row, rank, j] = cands.get_column(name).to_numpy()
-    top_exp[row, rank] = cands.get_column("expiry").dt.epoch("ns").to_numpy()
-    n_cand = counts.get_column("n_candidates").to_numpy().astype(np.int32)
-    return PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=True)
+__all__ = [
+    "PREPARE_FIELDS",
+    "PREPARE_VERSION",
+    "CancelledError",
+    "PreparedData",
+    "prepare",
+    "prepare_key",
+    "prepared_times",
+]

@@ -8,12 +8,10 @@ import math
 import numpy as np
 from numba import njit
 
+from cache.timeutil import NS_PER_YEAR
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
-from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
-from engine.volsurface.nb import surface_iv_nb
-
-NS_PER_YEAR = 365 * 86_400 * 10**9
+from engine.volsurface.nb import delta_window_nb, quote_call_nb
 
 F_STRIKE = 0
 F_T_YEARS = 1
@@ -25,35 +23,6 @@ F_YIELD = 6  # premium_coin / T
 F_RATIO = 7  # iv / rv_30d
 F_SCORE = 8
 N_FIELDS = 9
-
-
-@njit(cache=True, nogil=True)
-def quote_call_nb(fwd, strike, t, iv_index, surface_args):
-    """Return ``(iv, price_usd, delta)`` of a call on the surface scaled by ``iv_index``."""
-    iv = surface_iv_nb(iv_index, math.log(strike / fwd), t, *surface_args)
-    price_usd, delta = black76_price_delta_nb(fwd, strike, t, iv, True)
-    return iv, price_usd, delta
-
-
-@njit(cache=True, nogil=True)
-def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta_max):
-    """Return ``(lo, hi)``: the strikes ``strikes[lo:hi]`` to consider for the delta band.
-
-    ``lo`` is the first strike with delta ≤ ``delta_max``, found by bisection (call delta falls
-    as the strike rises); ``hi`` is the first strike after it with delta < ``delta_min``. Callers
-    still check each strike's delta, so a wing where delta rises again cannot leak in.
-    """
-    a, b = 0, n
-    while a < b:
-        mid = (a + b) // 2
-        if quote_call_nb(fwd, strikes[mid], t, iv_index, surface_args)[2] <= delta_max:
-            b = mid
-        else:
-            a = mid + 1
-    hi = a
-    while hi < n and quote_call_nb(fwd, strikes[hi], t, iv_index, surface_args)[2] >= delta_min:
-        hi += 1
-    return a, hi
 
 
 @njit(cache=True, nogil=True)

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from cache.timeutil import EXPIRY_HOUR_UTC, NS_PER_HOUR, NS_PER_YEAR
+
 EXPIRY_TIME_UTC = time(8, 0, tzinfo=UTC)
-NS_PER_YEAR = 365 * 86_400 * 10**9
-_NS_PER_HOUR = 3_600 * 10**9
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT_NS = np.iinfo(np.int64).min  # how datetime64('NaT') reads as int64
 
@@ -130,5 +130,5 @@ def t_years_to_expiry(now: object, expiry: object) -> float | np.ndarray:
                 raise ValueError("expiry strings must be ISO dates 'YYYY-MM-DD'") from None
         if arr.dtype == np.dtype("datetime64[D]"):
             ns = arr.astype("datetime64[ns]").view(np.int64)
-            expiry = np.where(ns == _NAT_NS, ns, ns + 8 * _NS_PER_HOUR)
+            expiry = np.where(ns == _NAT_NS, ns, ns + EXPIRY_HOUR_UTC * NS_PER_HOUR)
     return year_fraction(now, expiry)

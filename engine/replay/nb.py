@@ -7,6 +7,7 @@ import math
 
 from numba import njit
 
+from cache.timeutil import NS_PER_DAY, NS_PER_YEAR
 from engine.prepare.nb import (
     F_DELTA,
     F_FORWARD,
@@ -14,11 +15,8 @@ from engine.prepare.nb import (
     F_PRICE_COIN,
     F_SCORE,
     F_STRIKE,
-    quote_call_nb,
 )
-
-NS_PER_DAY = 86_400 * 10**9
-NS_PER_YEAR = 365 * NS_PER_DAY
+from engine.volsurface.nb import quote_call_nb
 
 # step actions (one step per decision instant)
 A_SELL, A_POSITION_OPEN, A_NO_CANDIDATE, A_BELOW_THRESHOLD, A_ROLLED, A_TOOK_PROFIT = range(6)

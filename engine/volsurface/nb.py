@@ -1,8 +1,14 @@
-"""Numba kernel of the candidate IV model (see ``engine/volsurface/__init__.py``)."""
+"""Numba kernels of the vol surface: a candidate's IV, and calls quoted on that surface.
+
+The model is described in ``engine/volsurface/__init__.py``. The prepare phase, the replay
+(marking an open call), the agent's model feed and the state builder all quote through here.
+"""
 
 import math
 
 from numba import njit
+
+from engine.pricing.nb import black76_price_delta_nb
 
 
 @njit(cache=True, nogil=True)
@@ -19,3 +25,32 @@ def surface_iv_nb(
     ratio = 1.0 + skew * x + curvature * x * x
     ratio = min(max(ratio, min_ratio), max_ratio)
     return atm * ratio
+
+
+@njit(cache=True, nogil=True)
+def quote_call_nb(fwd, strike, t, iv_index, surface_args):
+    """Return ``(iv, price_usd, delta)`` of a call on the surface scaled by ``iv_index``."""
+    iv = surface_iv_nb(iv_index, math.log(strike / fwd), t, *surface_args)
+    price_usd, delta = black76_price_delta_nb(fwd, strike, t, iv, True)
+    return iv, price_usd, delta
+
+
+@njit(cache=True, nogil=True)
+def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta_max):
+    """Return ``(lo, hi)``: the strikes ``strikes[lo:hi]`` to consider for the delta band.
+
+    ``lo`` is the first strike with delta ≤ ``delta_max``, found by bisection (call delta falls
+    as the strike rises); ``hi`` is the first strike after it with delta < ``delta_min``. Callers
+    still check each strike's delta, so a wing where delta rises again cannot leak in.
+    """
+    a, b = 0, n
+    while a < b:
+        mid = (a + b) // 2
+        if quote_call_nb(fwd, strikes[mid], t, iv_index, surface_args)[2] <= delta_max:
+            b = mid
+        else:
+            a = mid + 1
+    hi = a
+    while hi < n and quote_call_nb(fwd, strikes[hi], t, iv_index, surface_args)[2] >= delta_min:
+        hi += 1
+    return a, hi

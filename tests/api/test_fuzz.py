@@ -24,7 +24,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from engine.history import RUN_ID_PATTERN
+from engine.results.history import RUN_ID_PATTERN
 from tests.browser.live_server import LiveServer, copy_data_dir
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")

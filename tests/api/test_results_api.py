@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from engine.config import CallSimulationConfig
-from engine.runs import execute_run
+from engine.results.runs import execute_run
 from tests.api.test_backtest_api import BODY, wait_for
 
 UNKNOWN = "0123456789abcdef"

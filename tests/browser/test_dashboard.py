@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from engine import __version__
-from engine.runs import METRIC_LABELS
+from engine.results.labels import METRIC_LABELS
 from tests.browser.conftest import NO_PLAYWRIGHT, SCREENSHOTS_DIR
 
 sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)

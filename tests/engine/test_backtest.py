@@ -12,11 +12,11 @@ import pytest
 
 from cache.datasource import DeribitDataSource
 from cache.store import Store
+from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
 from engine.prepare.nb import F_SCORE, F_STRIKE
-from engine.runs import write_run
+from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator
-from engine.timeutil import from_ns
 from tests.reference_backtest import reference_backtest
 
 WINDOWS = [

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from engine.config import CallSimulationConfig
-from engine.curves import (
+from engine.metrics import drawdown_series_pct
+from engine.results.curves import (
     EXTREME_CURVES,
     SERIES,
     bucket_edges,
@@ -22,8 +23,7 @@ from engine.curves import (
     equity_curve,
     trade_markers,
 )
-from engine.metrics import drawdown_series_pct
-from engine.runs import execute_run
+from engine.results.runs import execute_run
 from tests.reference_results import bucket_extremes_ref
 
 floats = st.floats(-1e6, 1e6) | st.just(np.nan)  # a few repeats so ties get exercised

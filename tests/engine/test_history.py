@@ -6,7 +6,7 @@ import shutil
 import polars as pl
 import pytest
 
-from engine.history import (
+from engine.results.history import (
     TRADE_COLUMNS,
     RunNotFoundError,
     check_run_id,
@@ -18,7 +18,7 @@ from engine.history import (
     table_csv,
     trades_page,
 )
-from engine.runs import METRIC_LABELS
+from engine.results.labels import METRIC_LABELS
 
 
 @pytest.fixture

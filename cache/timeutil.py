@@ -1,10 +1,25 @@
-"""UTC time helpers shared by the engine, the cache and the API."""
+"""UTC time helpers and constants, shared by the cache, the engine and the API.
+
+They live in the lowest layer that needs them (the cache), so nothing here imports upwards.
+Years are ACT/365 (crypto trades every day; Deribit counts time to expiry that way) and every
+Deribit BTC/ETH option expires at 08:00 UTC.
+"""
 
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAYS_PER_YEAR = 365
+SECONDS_PER_DAY = 86_400
+SECONDS_PER_YEAR = DAYS_PER_YEAR * SECONDS_PER_DAY
+NS_PER_SECOND = 10**9
+NS_PER_HOUR = 3_600 * NS_PER_SECOND
+NS_PER_DAY = SECONDS_PER_DAY * NS_PER_SECOND
+NS_PER_YEAR = DAYS_PER_YEAR * NS_PER_DAY
+EXPIRY_HOUR_UTC = 8  # Deribit's options expire (and settle) at 08:00 UTC
+TIMEFRAME_HOURS = {"1h": 1, "4h": 4, "1d": 24}  # bar lengths the cache and the engine know
+TIMEFRAMES = {name: timedelta(hours=h) for name, h in TIMEFRAME_HOURS.items()}
 
 
 def as_utc(value: datetime | date | str, name: str) -> datetime:

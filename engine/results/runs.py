@@ -16,6 +16,7 @@ from cache.datasource import DeribitDataSource
 from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
+from engine.results.labels import METRIC_LABELS
 from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
 
 TABLES = ("trades", "equity", "steps", "candidates")
@@ -66,32 +67,6 @@ def execute_run(
     sim = CoveredCallSimulator(ds, cfg, cache_dir=Path(data_dir) / "prepared")
     result = sim.simulate_policy(progress=progress, on_steps=on_steps, cancel=cancel)
     return result, write_run(result, data_dir)
-
-
-METRIC_LABELS = {
-    "num_trades": ("Trades", "{:.0f}"),
-    "initial_capital_usd": ("Initial capital (USD)", "{:,.2f}"),
-    "final_equity_usd": ("Final equity (USD)", "{:,.2f}"),
-    "final_equity_coin": ("Final equity (coin)", "{:.6f}"),
-    "final_pnl": ("Final PnL (USD)", "{:+,.2f}"),
-    "final_pnl_vs_hodl": ("PnL vs HODL (USD)", "{:+,.2f}"),
-    "total_return_pct_usd": ("Total return, USD (%)", "{:+.2f}"),
-    "total_return_pct_coin": ("Total return, coin (%)", "{:+.2f}"),
-    "hodl_return_pct_usd": ("HODL return, USD (%)", "{:+.2f}"),
-    "max_drawdown_pct": ("Max drawdown (%)", "{:.2f}"),
-    "hodl_max_drawdown_pct": ("HODL max drawdown (%)", "{:.2f}"),
-    "sharpe": ("Sharpe (365 d)", "{:.2f}"),
-    "sortino": ("Sortino (365 d)", "{:.2f}"),
-    "premium_collected_coin": ("Premium collected (coin)", "{:.6f}"),
-    "premium_collected_usd": ("Premium collected (USD)", "{:,.2f}"),
-    "assignments": ("Assignments (ITM at expiry)", "{:.0f}"),
-    "win_rate_pct": ("Win rate (%)", "{:.1f}"),
-    "take_profits": ("Take-profits", "{:.0f}"),
-    "rolls": ("Rolls", "{:.0f}"),
-    "avg_days_in_trade": ("Average days in trade", "{:.2f}"),
-    "fees_paid_coin": ("Fees paid (coin)", "{:.6f}"),
-    "fees_paid_usd": ("Fees paid (USD)", "{:,.2f}"),
-}
 
 
 def format_summary(summary: dict) -> str:

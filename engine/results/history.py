@@ -1,6 +1,6 @@
 """Finished runs on disk (``<data_dir>/runs/<run_id>/``): list, read, page, compare, delete.
 
-The files :mod:`engine.runs` writes are the history, so it survives a restart. Run ids are
+The files :mod:`engine.results.runs` writes are the history, so it survives a restart. Run ids are
 checked against a strict pattern before any path is built from them, so a request cannot reach
 outside the runs folder.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.runs import METRIC_LABELS, TABLES, runs_dir
+from engine.results.labels import METRIC_LABELS
+from engine.results.runs import TABLES, runs_dir
 
 log = logging.getLogger(__name__)
 
