@@ -12,7 +12,7 @@ from engine.agent import LiveAgent
 from engine.agent.brokers import DeribitBroker, PaperBroker
 from engine.agent.feeds import DeribitFeed, ReplayChainFeed, ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
-from engine.config import StrategyConfig
+from engine.config import StrategyConfig, load_strategy
 
 REPLAY_CYCLE_S = 2.0
 LIVE_CYCLE_S = 60.0
@@ -29,7 +29,7 @@ def _secret(value) -> str | None:
 
 def _broker(settings: Settings, cfg: StrategyConfig):
     if settings.agent_broker == "paper":
-        return PaperBroker(settings.agent_position_size, cfg.fees)
+        return PaperBroker(cfg.position_size, cfg.fees)
     if settings.agent_broker == "testnet":
         cid, secret = settings.deribit_client_id, settings.deribit_client_secret
         if cid is None or secret is None:
@@ -52,9 +52,7 @@ def _broker(settings: Settings, cfg: StrategyConfig):
             )
         url = settings.deribit_url or MAINNET_URL
     client = DeribitClient(url, client_id=_secret(cid), client_secret=_secret(secret))
-    return DeribitBroker(
-        client, cfg.underlying, settings.agent_position_size, cfg.fees, settings.agent_broker
-    )
+    return DeribitBroker(client, cfg.underlying, cfg.position_size, cfg.fees, settings.agent_broker)
 
 
 def _feed(settings: Settings, cfg: StrategyConfig, store: Store):
@@ -72,16 +70,34 @@ def _feed(settings: Settings, cfg: StrategyConfig, store: Store):
     ds = DeribitDataSource(settings.data_dir, settings.agent_replay_source)
     cov = ds.coverage(cfg.underlying)
     start = settings.agent_replay_start or (min(cov.candles.end, cov.iv.end) - REPLAY_LOOKBACK)
-    return ReplaySourceFeed(ds, cfg, start, timedelta(hours=settings.agent_replay_step_hours))
+    step = timedelta(hours=settings.agent_replay_step_hours or cfg.timeframe_hours)
+    return ReplaySourceFeed(ds, cfg, start, step)
 
 
-def build_agent(settings: Settings) -> LiveAgent:
-    """The agent of ``settings``; raises AgentConfigError (or a data error) naming the problem."""
-    cfg = StrategyConfig(
+def agent_strategy(settings: Settings) -> StrategyConfig:
+    """The strategy the settings ask for: ``AGENT_STRATEGY``'s file, else the ``AGENT_*`` fields.
+
+    The file may hold a strategy, a run's config block or a run's ``summary.json``; its run-only
+    fields (dates, source, capital) are ignored by the live agent.
+    """
+    if settings.agent_strategy is not None:
+        try:
+            return load_strategy(settings.agent_strategy)[0]
+        except ValueError as exc:
+            raise AgentConfigError(f"THETADESK_AGENT_STRATEGY: {exc}") from exc
+    return StrategyConfig(
         underlying=settings.agent_underlying,
         exit_style=settings.agent_exit_style,
         position_size=settings.agent_position_size,
     )
+
+
+def build_agent(settings: Settings, cfg: StrategyConfig | None = None) -> LiveAgent:
+    """The agent of ``settings`` (on strategy ``cfg`` if given); errors name the problem.
+
+    Raises AgentConfigError for settings that may not run, or a data error for the replay.
+    """
+    cfg = cfg or agent_strategy(settings)
     store = Store(settings.data_dir)
     broker = _broker(settings, cfg)
     feed = _feed(settings, cfg, store)

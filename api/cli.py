@@ -166,6 +166,59 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.agent.headless import run_headless
+    from engine.config import CallSimulationConfig, load_strategy
+
+    fields: dict = {}
+    if args.strategy is not None:
+        strategy, run = load_strategy(args.strategy)
+        fields = strategy.model_dump() | run
+    flags = {
+        "underlying": args.underlying,
+        "start": args.start,
+        "end": args.end,
+        "source": args.source,
+        "exit_style": args.exit_style,
+        "timeframe": args.timeframe,
+        "decision_interval_hours": args.decision_interval_hours,
+    }
+    flags |= {k: getattr(args, k) for k in STRATEGY_OPTIONS}
+    fields |= {k: v for k, v in flags.items() if v is not None}
+    for name in ("underlying", "start", "end"):
+        if name not in fields:
+            raise CliError(f"--{name} is required (or a --strategy file that holds it)")
+    fields.setdefault("source", "synthetic")
+    cfg = CallSimulationConfig(**fields)
+    data_dir = _settings(args).data_dir
+    if cfg.source == "synthetic":
+        ensure_default_data(Store(data_dir))
+    with tqdm(desc="agent replay", unit="cycle", disable=args.json or None) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = run_headless(data_dir, cfg, progress=progress)
+    summary = result.as_dict()
+    if args.json:
+        print(json.dumps(summary, default=str))
+        return 0
+    data = result.data
+    synthetic = "  ** SYNTHETIC DATA, not real Deribit prices **" if data["synthetic"] else ""
+    print(
+        f"Agent replay of {cfg.underlying} {cfg.exit_style}, {cfg.start:%Y-%m-%d} to "
+        f"{cfg.end:%Y-%m-%d}, source {data['source']} [{data['origin']}], paper broker"
+        f"{synthetic}\n  {result.cycles} cycles, {result.decisions} decisions, "
+        f"{len(result.trades)} trades, quantity {result.quantity_coin:.6g} coin, final equity "
+        f"{result.final_equity_coin:.6f} coin\n  journal: {result.journal_path}\n"
+        f"  the backtest of the same config has run id {result.run_id}"
+    )
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     _print_coverage(Store(_settings(args).data_dir))
     return 0
@@ -241,6 +294,27 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", action="store_true", help="print one JSON object, no progress")
     for name, kind in STRATEGY_OPTIONS.items():
         bt.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
+
+    ag = add(
+        "agent",
+        "run the live agent headless over replayed history with a paper broker (no web server)",
+        _agent,
+    )
+    ag.add_argument("--feed", choices=["replay"], default="replay",
+                    help="replay a cached source (the only headless feed)")  # fmt: skip
+    ag.add_argument("--broker", choices=["paper"], default="paper",
+                    help="paper (a headless replay never sends orders)")  # fmt: skip
+    ag.add_argument("--strategy", type=Path, help="strategy JSON, run config or summary.json")
+    ag.add_argument("--source", help="cache source name (default synthetic)")
+    ag.add_argument("--underlying", type=str.upper, choices=["BTC", "ETH"])
+    ag.add_argument("--start", help="UTC date or datetime")
+    ag.add_argument("--end", help="UTC date or datetime, exclusive")
+    ag.add_argument("--timeframe", choices=["1h", "4h", "1d"])
+    ag.add_argument("--decision-interval-hours", type=int)
+    ag.add_argument("--exit-style", choices=["hold_to_expiry", "tp_and_roll"])
+    ag.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    for name, kind in STRATEGY_OPTIONS.items():
+        ag.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
     return parser
 
 

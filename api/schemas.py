@@ -3,9 +3,14 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cache.timeutil import as_utc
+
+# the agent's status models are the engine's, served as they are
+from engine.agent.status import AgentPosition as AgentPosition
+from engine.agent.status import AgentStatus as AgentStatus
+from engine.results.history import RUN_ID_PATTERN
 
 
 class BacktestStartRequest(BaseModel):
@@ -144,42 +149,7 @@ class StatusResponse(BaseModel):
     sources: list[SourceOut]
     backtest_running: bool
     backtest_state: str
-    agent: dict
-
-
-class AgentPosition(BaseModel):
-    """The covered call the agent has sold."""
-
-    instrument_name: str
-    strike_usd: float
-    expiry: datetime
-    premium_coin: float
-    quantity_coin: float
-    mark_coin: float | None
-    opened_at: datetime
-
-
-class AgentStatus(BaseModel):
-    """The live agent: mode, feed, broker, last cycle, position and equity."""
-
-    state: str
-    message: str | None = None
-    feed: str | None = None
-    feed_description: str | None = None
-    broker: str | None = None
-    underlying: str | None = None
-    exit_style: str | None = None
-    cycles: int = 0
-    last_cycle_time: datetime | None = Field(None, description="the agent clock's time (UTC)")
-    last_cycle_wall_time: datetime | None = None
-    last_cycle_ms: float | None = None
-    position: AgentPosition | None = None
-    equity_coin: float | None = None
-    equity_usd: float | None = None
-    index_price: float | None = Field(None, description="USD")
-    last_action: str | None = None
-    last_reason: str | None = None
-    last_error: str | None = None
+    agent: AgentStatus
 
 
 class AgentDecision(BaseModel):
@@ -202,6 +172,49 @@ class AgentDecision(BaseModel):
     equity_coin: float | None
     equity_usd: float | None
     cycle_ms: float | None
+
+
+class AgentTrade(BaseModel):
+    """One covered call the agent closed (prices per contract, fees and PnL for the quantity)."""
+
+    id: int
+    broker: str
+    instrument_name: str
+    strike: float = Field(description="USD")
+    expiry: datetime
+    open_time: datetime = Field(description="the agent clock's time of the sale")
+    close_time: datetime = Field(description="of the buy-back; the expiry when settled")
+    quantity_coin: float
+    premium_coin: float = Field(description="coin per contract received")
+    close_price_coin: float = Field(description="coin per contract paid (value at settlement)")
+    close_reason: str = Field(description="expiry | take_profit | end_of_data | manual")
+    settlement_price: float | None = Field(description="USD, when settled")
+    fees_coin: float | None = Field(description="opening plus closing fee; null if unknown")
+    pnl_coin: float | None
+    chain_id: int
+    roll_index: int
+
+
+class AgentStrategyRequest(BaseModel):
+    """Body of ``POST /api/agent/strategy``: a strategy, or the strategy of a finished run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] | None = Field(
+        None, description="a strategy (StrategyConfig fields), a run's config block or summary"
+    )
+    from_run: str | None = Field(
+        None, pattern=RUN_ID_PATTERN, description="run the strategy of this finished run"
+    )
+    close_open_call: bool = Field(
+        False, description="buy back an open call first (else a switch is refused while open)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "AgentStrategyRequest":
+        if (self.config is None) == (self.from_run is None):
+            raise ValueError("give exactly one of config and from_run")
+        return self
 
 
 class RunEntry(BaseModel):

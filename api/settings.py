@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     port: int = 8000
 
     agent_enabled: bool = True
+    agent_strategy: Path | None = None  # a strategy / run config / summary.json to run live
     agent_feed: Literal["replay", "deribit"] = "replay"
     agent_broker: Literal["paper", "testnet", "mainnet"] = "paper"
     agent_underlying: Literal["BTC", "ETH"] = "BTC"
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     agent_replay_source: str = "synthetic"
     agent_replay_chains: Path | None = None  # recorded chain snapshots (Parquet) to replay
     agent_replay_start: datetime | None = None  # default: 90 days before the source ends
-    agent_replay_step_hours: int = 1
+    agent_replay_step_hours: int | None = None  # default: the strategy's bar
 
     deribit_testnet: bool = False  # the feed reads test.deribit.com instead of www
     deribit_url: str | None = None  # override the API base URL (a proxy, or a test server)

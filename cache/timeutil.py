@@ -7,8 +7,6 @@ Deribit BTC/ETH option expires at 08:00 UTC.
 
 from datetime import UTC, date, datetime, time, timedelta
 
-import numpy as np
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAYS_PER_YEAR = 365
 SECONDS_PER_DAY = 86_400
@@ -51,7 +49,9 @@ def to_ns(value: datetime) -> int:
     """Nanoseconds since the Unix epoch of a UTC-aware datetime."""
     if value.tzinfo is None:
         raise ValueError(f"{value.isoformat()} has no timezone; use UTC")
-    return int(np.datetime64(value.astimezone(UTC).replace(tzinfo=None), "ns").astype(np.int64))
+    delta = value - EPOCH  # exact: timedelta holds whole days, seconds and microseconds
+    seconds = delta.days * SECONDS_PER_DAY + delta.seconds
+    return seconds * NS_PER_SECOND + delta.microseconds * 1000
 
 
 def from_ns(ns: int) -> datetime:

@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,10 +64,18 @@ class ScoringParams(_Frozen):
 
 
 class StrategyConfig(_Frozen):
-    """The covered-call strategy: what to sell and when to exit; shared by backtest and agent."""
+    """The covered-call strategy: what to sell, when to decide and when to exit.
+
+    The backtest and the live agent take the same strategy, so a configuration that was
+    backtested runs live unchanged. ``timeframe`` is the bar the market context (returns,
+    realized vol, regime) is computed on; decisions come every ``decision_interval_hours``; with
+    ``tp_and_roll`` the open call is also tested for take-profit at every bar in between.
+    """
 
     underlying: Literal["BTC", "ETH"]
     exit_style: Literal["hold_to_expiry", "tp_and_roll"] = "hold_to_expiry"
+    timeframe: Literal["1h", "4h", "1d"] = "1h"
+    decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
 
     target_dte: float = Field(7.0, gt=0, le=365)
     min_dte: float = Field(1.0, ge=0, le=365)
@@ -102,7 +112,17 @@ class StrategyConfig(_Frozen):
                 f"target_delta ({self.target_delta}) must lie within delta_min "
                 f"({self.delta_min}) and delta_max ({self.delta_max})"
             )
+        if self.decision_interval_hours % self.timeframe_hours:
+            raise ValueError(
+                f"decision_interval_hours ({self.decision_interval_hours}) must be a multiple of "
+                f"the {self.timeframe} timeframe ({self.timeframe_hours} h)"
+            )
         return self
+
+    @property
+    def timeframe_hours(self) -> int:
+        """Bar length in hours."""
+        return TIMEFRAME_HOURS[self.timeframe]
 
 
 class CallSimulationConfig(StrategyConfig):
@@ -110,8 +130,6 @@ class CallSimulationConfig(StrategyConfig):
 
     start: datetime
     end: datetime
-    timeframe: Literal["1h", "4h", "1d"] = "1h"
-    decision_interval_hours: int = Field(24, ge=1, le=24 * 30)
     source: str = "synthetic"
     initial_capital_usd: float | None = Field(None, ge=1.0, le=1e12)
     top_k: int = Field(5, ge=2, le=100)  # kept per decision (2+: a roll needs the next best)
@@ -123,14 +141,9 @@ class CallSimulationConfig(StrategyConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "CallSimulationConfig":
-        tf_h = TIMEFRAME_HOURS[self.timeframe]
+        tf_h = self.timeframe_hours
         if self.end <= self.start:
             raise ValueError(f"end ({self.end.date()}) must be after start ({self.start.date()})")
-        if self.decision_interval_hours % tf_h:
-            raise ValueError(
-                f"decision_interval_hours ({self.decision_interval_hours}) must be a multiple of "
-                f"the {self.timeframe} timeframe ({tf_h} h)"
-            )
         for name in ("start", "end"):
             t = getattr(self, name)
             if (t - t.replace(hour=0, minute=0, second=0, microsecond=0)) % timedelta(hours=tf_h):
@@ -142,11 +155,6 @@ class CallSimulationConfig(StrategyConfig):
             )
         return self
 
-    @property
-    def timeframe_hours(self) -> int:
-        """Bar length in hours."""
-        return TIMEFRAME_HOURS[self.timeframe]
-
     def canonical_json(self, fields: set[str] | None = None) -> str:
         """Stable JSON of the config (or of ``fields``): the input to run ids and cache keys."""
         data = self.model_dump(mode="json", include=fields)
@@ -156,3 +164,46 @@ class CallSimulationConfig(StrategyConfig):
         """Hash of the canonical config (or ``fields``) plus the data fingerprint."""
         text = self.canonical_json(fields) + "|" + fingerprint
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def quantity_coin(self, first_spot_usd: float) -> float:
+        """Coins held and covered: ``position_size``, or the capital's worth at the first spot."""
+        if self.initial_capital_usd is not None:
+            return self.initial_capital_usd / first_spot_usd
+        return self.position_size
+
+    @property
+    def strategy(self) -> StrategyConfig:
+        """The strategy alone (what the live agent takes), without the run-only fields."""
+        return StrategyConfig(**self.model_dump(include=set(StrategyConfig.model_fields)))
+
+
+RUN_ONLY_FIELDS = frozenset(CallSimulationConfig.model_fields) - frozenset(
+    StrategyConfig.model_fields
+)
+
+
+def split_strategy(data: Mapping[str, Any]) -> tuple[StrategyConfig, dict]:
+    """A strategy and the run-only fields (dates, source, …) from a config mapping.
+
+    ``data`` may be a strategy, a run's ``config`` block as written in its ``summary.json``, or
+    that ``summary.json`` itself (its ``config`` is used). Raises ``ValueError`` (pydantic's
+    ``ValidationError``) naming a bad or unknown field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a strategy must be a JSON object, got {type(data).__name__}")
+    if "config" in data and "run_id" in data:  # a run's summary.json
+        data = data["config"]
+        if not isinstance(data, Mapping):
+            raise ValueError("the summary's config is not a JSON object")
+    run = {k: v for k, v in data.items() if k in RUN_ONLY_FIELDS}
+    strategy = StrategyConfig(**{k: v for k, v in data.items() if k not in RUN_ONLY_FIELDS})
+    return strategy, run
+
+
+def load_strategy(path: Path) -> tuple[StrategyConfig, dict]:
+    """Read a strategy file (see :func:`split_strategy`); errors name the file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"strategy file {path}: {exc}") from exc
+    return split_strategy(data)

@@ -32,8 +32,8 @@ N_CAND_FIELDS = len(Cand)
 class ActionT(NamedTuple):
     """What the policy did at an instant (one step per decision instant in a backtest).
 
-    The first seven come out of the policy kernel; the last three only from the live agent's
-    cycle (settling an expiry, waiting for a settlement price, a failed cycle).
+    The first seven come out of the policy kernel; the others only from the live agent (settling
+    an expiry, waiting for a settlement price, a failed cycle, closing the call on request).
     """
 
     sell: int = 0
@@ -46,6 +46,7 @@ class ActionT(NamedTuple):
     expiry: int = 7
     awaiting_settlement: int = 8
     error: int = 9
+    close: int = 10
 
 
 Action = ActionT()
@@ -57,6 +58,7 @@ class CloseReasonT(NamedTuple):
     expiry: int = 0  # settled at the expiry's settlement price
     take_profit: int = 1  # bought back once enough of the premium was captured
     end_of_data: int = 2  # still open at the last instant: valued at its mark, no fee
+    manual: int = 3  # bought back on request (the live agent switching strategy)
 
 
 CloseReason = CloseReasonT()

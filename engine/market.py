@@ -17,9 +17,10 @@ import numpy as np
 import polars as pl
 
 from cache.datasource import DataNotCoveredError
-from cache.timeutil import NS_PER_HOUR, TIMEFRAME_HOURS
+from cache.timeutil import TIMEFRAME_HOURS, to_ns
 from engine.config import CallSimulationConfig
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
+from engine.policy.schedule import decision_mask
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,7 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
         raise ValueError("the range holds fewer than two bars; widen start/end")
     context = market_context_batch(candles, iv, instants, cfg.timeframe_hours)
     t_ns = instants.dt.epoch("ns").to_numpy()
-    start_ns = int(pl.Series([cfg.start]).dt.epoch("ns")[0])
-    interval = cfg.decision_interval_hours * NS_PER_HOUR
-    end_ns = int(pl.Series([cfg.end]).dt.epoch("ns")[0])
-    is_decision = ((t_ns - start_ns) % interval == 0) & (t_ns < end_ns)
+    is_decision = decision_mask(t_ns, to_ns(cfg.start), cfg.decision_interval_hours, to_ns(cfg.end))
     day0, price, from_delivery = _settlement_prices(ds, cfg)
     return RunMarket(
         t_ns=t_ns,

@@ -71,9 +71,7 @@ class CoveredCallSimulator:
 
     def quantity(self) -> float:
         """Coins held and covered: ``position_size``, or capital / first spot when capital set."""
-        if self.cfg.initial_capital_usd is not None:
-            return self.cfg.initial_capital_usd / float(self.market.spot[0])
-        return self.cfg.position_size
+        return self.cfg.quantity_coin(float(self.market.spot[0]))
 
     def prepare(
         self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None

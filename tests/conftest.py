@@ -3,6 +3,12 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# One hypothesis profile for the suite: no deadline, since a kernel's first call may compile (or
+# load its cache); tests that want more or fewer examples say so with @settings(max_examples=...).
+hypothesis_settings.register_profile("thetadesk", deadline=None, max_examples=100)
+hypothesis_settings.load_profile("thetadesk")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -1,17 +1,17 @@
 """A slow, obvious backtest: a plain Python loop, one covered call at a time.
 
 Like the seed's manager loop: at every instant it asks ``build_historical_state`` for the state,
-settles an expired call, and lets :func:`engine.policy.decide` (the live agent's policy) choose,
-doing the bookkeeping in plain Python. It shares the scalar pricing/scoring building blocks and the
-policy with the engine, so agreement proves the batch prepare phase and the replay kernel take the
-same decisions as the live agent's policy, with the same books.
+settles an expired call and applies the policy, written out here in plain Python
+(:func:`decide_ref`, :func:`trade_fee_ref`, :func:`settlement_fee_ref`) — independently of the
+policy kernels the engine and the live agent share, so that agreement checks them. Only the scalar
+pricing and scoring building blocks (through the state builder and the model mark) are the
+engine's; they have twins of their own.
 """
 
 import math
 from datetime import UTC, datetime, timedelta
 
-from engine.config import CallSimulationConfig
-from engine.policy import ROLL, SELL, OpenCall, decide
+from engine.config import CallSimulationConfig, FeeModel, StrategyConfig
 from engine.state import build_historical_state
 from engine.volsurface import surface_args
 from engine.volsurface.nb import quote_call_nb
@@ -38,8 +38,55 @@ def _mark(cfg, spot, iv_index_pct, t, call) -> float:
     return quote_call_nb(fwd, call["strike"], years, iv_index_pct / 100, args)[1] / fwd
 
 
-def _fee(cfg, qty, price) -> float:
-    return qty * min(cfg.fees.option_fee_rate, cfg.fees.option_fee_cap_pct / 100 * price)
+def trade_fee_ref(fees: FeeModel, qty: float, price: float) -> float:
+    """Twin of ``engine.policy.nb.trade_fee_nb``: a rate per contract, capped at a share."""
+    return qty * min(fees.option_fee_rate, fees.option_fee_cap_pct / 100 * price)
+
+
+def settlement_fee_ref(fees: FeeModel, qty: float, value: float, expiry: datetime) -> float:
+    """Twin of ``engine.policy.nb.settlement_fee_nb``: in the money, and not on dailies."""
+    if value <= 0 or (expiry.weekday() != 4 and not fees.settlement_fee_on_dailies):
+        return 0.0
+    return qty * min(fees.settlement_fee_rate, fees.settlement_fee_cap_pct / 100 * value)
+
+
+def decide_ref(
+    cfg: StrategyConfig,
+    now: datetime,
+    call: dict | None,
+    mark: float | None,
+    candidates: list[dict],
+    rolls: int,
+    is_decision: bool,
+) -> tuple[str, dict | None]:
+    """Twin of ``engine.policy.nb.decide_nb``: ``(action name, candidate to sell or None)``."""
+    take_profit = (
+        call is not None
+        and cfg.exit_style == "tp_and_roll"
+        and mark is not None
+        and (call["premium"] - mark) / call["premium"] >= cfg.tp_threshold_pct / 100
+    )
+    if take_profit:
+        days_left = (call["expiry"] - now).total_seconds() / 86_400
+        if rolls >= cfg.max_rolls_per_chain or days_left < cfg.min_dte_to_roll:
+            return "take_profit", None
+        others = [
+            c
+            for c in candidates
+            if not (c["strike"] == call["strike"] and c["expiry"] == call["expiry"])
+        ]
+        if others and others[0]["score"] >= cfg.min_score_to_trade:
+            return "roll", others[0]
+        return "take_profit", None
+    if not is_decision:
+        return "not_a_decision", None
+    if call is not None:
+        return "position_open", None
+    if not candidates:
+        return "no_candidate", None
+    if candidates[0]["score"] < cfg.min_score_to_trade:
+        return "below_threshold", None
+    return "sell", candidates[0]
 
 
 def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
@@ -87,7 +134,7 @@ def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
 
     def sell(best, at):
         nonlocal coins, call
-        fee = _fee(cfg, qty, best["mark_price_coin"])
+        fee = trade_fee_ref(cfg.fees, qty, best["mark_price_coin"])
         coins += qty * best["mark_price_coin"] - fee
         call = {
             "name": best["instrument_name"],
@@ -116,31 +163,22 @@ def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
         if call is not None and call["expiry"] <= t:
             settle = _settlement_price(ds, cfg, call["expiry"])
             value = max(settle - call["strike"], 0.0) / settle
-            is_daily = call["expiry"].weekday() != 4
-            fee = 0.0
-            if value > 0 and (not is_daily or cfg.fees.settlement_fee_on_dailies):
-                fee = qty * min(
-                    cfg.fees.settlement_fee_rate, cfg.fees.settlement_fee_cap_pct / 100 * value
-                )
+            fee = settlement_fee_ref(cfg.fees, qty, value, call["expiry"])
             close(call["expiry"], value, "expiry", settle, settle, fee)
             rolls = 0
-        position = None
-        if call is not None:
-            position = OpenCall(call["name"], call["strike"], call["expiry"], call["premium"],
-                                call["open_time"])  # fmt: skip
         mark = _mark(cfg, spot, iv_pct, t, call) if call is not None else None
         cands = state["candidate_options"] if state else []
-        decision = decide(cfg, t, position, mark, cands, rolls, is_decision)
-        if decision.buy_back:
-            close(t, mark, "take_profit", None, spot, _fee(cfg, qty, mark))
-            rolls = rolls + 1 if decision.action == ROLL else 0
-        if decision.action == SELL:
+        action, into = decide_ref(cfg, t, call, mark, cands, rolls, is_decision)
+        if action in ("take_profit", "roll"):
+            close(t, mark, "take_profit", None, spot, trade_fee_ref(cfg.fees, qty, mark))
+            rolls = rolls + 1 if action == "roll" else 0
+        if action == "sell":
             chain += 1
             rolls = 0
-        if decision.sell is not None:
-            sell(decision.sell, t)
+        if into is not None:
+            sell(into, t)
         if is_decision:
-            steps.append((t, len(cands), decision.action))
+            steps.append((t, len(cands), action))
         mark = _mark(cfg, spot, iv_pct, t, call) if call is not None else 0.0
         equity.append((t, coins - qty * mark))
     if call is not None:

@@ -1,39 +1,55 @@
-"""``/api/agent/*``: the live agent's status, decisions, pause and resume."""
+"""``/api/agent/*``: the live agent's status, decisions, trades, pause, resume and strategy."""
+
+import logging
+import threading
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import ValidationError
 
-from api.schemas import AgentDecision, AgentStatus, ErrorResponse
+from api.agent_setup import AgentConfigError, build_agent
+from api.errors import error_response, validation_fields
+from api.schemas import (
+    AgentDecision,
+    AgentStatus,
+    AgentStrategyRequest,
+    AgentTrade,
+    ErrorResponse,
+)
+from engine.config import split_strategy
+from engine.results.history import RunNotFoundError, read_summary
 
+log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/api/agent",
     tags=["agent"],
     responses={409: {"model": ErrorResponse, "description": "no agent is running"}},
 )
+_switching = threading.Lock()  # one strategy change at a time
 
 
-def agent_status(request: Request) -> dict:
-    """The agent's status, or why there is none (the same dict ``/status`` embeds)."""
+def agent_status(request: Request) -> AgentStatus:
+    """The agent's status, or why there is none (the same model ``/status`` embeds)."""
     agent = request.app.state.agent
     if agent is None:
         error = request.app.state.agent_error
-        return {
-            "state": "error" if error else "disabled",
-            "last_error": error,
-            "message": error or "the agent is disabled (THETADESK_AGENT_ENABLED=false)",
-        }
-    return agent.status() | {"message": None}
+        return AgentStatus(
+            state="error" if error else "disabled",
+            last_error=error,
+            message=error or "the agent is disabled (THETADESK_AGENT_ENABLED=false)",
+        )
+    return agent.status()
 
 
 def _agent(request: Request):
     agent = request.app.state.agent
     if agent is None:
-        raise HTTPException(409, detail=agent_status(request)["message"])
+        raise HTTPException(409, detail=agent_status(request).message)
     return agent
 
 
 @router.get("/status", response_model=AgentStatus)
-def get_agent_status(request: Request) -> dict:
-    """Mode, feed, broker, last cycle, position, equity, last error."""
+def get_agent_status(request: Request) -> AgentStatus:
+    """Mode, feed, broker, strategy, last cycle, position, equity, last error."""
     return agent_status(request)
 
 
@@ -44,15 +60,89 @@ def get_decisions(request: Request, limit: int = Query(50, ge=1, le=1000)) -> li
     return agent.journal.latest(limit) if agent is not None else []
 
 
+@router.get("/trades", response_model=list[AgentTrade])
+def get_trades(request: Request) -> list[dict]:
+    """The covered calls the agent has closed, in the order they closed."""
+    agent = request.app.state.agent
+    return agent.journal.trades() if agent is not None else []
+
+
 @router.post("/pause", response_model=AgentStatus)
-def pause_agent(request: Request) -> dict:
+def pause_agent(request: Request) -> AgentStatus:
     """Stop cycling until resumed (an open position stays open)."""
     _agent(request).pause()
     return agent_status(request)
 
 
 @router.post("/resume", response_model=AgentStatus)
-def resume_agent(request: Request) -> dict:
+def resume_agent(request: Request) -> AgentStatus:
     """Cycle again."""
     _agent(request).resume()
+    return agent_status(request)
+
+
+@router.post(
+    "/strategy",
+    response_model=AgentStatus,
+    responses={
+        404: {"model": ErrorResponse, "description": "no finished run with this id"},
+        409: {"model": ErrorResponse, "description": "not a paper agent, or a call is open"},
+        422: {"model": ErrorResponse, "description": "the strategy names a bad field"},
+    },
+)
+def set_agent_strategy(body: AgentStrategyRequest, request: Request):
+    """Run the paper agent on another strategy: a config, or a finished run's (``from_run``).
+
+    Run-only fields (dates, source, capital) are ignored. The agent restarts on the new strategy
+    with a fresh paper account; while a call is open this is refused unless
+    ``close_open_call`` is true, in which case the call is bought back (and journaled) first.
+    Agents trading on Deribit take a strategy only at start (``THETADESK_AGENT_STRATEGY``).
+    """
+    settings = request.app.state.settings
+    agent = _agent(request)
+    if agent.broker.name != "paper":
+        return error_response(
+            409,
+            f"the {agent.broker.name} agent takes a strategy only at start "
+            "(THETADESK_AGENT_STRATEGY); only a paper agent switches while running",
+        )
+    if body.from_run is not None:
+        try:
+            source = read_summary(settings.data_dir, body.from_run)["config"]
+        except RunNotFoundError as exc:
+            return error_response(404, str(exc), [{"field": "from_run", "message": str(exc)}])
+    else:
+        source = body.config
+    try:
+        strategy, _ = split_strategy(source)
+    except ValidationError as exc:
+        message, detail = validation_fields(exc)
+        return error_response(422, message, detail)
+    except ValueError as exc:
+        return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+    with _switching:
+        if agent.broker.position is not None and not body.close_open_call:
+            name = agent.broker.position.instrument_name
+            return error_response(
+                409,
+                f"covered call {name} is open: send close_open_call=true to buy it back and "
+                "switch, or wait until it is closed",
+            )
+        try:
+            new = build_agent(settings, strategy)
+        except (AgentConfigError, ValueError) as exc:
+            return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+        agent.pause()
+        if agent.broker.position is not None:
+            closed = agent.close_open_call("switching strategy")
+            if closed["error"] is not None:
+                new.stop()
+                new.journal.close()
+                agent.resume()
+                return error_response(409, f"the open call could not be closed: {closed['error']}")
+        agent.stop()
+        agent.journal.close()
+        request.app.state.agent, request.app.state.agent_error = new, None
+        new.start()
+        log.info("live agent restarted on a new strategy (%s)", strategy.exit_style)
     return agent_status(request)

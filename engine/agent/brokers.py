@@ -4,62 +4,24 @@ Both hold one covered position: ``quantity`` coins with at most one call sold ag
 """
 
 import math
-from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from engine.agent.protocols import Fill, Quote
 from engine.config import FeeModel
 from engine.instruments import parse_instrument
-from engine.policy import OpenCall
+from engine.policy import (
+    OpenCall,
+    buyback_price_coin,
+    sale_price_coin,
+    settlement_coin,
+    trade_fee_coin,
+)
 
 ORDER_LABEL = "thetadesk-agent"
 
 
-@dataclass(frozen=True)
-class Quote:
-    """Prices of one option now, coin per contract; bid/ask None when that side is empty."""
-
-    mark: float
-    bid: float | None = None
-    ask: float | None = None
-
-
-@dataclass(frozen=True)
-class Fill:
-    """The outcome of one order (or a settlement)."""
-
-    ok: bool
-    side: str  # sell | buy | settle
-    instrument_name: str
-    amount: float
-    price_coin: float | None
-    fee_coin: float
-    state: str
-    message: str
-    order_id: str | None = None
-
-    def as_dict(self) -> dict:
-        """JSON-ready."""
-        return asdict(self)
-
-
-def _side_price(quote_side: float | None, mark: float) -> tuple[float, str]:
-    if quote_side is not None and quote_side > 0:
-        return quote_side, "book"
-    return mark, "mark (empty book side)"
-
-
-def trade_fee_coin(fees: FeeModel, quantity: float, price_coin: float) -> float:
-    """Deribit's option trading fee for ``quantity`` contracts at ``price_coin``."""
-    return quantity * min(fees.option_fee_rate, fees.option_fee_cap_pct / 100 * price_coin)
-
-
-def settlement_fee_coin(
-    fees: FeeModel, quantity: float, value_coin: float, expiry: datetime
-) -> float:
-    """Deribit's settlement fee (none out of the money, none on dailies unless configured)."""
-    if value_coin <= 0 or (expiry.weekday() != 4 and not fees.settlement_fee_on_dailies):
-        return 0.0
-    return quantity * min(fees.settlement_fee_rate, fees.settlement_fee_cap_pct / 100 * value_coin)
+def _where(price: float, quoted: float | None) -> str:
+    return "book" if price == quoted else "mark (empty book side)"
 
 
 class PaperBroker:
@@ -78,30 +40,31 @@ class PaperBroker:
 
     def sell(self, candidate: dict, now: datetime, quote: Quote) -> Fill:
         """Sell ``quantity`` calls of the candidate."""
-        price, where = _side_price(quote.bid, quote.mark)
+        price = sale_price_coin(quote.mark, quote.bid)
         fee = trade_fee_coin(self.fees, self.quantity, price)
         self.coins += self.quantity * price - fee
         self.position = OpenCall(
             candidate["instrument_name"], candidate["strike"], candidate["expiry"], price, now
         )
         return Fill(True, "sell", candidate["instrument_name"], self.quantity, price, fee,
-                    "filled", f"paper sell at the {where}")  # fmt: skip
+                    "filled", f"paper sell at the {_where(price, quote.bid)}")  # fmt: skip
 
     def buy_back(self, now: datetime, quote: Quote) -> Fill:
         """Buy the open call back."""
         pos = self.position
-        price, where = _side_price(quote.ask, quote.mark)
+        price = buyback_price_coin(quote.mark, quote.ask)
         fee = trade_fee_coin(self.fees, self.quantity, price)
         self.coins -= self.quantity * price + fee
         self.position = None
         return Fill(True, "buy", pos.instrument_name, self.quantity, price, fee, "filled",
-                    f"paper buy-back at the {where}")  # fmt: skip
+                    f"paper buy-back at the {_where(price, quote.ask)}")  # fmt: skip
 
     def settle(self, settlement_price_usd: float, now: datetime) -> Fill:
         """Cash-settle the expired call: pays ``max(S − K, 0) / S`` coin per contract."""
         pos = self.position
-        value = max(settlement_price_usd - pos.strike, 0.0) / settlement_price_usd
-        fee = settlement_fee_coin(self.fees, self.quantity, value, pos.expiry)
+        value, fee = settlement_coin(
+            self.fees, self.quantity, settlement_price_usd, pos.strike, pos.expiry
+        )
         self.coins -= self.quantity * value + fee
         self.position = None
         return Fill(True, "settle", pos.instrument_name, self.quantity, value, fee, "settled",
@@ -176,7 +139,7 @@ class DeribitBroker:
 
     def sell(self, candidate: dict, now: datetime, quote: Quote) -> Fill:
         """Sell ``quantity`` calls at the bid (or the mark when there is no bid)."""
-        price, _ = _side_price(quote.bid, quote.mark)
+        price = sale_price_coin(quote.mark, quote.bid)
         fill = self._order("sell", candidate["instrument_name"], price)
         if fill.ok:
             self.position = OpenCall(candidate["instrument_name"], candidate["strike"],
@@ -185,7 +148,7 @@ class DeribitBroker:
 
     def buy_back(self, now: datetime, quote: Quote) -> Fill:
         """Buy the open call back, reduce-only, at the ask (or the mark)."""
-        price, _ = _side_price(quote.ask, quote.mark)
+        price = buyback_price_coin(quote.mark, quote.ask)
         fill = self._order("buy", self.position.instrument_name, price, reduce_only=True)
         if fill.ok:
             self.position = None
@@ -194,8 +157,9 @@ class DeribitBroker:
     def settle(self, settlement_price_usd: float, now: datetime) -> Fill:
         """Deribit settles the expired call itself; record what it pays."""
         pos = self.position
-        value = max(settlement_price_usd - pos.strike, 0.0) / settlement_price_usd
-        fee = settlement_fee_coin(self.fees, self.quantity, value, pos.expiry)
+        value, fee = settlement_coin(
+            self.fees, self.quantity, settlement_price_usd, pos.strike, pos.expiry
+        )
         self.position = None
         return Fill(True, "settle", pos.instrument_name, self.quantity, value, fee, "settled",
                     f"expired at {settlement_price_usd:,.2f} USD (settled by Deribit)")  # fmt: skip

@@ -9,14 +9,13 @@
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from cache.schema import CHAIN_SCHEMA
-from cache.timeutil import SECONDS_PER_YEAR
-from engine.agent.brokers import Quote
+from cache.timeutil import NS_PER_YEAR, to_ns
+from engine.agent.protocols import MarketView, Quote
 from engine.config import StrategyConfig
 from engine.instruments import parse_instrument
 from engine.market import settlement_price_at
@@ -24,27 +23,12 @@ from engine.market_context import (
     CONTEXT_FIELDS,
     LOOKBACK_DAYS,
     MarketContext,
-    compute_market_context_from_ds,
     market_context_batch,
 )
 from engine.policy import OpenCall
 from engine.state import chain_candidates, model_candidates
 from engine.volsurface import surface_args
-from engine.volsurface.nb import quote_call_nb
-
-
-@dataclass
-class MarketView:
-    """What the agent sees at one moment."""
-
-    time: datetime
-    index_price: float  # USD
-    context: MarketContext
-    candidates: list[dict]  # scored, best first
-    quote: Callable[[OpenCall], Quote | None]  # mark/bid/ask of the open call now
-    settlement_price: Callable[[datetime], float | None]  # USD settlement of an expiry
-    chain_size: int
-    chain_kind: str  # "model" or "recorded" / "live"
+from engine.volsurface.nb import model_mark_coin_nb
 
 
 def unknown_context(time: datetime, spot: float) -> MarketContext:
@@ -55,43 +39,71 @@ def unknown_context(time: datetime, spot: float) -> MarketContext:
 
 
 class ReplaySourceFeed:
-    """Replay a cached source hour by hour (``step``) from ``start``; the chain is modelled."""
+    """Replay a cached source ``step`` by ``step`` from ``start``; the chain is modelled.
+
+    The clock stops at ``end`` (default: where the source's candles or IV end); a last, shorter
+    step lands on ``end`` itself. The market context of every instant is computed up front, on
+    the strategy's timeframe, from the same data window a backtest of ``[start, end]`` reads; the
+    chain is the backtest's model chain (:func:`engine.state.model_candidates`). Replayed over a
+    backtest's instants, the agent therefore sees what the backtest saw.
+    """
 
     name = "replay"
 
-    def __init__(self, ds, cfg: StrategyConfig, start: datetime, step: timedelta) -> None:
+    def __init__(
+        self,
+        ds,
+        cfg: StrategyConfig,
+        start: datetime,
+        step: timedelta,
+        end: datetime | None = None,
+    ) -> None:
         cov = ds.coverage(cfg.underlying)
         self.ds, self.cfg, self.step = ds, cfg, step
-        self.end = min(cov.candles.end, cov.iv.end)
+        data_end = min(cov.candles.end, cov.iv.end)
+        self.end = data_end if end is None else min(end, data_end)
         if not cov.candles.start < start < self.end:
             raise ValueError(f"replay start {start.isoformat()} is outside the source's data")
-        self._now = start
+        times = [start + k * step for k in range((self.end - start) // step + 1)]
+        if times[-1] < self.end:
+            times.append(self.end)
+        self.times = times
+        self._i = 0
+        lookback = timedelta(days=LOOKBACK_DAYS)
+        candles = ds.get_candles(
+            cfg.underlying, max(start - lookback, cov.candles.start), self.end, cfg.timeframe
+        )
+        iv = ds.get_iv_index(cfg.underlying, max(start - lookback, cov.iv.start), self.end)
+        self._contexts = market_context_batch(candles, iv, pl.Series(times), cfg.timeframe_hours)
         kind = "SYNTHETIC data" if ds.is_synthetic else ds.meta.origin
         self.description = f"replay of source {ds.source!r} ({kind}), model chain"
 
     def now(self) -> datetime:
         """The replay clock."""
-        return self._now
+        return self.times[self._i]
 
     def advance(self) -> bool:
-        """Move the clock one step; False once the data is exhausted."""
-        if self._now + self.step > self.end:
+        """Move the clock one step (the last one lands on ``end``); False once there."""
+        if self._i + 1 >= len(self.times):
             return False
-        self._now += self.step
+        self._i += 1
         return True
 
     def view(self) -> MarketView:
         """The model chain and context at the clock's now."""
-        now = self._now
-        ctx = compute_market_context_from_ds(self.ds, self.cfg.underlying, now, "1h")
-        args = surface_args(self.cfg.vol_surface)
+        now = self.now()
+        cfg = self.cfg
+        row = self._contexts.row(self._i, named=True)
+        ctx = MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+        args = surface_args(cfg.vol_surface)
 
         def quote(pos: OpenCall) -> Quote | None:
-            t = (pos.expiry - now).total_seconds() / SECONDS_PER_YEAR
+            t = (to_ns(pos.expiry) - to_ns(now)) / NS_PER_YEAR
             if t <= 0 or not ctx.iv_index > 0:
                 return None
-            fwd = ctx.spot * math.exp(self.cfg.vol_surface.basis_annual * t)
-            return Quote(quote_call_nb(fwd, pos.strike, t, ctx.iv_index / 100, args)[1] / fwd)
+            iv_index = ctx.iv_index / 100.0
+            basis = cfg.vol_surface.basis_annual
+            return Quote(model_mark_coin_nb(ctx.spot, iv_index, pos.strike, t, args, basis))
 
         candidates = model_candidates(self.cfg, ctx)
         return MarketView(

@@ -1,66 +1,71 @@
-"""The live agent: each cycle reads the market, asks the shared policy, trades and journals.
+"""LiveAgent: each cycle reads the market, asks the shared policy, trades and journals.
 
 The brain is the backtester's: :mod:`engine.state` builds and scores the candidates and
-:func:`engine.policy.decide` chooses. Only the clock, the feed (:mod:`engine.agent.feeds`) and the
-broker (:mod:`engine.agent.brokers`) differ. Errors in a cycle (network, rate limits, auth) are
-recorded in the status and the journal, and the loop keeps running.
+:func:`engine.policy.decide` chooses, on the same :class:`~engine.config.StrategyConfig` a
+backtest takes. Only the clock, the feed (:class:`~engine.agent.protocols.Feed`) and the broker
+(:class:`~engine.agent.protocols.Broker`) differ. Errors in a cycle (network, rate limits, auth)
+are recorded in the status and the journal, and the loop keeps running.
 """
 
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from engine.agent.brokers import Fill, Quote
 from engine.agent.journal import DecisionJournal
+from engine.agent.protocols import Broker, Feed, Fill, MarketView, Quote
+from engine.agent.status import AgentStatus
 from engine.config import StrategyConfig
-from engine.policy import ROLL, SELL, TAKE_PROFIT, Decision, decide
+from engine.enums import Action
+from engine.policy import ACTIONS, Decision, OpenCall, decide, reason_text
+from engine.policy.decide import rolls_after
+from engine.policy.schedule import DecisionSchedule
 
-SETTLED = "expiry"
-ERROR = "error"
-AWAITING_SETTLEMENT = "awaiting_settlement"
 SETTLEMENT_WAIT = timedelta(hours=1)  # Deribit publishes the 08:00 delivery price within minutes
+# after a settlement, these actions say nothing more than "the call expired"
+_QUIET_AFTER_SETTLING = {Action.position_open, Action.no_candidate, Action.not_a_decision}
 
 
 class LiveAgent:
-    """One covered position on one underlying, driven cycle by cycle."""
+    """One covered position on one underlying, driven cycle by cycle.
+
+    Decisions come once per ``decision_interval_hours`` of the strategy (``schedule``; by default
+    at the first cycle of each interval counted from 00:00 UTC); with take-profit on, the open
+    call is tested at every cycle in between.
+    """
 
     def __init__(
         self,
         cfg: StrategyConfig,
-        feed,
-        broker,
+        feed: Feed,
+        broker: Broker,
         journal: DecisionJournal,
         cycle_seconds: float = 60.0,
         wall_clock=lambda: datetime.now(UTC),
+        schedule: DecisionSchedule | None = None,
     ) -> None:
         self.cfg, self.feed, self.broker, self.journal = cfg, feed, broker, journal
         self.cycle_seconds = cycle_seconds
+        self.schedule = schedule or DecisionSchedule(cfg.decision_interval_hours)
         self._wall = wall_clock
         self._lock = threading.Lock()
+        self._cycling = threading.Lock()  # held for a whole cycle
         self._paused = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rolls_in_chain = 0
+        self.chain_id = 0
+        self.roll_index = 0
+        self._opened: dict | None = None  # the open call's sale, for its trade record
         self._fills: list[Fill] = []  # this cycle's, kept so a failing cycle still journals them
-        self._status: dict = {
-            "state": "stopped",
-            "feed": feed.name,
-            "feed_description": feed.description,
-            "broker": broker.name,
-            "underlying": cfg.underlying,
-            "exit_style": cfg.exit_style,
-            "cycles": 0,
-            "last_cycle_time": None,
-            "last_cycle_wall_time": None,
-            "last_cycle_ms": None,
-            "position": None,
-            "equity_coin": None,
-            "equity_usd": None,
-            "index_price": None,
-            "last_action": None,
-            "last_reason": None,
-            "last_error": None,
-        }
+        self._status: dict = AgentStatus(
+            state="stopped",
+            feed=feed.name,
+            feed_description=feed.description,
+            broker=broker.name,
+            underlying=cfg.underlying,
+            exit_style=cfg.exit_style,
+            strategy=cfg.model_dump(mode="json"),
+        ).model_dump()
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,10 +98,10 @@ class LiveAgent:
                 close()
         self._set(state="stopped")
 
-    def status(self) -> dict:
-        """A JSON-ready snapshot."""
+    def status(self) -> AgentStatus:
+        """A snapshot of the status."""
         with self._lock:
-            return dict(self._status)
+            return AgentStatus.model_validate(self._status)
 
     def _set(self, **fields: object) -> None:
         with self._lock:
@@ -114,6 +119,15 @@ class LiveAgent:
     # -- one cycle -----------------------------------------------------------------------------
     def run_cycle(self) -> dict:
         """Read, decide, act and journal once; never raises (errors are recorded)."""
+        with self._cycling:
+            return self._cycle(self._decide_and_act)
+
+    def close_open_call(self, why: str) -> dict:
+        """Buy the open call back now, outside the policy, and journal it (one cycle)."""
+        with self._cycling:
+            return self._cycle(lambda view: self._close_on_request(view, why))
+
+    def _cycle(self, act) -> dict:
         t0 = time.perf_counter()
         now = None
         self._fills = []
@@ -121,16 +135,16 @@ class LiveAgent:
             now = self.feed.now()
             view = self.feed.view()
             self.broker.sync(now)
-            row = self._decide_and_act(view)
+            row = act(view)
             error = None
         except Exception as exc:  # a failed cycle must not kill the loop
             error = f"{type(exc).__name__}: {exc}"
-            row = {"action": ERROR, "reason": f"cycle failed: {error}", "candidates": 0}
-            row["order_result"] = [f.as_dict() for f in self._fills] or None
+            row = {"action": "error", "reason": f"{reason_text(Action.error)}: {error}"}
+            row |= {"candidates": 0, "order_result": [f.as_dict() for f in self._fills] or None}
         ms = (time.perf_counter() - t0) * 1000
         record = {
-            "time": (now or self._wall()).isoformat(),
-            "recorded_at": self._wall().isoformat(),
+            "time": now or self._wall(),
+            "recorded_at": self._wall(),
             "feed": self.feed.name,
             "broker": self.broker.name,
             "underlying": self.cfg.underlying,
@@ -152,34 +166,43 @@ class LiveAgent:
                 self._status["last_error"] = None
         return record
 
-    def _decide_and_act(self, view) -> dict:
+    def _decide_and_act(self, view: MarketView) -> dict:
         now = view.time
         fills = self._fills
         notes: list[str] = []
         pos = self.broker.position
+        if self._opened and (pos is None or pos.instrument_name != self._opened["instrument_name"]):
+            self._opened = None  # closed or replaced outside the agent (Deribit brokers)
         if pos is not None and pos.expiry <= now:
             settle = view.settlement_price(pos.expiry)
             if settle is None and now - pos.expiry < SETTLEMENT_WAIT:
-                return self._summarise(view, Decision(
-                    AWAITING_SETTLEMENT,
-                    f"{pos.instrument_name} expired; waiting for its settlement price",
-                ), fills, notes)  # fmt: skip
+                waiting = Decision(
+                    Action.awaiting_settlement, reason_text(Action.awaiting_settlement)
+                )
+                return self._summarise(view, waiting, fills, notes)
             if settle is None:
                 settle = view.index_price
                 notes.append("no settlement price published: settled at the index price")
-            fills.append(self.broker.settle(settle, now))
+            fill = self.broker.settle(settle, now)
+            fills.append(fill)
+            self._close_trade(fill, pos, pos.expiry, "expiry", settlement_price=settle)
             notes.append(f"{pos.instrument_name} expired at {settle:,.2f} USD")
-            self.rolls_in_chain = 0
+            self.rolls_in_chain = rolls_after(Action.expiry, self.rolls_in_chain)
         pos = self.broker.position
         quote = view.quote(pos) if pos is not None else None
-        mark = quote.mark if quote is not None else None
-        decision = decide(self.cfg, now, pos, mark, view.candidates, self.rolls_in_chain)
+        due = self.schedule.is_due(now)
+        decision = decide(
+            self.cfg, now, pos, quote.mark if quote else None, view.candidates,
+            self.rolls_in_chain, due,
+        )  # fmt: skip
         bought = True
         if decision.buy_back:
             fill = self.broker.buy_back(now, quote)
             fills.append(fill)
             bought = fill.ok
-            if not fill.ok:
+            if fill.ok:
+                self._close_trade(fill, pos, now, "take_profit")
+            else:
                 notes.append(f"buy-back not filled ({fill.message}); the call stays open")
         if decision.sell is not None and bought:
             cand = decision.sell
@@ -187,32 +210,125 @@ class LiveAgent:
                                cand.get("ask_price_coin"))  # fmt: skip
             fill = self.broker.sell(cand, now, sell_quote)
             fills.append(fill)
-            if not fill.ok:
+            if fill.ok:
+                self._open_trade(decision, fill, now)
+            else:
                 notes.append(f"sale not filled ({fill.message})")
-        if bought and decision.action in (SELL, TAKE_PROFIT):
-            self.rolls_in_chain = 0
-        elif bought and decision.action == ROLL:
-            self.rolls_in_chain += 1
+        if bought:
+            self.rolls_in_chain = rolls_after(decision.code, self.rolls_in_chain)
+        if due:
+            self.schedule.done(now)
         return self._summarise(view, decision, fills, notes)
 
-    def _summarise(self, view, decision, fills: list[Fill], notes: list[str]) -> dict:
+    def _close_on_request(self, view: MarketView, why: str) -> dict:
+        pos = self.broker.position
+        if pos is None:
+            return self._summarise(view, Decision(Action.close, "no call is open"), [], [])
+        quote = view.quote(pos)
+        if quote is None:
+            raise RuntimeError(f"{pos.instrument_name} has no quote to buy it back at")
+        fill = self.broker.buy_back(view.time, quote)
+        self._fills.append(fill)
+        if not fill.ok:
+            raise RuntimeError(f"buy-back of {pos.instrument_name} not filled ({fill.message})")
+        self._close_trade(fill, pos, view.time, "manual")
+        self.rolls_in_chain = 0
+        decision = Decision(Action.close, f"{reason_text(Action.close)} ({why})")
+        return self._summarise(view, decision, self._fills, [])
+
+    # -- trade records -------------------------------------------------------------------------
+    def _open_trade(self, decision: Decision, fill: Fill, now: datetime) -> None:
+        if decision.code == Action.sell:
+            self.chain_id += 1
+            self.roll_index = 0
+        else:  # a roll: the next call of the same chain
+            self.roll_index = self.rolls_in_chain + 1
+        cand = decision.sell
+        self._opened = {
+            "instrument_name": fill.instrument_name,
+            "strike": cand["strike"],
+            "expiry": cand["expiry"],
+            "open_time": now,
+            "quantity_coin": fill.amount,
+            "premium_coin": fill.price_coin,
+            "open_fee_coin": fill.fee_coin,
+            "chain_id": self.chain_id,
+            "roll_index": self.roll_index,
+        }
+
+    def _close_trade(
+        self,
+        fill: Fill,
+        pos: OpenCall,
+        close_time: datetime,
+        reason: str,
+        settlement_price: float | None = None,
+    ) -> None:
+        """Journal the trade of ``pos``, closed by ``fill`` (a buy-back or a settlement)."""
+        opened = self._opened or self._adopted(pos, fill)
+        self._opened = None
+        fees = None if opened["open_fee_coin"] is None else opened["open_fee_coin"] + fill.fee_coin
+        qty = opened["quantity_coin"]
+        pnl = None if fees is None else qty * (opened["premium_coin"] - fill.price_coin) - fees
+        self.journal.record_trade(
+            broker=self.broker.name,
+            **{k: v for k, v in opened.items() if k != "open_fee_coin"},
+            close_time=close_time,
+            close_price_coin=fill.price_coin,
+            close_reason=reason,
+            settlement_price=settlement_price,
+            fees_coin=fees,
+            pnl_coin=pnl,
+        )
+        with self._lock:
+            self._status["trades"] += 1
+
+    def _adopted(self, pos: OpenCall, fill: Fill) -> dict:
+        """The trade record of a call the agent did not open this session (fees unknown)."""
+        return {
+            "instrument_name": pos.instrument_name,
+            "strike": pos.strike,
+            "expiry": pos.expiry,
+            "open_time": pos.open_time,
+            "quantity_coin": fill.amount,
+            "premium_coin": pos.premium_coin,
+            "open_fee_coin": None,
+            "chain_id": self.chain_id,
+            "roll_index": self.roll_index,
+        }
+
+    def value_open_call(self, now: datetime, mark_coin: float) -> None:
+        """Journal a call still open as closed at ``mark_coin`` without a fee (a valuation).
+
+        A replay ends this way, as a backtest does at its last instant; no order is sent.
+        """
+        pos = self.broker.position
+        if pos is None:
+            return
+        fill = Fill(True, "value", pos.instrument_name, self.broker.quantity, mark_coin, 0.0,
+                    "valued", "valued at the mark at the end of the replay")  # fmt: skip
+        self._close_trade(fill, pos, now, "end_of_data")
+
+    # -- status --------------------------------------------------------------------------------
+    def _summarise(self, view: MarketView, decision: Decision, fills: list[Fill],
+                   notes: list[str]) -> dict:  # fmt: skip
         pos = self.broker.position
         quote = view.quote(pos) if pos is not None else None
         equity_coin = self.broker.equity_coin(quote.mark if quote else None)
         best = view.candidates[0] if view.candidates else None
-        action = decision.action
-        if fills and fills[0].side == "settle" and action != SELL:
-            action = SETTLED if action in ("position_open", "no_candidate") else action
+        code = decision.code
+        if fills and fills[0].side == "settle" and code in _QUIET_AFTER_SETTLING:
+            code = Action.expiry
         position = None
         if pos is not None:
             position = {
                 "instrument_name": pos.instrument_name,
                 "strike_usd": pos.strike,
-                "expiry": pos.expiry.isoformat(),
+                "expiry": pos.expiry,
                 "premium_coin": pos.premium_coin,
                 "quantity_coin": self.broker.quantity,
                 "mark_coin": quote.mark if quote else None,
-                "opened_at": pos.open_time.isoformat(),
+                "opened_at": pos.open_time,
             }
         self._set(
             position=position,
@@ -225,7 +341,7 @@ class LiveAgent:
             "candidates": len(view.candidates),
             "best_instrument": best["instrument_name"] if best else None,
             "best_score": best["score"] if best else None,
-            "action": action,
+            "action": ACTIONS[code].name,
             "reason": "; ".join([*notes, decision.reason]),
             "order_result": [f.as_dict() for f in fills] or None,
             "equity_coin": equity_coin,

@@ -102,7 +102,12 @@ ACTIONS: tuple[ActionInfo, ...] = (
     ActionInfo(
         Action.error, "error", "error",
         "The agent's cycle failed (network, rate limit, exchange error); it tries again.",
-        "the cycle failed", False,
+        "cycle failed", False,
+    ),
+    ActionInfo(
+        Action.close, "close", "closed on request",
+        "The open call was bought back on request (the agent switching strategy).",
+        "bought back the open call on request", False,
     ),
 )  # fmt: skip
 ACTION_BY_NAME = {a.name: a for a in ACTIONS}
@@ -120,6 +125,10 @@ CLOSE_REASONS: tuple[CloseReasonInfo, ...] = (
     CloseReasonInfo(
         CloseReason.end_of_data, "end_of_data", "end of data",
         "Still open at the last instant: valued at its mark, without a fee (not a trade).",
+    ),
+    CloseReasonInfo(
+        CloseReason.manual, "manual", "closed on request",
+        "Bought back on request (the live agent switching strategy).",
     ),
 )  # fmt: skip
 

@@ -1,31 +1,21 @@
-"""The covered-call policy as plain Python: what to do at one moment, and why.
+"""The policy at one instant as a Python call: :func:`decide`, a thin wrapper over the kernels.
 
-The replay kernel (:func:`engine.replay.nb.replay_chunk_nb`) applies these same rules in numba; the
-slow reference backtest (``tests/reference_backtest.py``) calls :func:`decide` and must match the
-kernel trade for trade, and the live agent calls :func:`decide` at every cycle. That is how the
-backtest and the live agent share one brain.
-
-Order of events at a moment (the caller settles an expired call before asking):
-
-1. with ``tp_and_roll``, an open call whose captured share of premium,
-   ``(premium − mark) / premium``, reaches ``tp_threshold_pct`` is bought back; it is rolled into
-   the best other candidate at once if the chain has rolls left, the closed call had at least
-   ``min_dte_to_roll`` days left, and that candidate scores at least ``min_score_to_trade``;
-2. at a decision moment with no open call, the best candidate is sold if it scores enough.
+The live agent asks :func:`decide` at every cycle; the replay kernel calls
+:func:`engine.policy.nb.decide_nb` itself at every instant of a backtest. Both therefore take the
+same decisions from the same inputs: that is how the backtest and the live agent share one brain.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.config import StrategyConfig
+import numpy as np
 
-SELL = "sell"
-POSITION_OPEN = "position_open"
-NO_CANDIDATE = "no_candidate"
-BELOW_THRESHOLD = "below_threshold"
-ROLL = "roll"
-TAKE_PROFIT = "take_profit"
-NOT_A_DECISION = "not_a_decision"
+from cache.timeutil import to_ns
+from engine.config import StrategyConfig
+from engine.enums import N_CAND_FIELDS, N_POLICY_PARAMS, Action, Cand, PolicyParam
+from engine.policy.actions import ACTIONS, reason_text
+from engine.policy.nb import decide_nb, rolls_after_nb
 
 
 @dataclass(frozen=True)
@@ -41,12 +31,23 @@ class OpenCall:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do now: ``buy_back`` the open call, then ``sell`` a candidate (either optional)."""
+    """What to do now: buy the open call back (take-profit, roll), then sell ``sell`` (if any)."""
 
-    action: str
+    code: int  # engine.enums.Action
     reason: str
-    buy_back: bool = False
-    sell: dict | None = None  # a candidate row (see engine.state.score_call)
+    sell: dict | None = None  # the candidate row to sell (see engine.state.score_call)
+    no_roll: int = -1  # engine.enums.NoRoll when a take-profit did not roll
+    captured_share: float = math.nan  # of the open call's premium, NaN unless tested
+
+    @property
+    def action(self) -> str:
+        """The action's name (``engine.policy.actions.ACTIONS``)."""
+        return ACTIONS[self.code].name
+
+    @property
+    def buy_back(self) -> bool:
+        """Whether the open call is bought back now."""
+        return self.code in (Action.roll, Action.take_profit)
 
     @property
     def traded(self) -> bool:
@@ -54,21 +55,30 @@ class Decision:
         return self.sell is not None
 
 
-def captured_share(premium_coin: float, mark_coin: float) -> float:
-    """Share of the premium already earned: ``(premium − mark) / premium``."""
-    return (premium_coin - mark_coin) / premium_coin
+def policy_params(cfg: StrategyConfig) -> np.ndarray:
+    """The strategy's policy parameters as the kernels take them (slots of ``PolicyParam``)."""
+    out = np.empty(N_POLICY_PARAMS)
+    out[PolicyParam.tp_style] = 1.0 if cfg.exit_style == "tp_and_roll" else 0.0
+    out[PolicyParam.min_score] = cfg.min_score_to_trade
+    out[PolicyParam.tp_frac] = cfg.tp_threshold_pct / 100
+    out[PolicyParam.max_rolls] = cfg.max_rolls_per_chain
+    out[PolicyParam.min_dte_to_roll] = cfg.min_dte_to_roll
+    return out
 
 
-def roll_target(cfg: StrategyConfig, position: OpenCall, candidates: list[dict]) -> dict | None:
-    """The best candidate other than the call being closed, if it scores enough.
+def candidate_rows(candidates: list[dict], keep: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The ``keep`` best candidate dicts as kernel rows (columns ``Cand``) and expiries (ns).
 
-    Rolling into the very option just bought back would only pay fees and the spread.
+    The policy reads two rows at most: the best, and the next best when the best is the very
+    call a take-profit closes.
     """
-    for cand in candidates:
-        if cand["strike"] == position.strike and cand["expiry"] == position.expiry:
-            continue
-        return cand if cand["score"] >= cfg.min_score_to_trade else None
-    return None
+    rows = np.full((keep, N_CAND_FIELDS), np.nan)
+    exps = np.zeros(keep, np.int64)
+    for k, c in enumerate(candidates[:keep]):
+        for name in Cand._fields:
+            rows[k, getattr(Cand, name)] = c[name]
+        exps[k] = to_ns(c["expiry"])
+    return rows, exps
 
 
 def decide(
@@ -80,54 +90,43 @@ def decide(
     rolls_in_chain: int,
     is_decision_time: bool = True,
 ) -> Decision:
-    """Apply the policy at ``now``; ``candidates`` are sorted best first."""
-    best = candidates[0] if candidates else None
-    qualifies = best is not None and best["score"] >= cfg.min_score_to_trade
-    if position is not None and cfg.exit_style == "tp_and_roll" and mark_coin is not None:
-        into = roll_target(cfg, position, candidates)
-        share = captured_share(position.premium_coin, mark_coin)
-        if share >= cfg.tp_threshold_pct / 100:
-            days_left = (position.expiry - now).total_seconds() / 86_400
-            taken = f"{share:.0%} of the premium captured (threshold {cfg.tp_threshold_pct:g}%)"
-            if (
-                rolls_in_chain < cfg.max_rolls_per_chain
-                and days_left >= cfg.min_dte_to_roll
-                and into is not None
-            ):
-                return Decision(
-                    ROLL,
-                    f"{taken}: bought back {position.instrument_name}, rolled into "
-                    f"{into['instrument_name']} (score {into['score']:.2f})",
-                    buy_back=True,
-                    sell=into,
-                )
-            why = (
-                "roll limit reached"
-                if rolls_in_chain >= cfg.max_rolls_per_chain
-                else f"only {days_left:.2f} days were left"
-                if days_left < cfg.min_dte_to_roll
-                else "no candidate scores enough"
-            )
-            return Decision(
-                TAKE_PROFIT,
-                f"{taken}: bought back {position.instrument_name}; no roll ({why})",
-                buy_back=True,
-            )
-    if not is_decision_time:
-        return Decision(NOT_A_DECISION, "between decision times")
-    if position is not None:
-        return Decision(POSITION_OPEN, f"covered call {position.instrument_name} open: hold")
-    if best is None:
-        return Decision(NO_CANDIDATE, "no call within the DTE and delta bands")
-    if not qualifies:
-        return Decision(
-            BELOW_THRESHOLD,
-            f"best candidate {best['instrument_name']} scores {best['score']:.2f} < "
-            f"{cfg.min_score_to_trade:g}",
-        )
-    return Decision(
-        SELL,
-        f"sold {best['instrument_name']} (score {best['score']:.2f} >= "
-        f"{cfg.min_score_to_trade:g}, delta {best['delta']:.2f}, {best['dte']:.1f} DTE)",
-        sell=best,
+    """Apply the policy at ``now`` (see :func:`engine.policy.nb.decide_nb`).
+
+    ``candidates`` are sorted best first; ``mark_coin`` is the open call's mark now (None when
+    unknown: no take-profit test). The caller settles an expired call before asking.
+    """
+    rows, exps = candidate_rows(candidates)
+    is_open = position is not None
+    code, rank, no_roll, share = decide_nb(
+        to_ns(now),
+        is_decision_time,
+        is_open,
+        position.premium_coin if is_open else math.nan,
+        math.nan if mark_coin is None else mark_coin,
+        position.strike if is_open else math.nan,
+        to_ns(position.expiry) if is_open else 0,
+        rolls_in_chain,
+        rows,
+        exps,
+        len(candidates),
+        policy_params(cfg),
     )
+    sell = candidates[rank] if rank >= 0 else None
+    best = candidates[0] if candidates else None
+    reason = reason_text(
+        code,
+        best_instrument=best["instrument_name"] if best else None,
+        best_score=best["score"] if best else math.nan,
+        sold_instrument=sell["instrument_name"] if sell else None,
+        sold_score=sell["score"] if sell else math.nan,
+        min_score=cfg.min_score_to_trade,
+        captured_share=share,
+        tp_threshold_pct=cfg.tp_threshold_pct,
+        no_roll=no_roll,
+    )
+    return Decision(int(code), reason, sell, int(no_roll), float(share))
+
+
+def rolls_after(code: int, rolls_in_chain: int) -> int:
+    """Rolls in the chain after action ``code`` (see :func:`engine.policy.nb.rolls_after_nb`)."""
+    return int(rolls_after_nb(code, rolls_in_chain))

@@ -20,22 +20,11 @@ import polars as pl
 from cache.store import write_parquet_atomic
 from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
+from engine.enums import N_CAND_FIELDS, Cand
 from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import RunMarket
-from engine.prepare.nb import (
-    F_DELTA,
-    F_FORWARD,
-    F_IV,
-    F_PRICE_COIN,
-    F_RATIO,
-    F_SCORE,
-    F_STRIKE,
-    F_T_YEARS,
-    F_YIELD,
-    N_FIELDS,
-    prepare_chunk_nb,
-)
+from engine.prepare.nb import prepare_chunk_nb
 from engine.scoring import scoring_args
 from engine.volsurface import surface_args
 
@@ -58,17 +47,7 @@ PREPARE_FIELDS = {
     "scoring",
     "top_k",
 }
-CANDIDATE_COLUMNS = {
-    "strike": F_STRIKE,
-    "t_years": F_T_YEARS,
-    "forward": F_FORWARD,
-    "iv": F_IV,
-    "delta": F_DELTA,
-    "mark_price_coin": F_PRICE_COIN,
-    "premium_yield_annual": F_YIELD,
-    "iv_rv_ratio": F_RATIO,
-    "score": F_SCORE,
-}
+CANDIDATE_COLUMNS = Cand._asdict()  # candidates.parquet column -> top_f column
 
 Progress = Callable[[int, int], None]
 
@@ -83,7 +62,7 @@ class PreparedData:
 
     instant_index: np.ndarray  # int64 [n] index into RunMarket.t_ns
     n_candidates: np.ndarray  # int32 [n] candidates in the band (before keeping top-K)
-    top_f: np.ndarray  # float64 [n, K, N_FIELDS], best first, NaN-padded
+    top_f: np.ndarray  # float64 [n, K, N_CAND_FIELDS], best first, NaN-padded
     top_exp_ns: np.ndarray  # int64 [n, K], 0 where empty
     key: str
     from_cache: bool
@@ -98,7 +77,7 @@ class PreparedData:
             "rank": np.tile(np.arange(1, k + 1), n)[filled].astype(np.int16),
             "expiry_ns": self.top_exp_ns.reshape(-1)[filled],
         }
-        flat = self.top_f.reshape(-1, N_FIELDS)[filled]
+        flat = self.top_f.reshape(-1, N_CAND_FIELDS)[filled]
         cols |= {name: flat[:, j] for name, j in CANDIDATE_COLUMNS.items()}
         return (
             pl.DataFrame(cols)
@@ -155,7 +134,7 @@ def prepare(
     uniq, monthly = _monthly_lookup(exp_ns)
 
     n, k = len(idx), cfg.top_k
-    top_f = np.empty((n, k, N_FIELDS))
+    top_f = np.empty((n, k, N_CAND_FIELDS))
     top_exp = np.empty((n, k), np.int64)
     n_cand = np.empty(n, np.int32)
     args = (
@@ -206,7 +185,7 @@ def _load(folder: Path, times: np.ndarray, idx: np.ndarray, top_k: int, key: str
     cands = pl.read_parquet(folder / "candidates.parquet")
     row = np.searchsorted(times, cands.get_column("time").dt.epoch("ns").to_numpy())
     rank = cands.get_column("rank").to_numpy().astype(np.int64) - 1
-    top_f = np.full((len(idx), top_k, N_FIELDS), np.nan)
+    top_f = np.full((len(idx), top_k, N_CAND_FIELDS), np.nan)
     top_exp = np.zeros((len(idx), top_k), np.int64)
     for name, j in CANDIDATE_COLUMNS.items():
         top_f[row, rank, j] = cands.get_column(name).to_numpy()

@@ -1,6 +1,7 @@
 """Numba kernel of the prepare phase: generate, price, score and rank call candidates.
 
-Column indices of the float output ``top_f[i, k, :]`` (the k-th best candidate of time ``i``).
+The float output ``top_f[i, k, :]`` is the k-th best candidate of time ``i``, its columns named
+by :data:`engine.enums.Cand`.
 """
 
 import math
@@ -9,20 +10,10 @@ import numpy as np
 from numba import njit
 
 from cache.timeutil import NS_PER_YEAR
+from engine.enums import Cand
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
 from engine.volsurface.nb import delta_window_nb, quote_call_nb
-
-F_STRIKE = 0
-F_T_YEARS = 1
-F_FORWARD = 2
-F_IV = 3  # fraction
-F_DELTA = 4  # Black-76 call delta (USD, forward)
-F_PRICE_COIN = 5
-F_YIELD = 6  # premium_coin / T
-F_RATIO = 7  # iv / rv_30d
-F_SCORE = 8
-N_FIELDS = 9
 
 
 @njit(cache=True, nogil=True)
@@ -112,7 +103,7 @@ def prepare_chunk_nb(
 def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coin, yld, ratio):
     pos = top_k
     for k in range(top_k):
-        if math.isnan(rows[k, F_SCORE]) or score > rows[k, F_SCORE]:
+        if math.isnan(rows[k, Cand.score]) or score > rows[k, Cand.score]:
             pos = k
             break
     if pos == top_k:
@@ -120,13 +111,13 @@ def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coi
     for k in range(top_k - 1, pos, -1):
         rows[k, :] = rows[k - 1, :]
         exps[k] = exps[k - 1]
-    rows[pos, F_STRIKE] = strike
-    rows[pos, F_T_YEARS] = t
-    rows[pos, F_FORWARD] = fwd
-    rows[pos, F_IV] = iv
-    rows[pos, F_DELTA] = delta
-    rows[pos, F_PRICE_COIN] = price_coin
-    rows[pos, F_YIELD] = yld
-    rows[pos, F_RATIO] = ratio
-    rows[pos, F_SCORE] = score
+    rows[pos, Cand.strike] = strike
+    rows[pos, Cand.t_years] = t
+    rows[pos, Cand.forward] = fwd
+    rows[pos, Cand.iv] = iv
+    rows[pos, Cand.delta] = delta
+    rows[pos, Cand.mark_price_coin] = price_coin
+    rows[pos, Cand.premium_yield_annual] = yld
+    rows[pos, Cand.iv_rv_ratio] = ratio
+    rows[pos, Cand.score] = score
     exps[pos] = e

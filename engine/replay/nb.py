@@ -1,147 +1,75 @@
-"""Numba kernel of the replay stepper: walk the instants, open/close covered calls, book equity.
+"""Numba kernel of the replay stepper: walk the instants, keep the book, record trades and steps.
 
-Codes and array layouts are named here once; :mod:`engine.replay` turns them into tables.
+The decisions are the policy's (:func:`engine.policy.nb.decide_nb`); this module only books them:
+coins, the open call, closed trades (records of :data:`engine.enums.trade_dt`) and one step per
+decision instant (:data:`engine.enums.step_dt`). :mod:`engine.replay.replayer` turns the records
+into tables.
 """
 
 import math
 
+import numpy as np
 from numba import njit
 
 from cache.timeutil import NS_PER_DAY, NS_PER_YEAR
-from engine.prepare.nb import (
-    F_DELTA,
-    F_FORWARD,
-    F_IV,
-    F_PRICE_COIN,
-    F_SCORE,
-    F_STRIKE,
+from engine.enums import N_CAND_FIELDS, Action, Cand, CloseReason, PolicyParam
+from engine.policy.nb import (
+    buyback_price_nb,
+    decide_nb,
+    rolls_after_nb,
+    sale_price_nb,
+    settlement_fee_nb,
+    settlement_value_nb,
+    trade_fee_nb,
 )
-from engine.volsurface.nb import quote_call_nb
-
-# step actions (one step per decision instant)
-A_SELL, A_POSITION_OPEN, A_NO_CANDIDATE, A_BELOW_THRESHOLD, A_ROLLED, A_TOOK_PROFIT = range(6)
-# close reasons
-R_EXPIRY, R_TAKE_PROFIT, R_END_OF_DATA = range(3)
-
-# policy array
-P_TP_STYLE, P_MIN_SCORE, P_TP_FRAC, P_MAX_ROLLS, P_MIN_DTE_TO_ROLL, P_QTY = range(6)
-# fee array
-FEE_RATE, FEE_CAP, SET_RATE, SET_CAP, SET_ON_DAILIES = range(5)
-
-# float state
-S_COINS, S_STRIKE, S_PREMIUM, S_FWD, S_IV, S_DELTA, S_SPOT, S_SCORE, S_FEES = range(9)
-N_STATE_F = 9
-# int state
-I_OPEN, I_EXPIRY, I_OPEN_NS, I_ROLLS, I_CHAIN, I_N_TRADES, I_N_STEPS, I_ROLL_INDEX = range(8)
-N_STATE_I = 8
-
-# trade int columns
-TI_OPEN_NS, TI_CLOSE_NS, TI_EXPIRY_NS, TI_CHAIN, TI_ROLL_INDEX = range(5)
-N_TI = 5
-# trade float columns
-(
-    TF_STRIKE,
-    TF_FORWARD,
-    TF_IV,
-    TF_DELTA,
-    TF_PREMIUM,
-    TF_CLOSE_PRICE,
-    TF_REASON,
-    TF_SETTLEMENT,
-    TF_FEES,
-    TF_PNL_COIN,
-    TF_PNL_USD,
-    TF_SPOT_OPEN,
-    TF_SPOT_CLOSE,
-    TF_SCORE,
-) = range(14)
-N_TF = 14
+from engine.volsurface.nb import model_mark_coin_nb
 
 
 @njit(cache=True, nogil=True)
-def trade_fee_nb(qty, price_coin, fees):
-    """Fee (coin) to buy or sell ``qty`` contracts at ``price_coin``: rate capped at a share."""
-    return qty * min(fees[FEE_RATE], fees[FEE_CAP] * price_coin)
-
-
-@njit(cache=True, nogil=True)
-def settlement_fee_nb(qty, value_coin, expiry_ns, fees):
-    """Fee (coin) at expiry: nothing out of the money, and on dailies unless configured."""
-    weekday = (expiry_ns // NS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday; Friday is 4
-    if value_coin <= 0.0 or (weekday != 4 and fees[SET_ON_DAILIES] == 0.0):
-        return 0.0
-    return qty * min(fees[SET_RATE], fees[SET_CAP] * value_coin)
-
-
-@njit(cache=True, nogil=True)
-def mark_call_nb(spot, iv_index, t_ns, state_f, state_i, surface_args, basis_annual):
-    """Coin mark of the open call at an instant (Black-76 on that instant's surface)."""
-    t = (state_i[I_EXPIRY] - t_ns) / NS_PER_YEAR
-    fwd = spot * math.exp(basis_annual * t)
-    price_usd = quote_call_nb(fwd, state_f[S_STRIKE], t, iv_index, surface_args)[1]
-    return price_usd / fwd
-
-
-@njit(cache=True, nogil=True)
-def _sell_nb(row, exp_ns, t_ns, spot, qty, fees, state_f, state_i):
-    price = row[F_PRICE_COIN]
+def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees):
+    # model chains quote no bid: the sale fills at the mark
+    price = sale_price_nb(row[Cand.mark_price_coin], math.nan)
     fee = trade_fee_nb(qty, price, fees)
-    state_f[S_COINS] += qty * price - fee
-    state_f[S_STRIKE] = row[F_STRIKE]
-    state_f[S_PREMIUM] = price
-    state_f[S_FWD] = row[F_FORWARD]
-    state_f[S_IV] = row[F_IV]
-    state_f[S_DELTA] = row[F_DELTA]
-    state_f[S_SPOT] = spot
-    state_f[S_SCORE] = row[F_SCORE]
-    state_f[S_FEES] = fee
-    state_i[I_OPEN] = 1
-    state_i[I_EXPIRY] = exp_ns
-    state_i[I_OPEN_NS] = t_ns
+    b.coins += qty * price - fee
+    b.is_open = 1
+    b.strike = row[Cand.strike]
+    b.expiry_ns = exp_ns
+    b.open_ns = t_ns
+    b.premium_coin = price
+    b.open_fee_coin = fee
+    b.forward_at_open = row[Cand.forward]
+    b.iv_at_open = row[Cand.iv]
+    b.delta_at_open = row[Cand.delta]
+    b.spot_at_open = spot
+    b.score_at_open = row[Cand.score]
 
 
 @njit(cache=True, nogil=True)
-def _close_nb(close_ns, close_price, reason, settle, spot_close, fee, qty, state_f, state_i,
-              trade_i, trade_f):  # fmt: skip
-    state_f[S_COINS] -= qty * close_price + fee
-    k = state_i[I_N_TRADES]
-    trade_i[k, TI_OPEN_NS] = state_i[I_OPEN_NS]
-    trade_i[k, TI_CLOSE_NS] = close_ns
-    trade_i[k, TI_EXPIRY_NS] = state_i[I_EXPIRY]
-    trade_i[k, TI_CHAIN] = state_i[I_CHAIN]
-    trade_i[k, TI_ROLL_INDEX] = state_i[I_ROLL_INDEX]
-    fees_total = state_f[S_FEES] + fee
-    pnl_coin = qty * (state_f[S_PREMIUM] - close_price) - fees_total
-    trade_f[k, TF_STRIKE] = state_f[S_STRIKE]
-    trade_f[k, TF_FORWARD] = state_f[S_FWD]
-    trade_f[k, TF_IV] = state_f[S_IV]
-    trade_f[k, TF_DELTA] = state_f[S_DELTA]
-    trade_f[k, TF_PREMIUM] = state_f[S_PREMIUM]
-    trade_f[k, TF_CLOSE_PRICE] = close_price
-    trade_f[k, TF_REASON] = reason
-    trade_f[k, TF_SETTLEMENT] = settle
-    trade_f[k, TF_FEES] = fees_total
-    trade_f[k, TF_PNL_COIN] = pnl_coin
-    trade_f[k, TF_PNL_USD] = pnl_coin * spot_close
-    trade_f[k, TF_SPOT_OPEN] = state_f[S_SPOT]
-    trade_f[k, TF_SPOT_CLOSE] = spot_close
-    trade_f[k, TF_SCORE] = state_f[S_SCORE]
-    state_i[I_N_TRADES] = k + 1
-    state_i[I_OPEN] = 0
-
-
-@njit(cache=True, nogil=True)
-def roll_target_nb(rows, exps, n_cand, strike, expiry_ns, min_score):
-    """Rank of the best kept candidate that is not the call just closed, or -1.
-
-    Rolling into the very option just bought back would only pay fees and the spread, so the
-    roll goes to the best *other* candidate, if it scores at least ``min_score``.
-    """
-    for k in range(min(n_cand, rows.shape[0])):
-        if rows[k, F_STRIKE] == strike and exps[k] == expiry_ns:
-            continue
-        return k if rows[k, F_SCORE] >= min_score else -1
-    return -1
+def _close_nb(b, trades, close_ns, close_price, reason, settle, spot_close, fee, qty):
+    b.coins -= qty * close_price + fee
+    tr = trades[b.n_trades]
+    tr.open_ns = b.open_ns
+    tr.close_ns = close_ns
+    tr.expiry_ns = b.expiry_ns
+    tr.strike = b.strike
+    tr.forward_at_open = b.forward_at_open
+    tr.iv_at_open = b.iv_at_open
+    tr.delta_at_open = b.delta_at_open
+    tr.spot_at_open = b.spot_at_open
+    tr.score_at_open = b.score_at_open
+    tr.premium_coin = b.premium_coin
+    tr.close_price_coin = close_price
+    tr.close_reason = reason
+    tr.settlement_price = settle
+    tr.spot_at_close = spot_close
+    fees_total = b.open_fee_coin + fee
+    tr.fees_coin = fees_total
+    tr.pnl_coin = qty * (b.premium_coin - close_price) - fees_total
+    tr.pnl_usd = tr.pnl_coin * spot_close
+    tr.chain_id = b.chain_id
+    tr.roll_index = b.roll_index
+    b.n_trades += 1
+    b.is_open = 0
 
 
 @njit(cache=True, nogil=True)
@@ -158,110 +86,93 @@ def replay_chunk_nb(
     top_exp_ns,
     settle_day0_ns,
     settle_price,
+    qty,
     policy,
     fees,
     surface_args,
     basis_annual,
-    state_f,
-    state_i,
-    trade_i,
-    trade_f,
-    step_i,
-    step_f,
+    book,
+    trades,
+    steps,
     eq_coin,
     call_mark,
 ):
-    """Replay instants ``i0 .. i1-1``, carrying the position in ``state_f``/``state_i``.
+    """Replay instants ``i0 .. i1-1``, carrying the book (``book[0]``, :data:`book_dt`) along.
 
     At each instant, in order: (1) an open call whose expiry has come is settled at the expiry's
-    settlement price, paying ``qty * max(S - K, 0) / S`` coin plus the settlement fee;
-    (2) with take-profit on, the open call is marked and, once ``(premium - mark) / premium``
-    reaches the threshold, bought back (plus fee) and, if the chain has rolls left and the closed
-    call had at least ``min_dte_to_roll`` days left, the best candidate of this instant is sold at
-    once if it scores enough (a roll); (3) at a decision instant with no open call, the best
-    candidate is sold if it scores at least ``min_score`` — one step is recorded per decision
-    instant; (4) the coin equity ``coins - qty * mark`` is booked.
+    settlement price (the spot when the day has none), paying ``qty * max(S - K, 0) / S`` coin
+    plus the settlement fee; (2) the policy decides (:func:`engine.policy.nb.decide_nb`) on the
+    open call's model mark and the instant's prepared candidates: a take-profit buys the call
+    back (plus fee) and a roll or a sale sells a candidate at once; one step is recorded per
+    decision instant; (3) the coin equity ``coins - qty * mark`` is booked.
 
-    Reference: ``tests.reference_backtest.reference_backtest`` (a plain Python loop).
+    Reference: ``tests.reference.backtest.reference_backtest`` (a plain Python loop).
     """
-    qty = policy[P_QTY]
-    tp_style = policy[P_TP_STYLE] > 0
+    b = book[0]
+    no_rows = np.full((1, N_CAND_FIELDS), math.nan)
+    no_exps = np.zeros(1, np.int64)
     for i in range(i0, i1):
         t = t_ns[i]
         s = spot[i]
-        if state_i[I_OPEN] == 1 and state_i[I_EXPIRY] <= t:
-            expiry = state_i[I_EXPIRY]
-            day = (expiry - settle_day0_ns) // NS_PER_DAY
+        if b.is_open == 1 and b.expiry_ns <= t:
+            day = (b.expiry_ns - settle_day0_ns) // NS_PER_DAY
             settle = settle_price[day] if 0 <= day < settle_price.size else math.nan
             if not settle > 0:
                 settle = s
-            value = max(settle - state_f[S_STRIKE], 0.0) / settle
-            fee = settlement_fee_nb(qty, value, expiry, fees)
-            _close_nb(expiry, value, R_EXPIRY, settle, settle, fee, qty, state_f, state_i,
-                      trade_i, trade_f)  # fmt: skip
-            state_i[I_ROLLS] = 0
-        took_profit = False
-        rolled = False
+            value = settlement_value_nb(settle, b.strike)
+            fee = settlement_fee_nb(qty, value, b.expiry_ns, fees)
+            _close_nb(b, trades, b.expiry_ns, value, CloseReason.expiry, settle, settle, fee, qty)
+            b.rolls_in_chain = rolls_after_nb(Action.expiry, b.rolls_in_chain)
         r = prep_row[i]
-        if tp_style and state_i[I_OPEN] == 1:
-            mark = mark_call_nb(s, iv_index[i], t, state_f, state_i, surface_args, basis_annual)
-            premium = state_f[S_PREMIUM]
-            if (premium - mark) / premium >= policy[P_TP_FRAC]:
-                days_left = (state_i[I_EXPIRY] - t) / NS_PER_DAY
-                _close_nb(t, mark, R_TAKE_PROFIT, math.nan, s, trade_fee_nb(qty, mark, fees), qty,
-                          state_f, state_i, trade_i, trade_f)  # fmt: skip
-                took_profit = True
-                into = -1
-                if (
-                    state_i[I_ROLLS] < policy[P_MAX_ROLLS]
-                    and days_left >= policy[P_MIN_DTE_TO_ROLL]
-                    and r >= 0
-                ):
-                    into = roll_target_nb(top_f[r], top_exp_ns[r], n_cand[r], state_f[S_STRIKE],
-                                          state_i[I_EXPIRY], policy[P_MIN_SCORE])  # fmt: skip
-                if into >= 0:
-                    state_i[I_ROLLS] += 1
-                    state_i[I_ROLL_INDEX] = state_i[I_ROLLS]
-                    _sell_nb(top_f[r, into], top_exp_ns[r, into], t, s, qty, fees, state_f,
-                             state_i)  # fmt: skip
-                    rolled = True
-                else:
-                    state_i[I_ROLLS] = 0
+        rows, exps, n = no_rows, no_exps, 0
+        if r >= 0:
+            rows, exps, n = top_f[r], top_exp_ns[r], n_cand[r]
+        mark = math.nan
+        if b.is_open == 1 and policy[PolicyParam.tp_style] > 0.0:  # only a take-profit reads it
+            mark = model_mark_coin_nb(s, iv_index[i], b.strike, (b.expiry_ns - t) / NS_PER_YEAR,
+                                      surface_args, basis_annual)  # fmt: skip
+        action, rank, no_roll, share = decide_nb(
+            t, is_decision[i], b.is_open == 1, b.premium_coin, mark, b.strike, b.expiry_ns,
+            b.rolls_in_chain, rows, exps, n, policy,
+        )  # fmt: skip
+        if action == Action.take_profit or action == Action.roll:
+            # model chains quote no ask: the buy-back fills at the mark
+            price = buyback_price_nb(mark, math.nan)
+            _close_nb(b, trades, t, price, CloseReason.take_profit, math.nan, s,
+                      trade_fee_nb(qty, price, fees), qty)  # fmt: skip
+        if action == Action.sell:
+            b.chain_id += 1
+            b.roll_index = 0
+        b.rolls_in_chain = rolls_after_nb(action, b.rolls_in_chain)
+        if action == Action.roll:
+            b.roll_index = b.rolls_in_chain
+        if rank >= 0:
+            _sell_nb(b, rows[rank], exps[rank], t, s, qty, fees)
         if is_decision[i]:
-            k = state_i[I_N_STEPS]
-            step_i[k, 0] = i
-            step_i[k, 1] = n_cand[r] if r >= 0 else 0
-            step_f[k] = top_f[r, 0, F_SCORE] if r >= 0 else math.nan
-            if rolled:
-                action = A_ROLLED
-            elif took_profit:
-                action = A_TOOK_PROFIT
-            elif state_i[I_OPEN] == 1:
-                action = A_POSITION_OPEN
-            elif r < 0 or n_cand[r] == 0:
-                action = A_NO_CANDIDATE
-            elif top_f[r, 0, F_SCORE] < policy[P_MIN_SCORE]:
-                action = A_BELOW_THRESHOLD
-            else:
-                action = A_SELL
-                state_i[I_CHAIN] += 1
-                state_i[I_ROLLS] = 0
-                state_i[I_ROLL_INDEX] = 0
-                _sell_nb(top_f[r, 0], top_exp_ns[r, 0], t, s, qty, fees, state_f, state_i)
-            step_i[k, 2] = action
-            state_i[I_N_STEPS] = k + 1
-        if state_i[I_OPEN] == 1:
-            mark = mark_call_nb(s, iv_index[i], t, state_f, state_i, surface_args, basis_annual)
+            st = steps[b.n_steps]
+            st.instant = i
+            st.n_candidates = n
+            st.best_score = rows[0, Cand.score] if r >= 0 else math.nan
+            st.action = action
+            st.sold_rank = rank
+            st.captured_share = share
+            st.no_roll = no_roll
+            b.n_steps += 1
+        if b.is_open == 1:
+            if rank >= 0 or math.isnan(mark):  # else the call marked above is still open
+                mark = model_mark_coin_nb(s, iv_index[i], b.strike,
+                                          (b.expiry_ns - t) / NS_PER_YEAR, surface_args,
+                                          basis_annual)  # fmt: skip
             call_mark[i] = mark
-            eq_coin[i] = state_f[S_COINS] - qty * mark
+            eq_coin[i] = b.coins - qty * mark
         else:
             call_mark[i] = math.nan
-            eq_coin[i] = state_f[S_COINS]
+            eq_coin[i] = b.coins
 
 
 @njit(cache=True, nogil=True)
-def close_at_end_nb(t_end, spot_end, mark, qty, state_f, state_i, trade_i, trade_f):
+def close_at_end_nb(book, trades, t_end, spot_end, mark, qty):
     """Close a call still open at the last instant at its mark, without a fee (a valuation)."""
-    if state_i[I_OPEN] == 1:
-        _close_nb(t_end, mark, R_END_OF_DATA, math.nan, spot_end, 0.0, qty, state_f, state_i,
-                  trade_i, trade_f)  # fmt: skip
+    b = book[0]
+    if b.is_open == 1:
+        _close_nb(b, trades, t_end, mark, CloseReason.end_of_data, math.nan, spot_end, 0.0, qty)

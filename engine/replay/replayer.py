@@ -1,7 +1,7 @@
-"""Replay stepper: walk the prepared scores through time and simulate the covered call.
+"""Replayer: drive the replay kernel chunk by chunk and turn its records into tables.
 
-The numba kernel (:mod:`engine.replay.nb`) runs chunk by chunk, so the driver can publish steps
-and progress and honour a cancel flag between chunks. Outputs are polars tables whose columns are
+The kernel (:mod:`engine.replay.nb`) runs chunk by chunk, so the driver can publish steps and
+progress and honour a cancel flag between chunks. Outputs are polars tables whose columns are
 documented in ``docs/data.md``.
 """
 
@@ -13,27 +13,19 @@ import polars as pl
 
 from cache.timeutil import NS_PER_DAY
 from engine.config import CallSimulationConfig
+from engine.enums import Cand, book_dt, step_dt, trade_dt
 from engine.instruments import option_names_expr
 from engine.market import RunMarket
+from engine.policy.actions import ACTIONS, CLOSE_REASONS, reason_texts
+from engine.policy.decide import policy_params
+from engine.policy.execution import fee_params
 from engine.prepare import CancelledError, PreparedData
-from engine.prepare.nb import F_STRIKE
 from engine.replay import nb
 from engine.volsurface import surface_args
 
-ACTION_NAMES = {
-    nb.A_SELL: "sell",
-    nb.A_POSITION_OPEN: "position_open",
-    nb.A_NO_CANDIDATE: "no_candidate",
-    nb.A_BELOW_THRESHOLD: "below_threshold",
-    nb.A_ROLLED: "roll",
-    nb.A_TOOK_PROFIT: "take_profit",
-}
-REASON_NAMES = {
-    nb.R_EXPIRY: "expiry",
-    nb.R_TAKE_PROFIT: "take_profit",
-    nb.R_END_OF_DATA: "end_of_data",
-}
 CHUNK = 8192
+ACTION_NAMES = [a.name for a in ACTIONS]
+CLOSE_REASON_NAMES = [r.name for r in CLOSE_REASONS]
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -66,37 +58,14 @@ class Replayer:
         self.prep_row[prepared.instant_index] = np.arange(len(prepared.instant_index))
         self.spot = np.ascontiguousarray(market.spot)
         self.iv_index = np.ascontiguousarray(market.iv_index)
-        self.state_f = np.zeros(nb.N_STATE_F)
-        self.state_f[nb.S_COINS] = qty
-        self.state_i = np.zeros(nb.N_STATE_I, np.int64)
-        max_trades = len(prepared.instant_index) + 1
-        self.trade_i = np.zeros((max_trades, nb.N_TI), np.int64)
-        self.trade_f = np.full((max_trades, nb.N_TF), np.nan)
-        n_dec = int(market.is_decision.sum())
-        self.step_i = np.zeros((n_dec, 3), np.int64)
-        self.step_f = np.full(n_dec, np.nan)
+        self.book = np.zeros(1, book_dt)
+        self.book[0]["coins"] = qty
+        self.trades = np.zeros(len(prepared.instant_index) + 1, trade_dt)
+        self.steps = np.zeros(int(market.is_decision.sum()), step_dt)
         self.eq_coin = np.full(m, np.nan)
         self.call_mark = np.full(m, np.nan)
-        fee = cfg.fees
-        self.fees = np.array(
-            [
-                fee.option_fee_rate,
-                fee.option_fee_cap_pct / 100,
-                fee.settlement_fee_rate,
-                fee.settlement_fee_cap_pct / 100,
-                float(fee.settlement_fee_on_dailies),
-            ]
-        )
-        self.policy = np.array(
-            [
-                1.0 if cfg.exit_style == "tp_and_roll" else 0.0,
-                cfg.min_score_to_trade,
-                cfg.tp_threshold_pct / 100,
-                cfg.max_rolls_per_chain,
-                cfg.min_dte_to_roll,
-                qty,
-            ]
-        )
+        self.fees = fee_params(cfg.fees)
+        self.policy = policy_params(cfg)
 
     def run(
         self,
@@ -109,95 +78,92 @@ class Replayer:
         for a in range(0, m, chunk):
             if cancel is not None and cancel():
                 raise CancelledError("stopped by user during replay")
-            before = int(self.state_i[nb.I_N_STEPS])
+            before = int(self.book[0]["n_steps"])
             nb.replay_chunk_nb(
                 a, min(a + chunk, m), self.market.t_ns, self.spot, self.iv_index, self.prep_row,
                 self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
                 self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
-                self.policy, self.fees, surface_args(self.cfg.vol_surface),
-                self.cfg.vol_surface.basis_annual, self.state_f, self.state_i, self.trade_i,
-                self.trade_f, self.step_i, self.step_f, self.eq_coin, self.call_mark,
+                self.qty, self.policy, self.fees, surface_args(self.cfg.vol_surface),
+                self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
+                self.eq_coin, self.call_mark,
             )  # fmt: skip
             if on_steps is not None:
                 on_steps(self.steps_frame(before), min(a + chunk, m), m)
         nb.close_at_end_nb(
-            self.market.t_ns[-1], self.spot[-1], self.call_mark[-1], self.qty,
-            self.state_f, self.state_i, self.trade_i, self.trade_f,
+            self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
+            self.qty,
         )  # fmt: skip
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
-    def steps_frame(self, first: int = 0) -> pl.DataFrame:
-        """Steps ``first ..`` recorded so far, one row per decision instant."""
-        last = int(self.state_i[nb.I_N_STEPS])
-        rows = self.step_i[first:last]
-        inst = rows[:, 0]
-        prep = self.prep_row[inst]
-        top = self.prepared.top_f
-        has = prep >= 0
-        safe = np.where(has, prep, 0)
+    def _candidate(self, prep: np.ndarray, rank: np.ndarray) -> pl.DataFrame:
+        """Instrument name and score of candidate ``rank`` at prepared rows ``prep`` (-1: none)."""
+        has = (prep >= 0) & (rank >= 0)
+        p, k = np.where(has, prep, 0), np.where(has, rank, 0)
+        exp_ns = np.where(has, self.prepared.top_exp_ns[p, k], 0)
+        top = self.prepared.top_f[p, k]
         frame = pl.DataFrame(
             {
-                "time_ns": self.market.t_ns[inst],
-                "candidates": rows[:, 1].astype(np.int32),
-                "best_score": self.step_f[first:last],
-                "best_expiry_ns": np.where(has, self.prepared.top_exp_ns[safe, 0], 0),
-                "best_strike": np.where(has, top[safe, 0, F_STRIKE], np.nan),
-                "action_code": rows[:, 2].astype(np.int8),
+                "exp_ns": exp_ns,
+                "strike": np.where(has, top[:, Cand.strike], np.nan),
+                "score": np.where(has, top[:, Cand.score], np.nan),
             }
         )
-        frame = frame.with_columns(
-            pl.when(pl.col("best_expiry_ns") > 0).then(_ns_to_time("best_expiry_ns")).alias("e")
+        return frame.with_columns(
+            pl.when(pl.col("exp_ns") > 0).then(_ns_to_time("exp_ns")).alias("expiry"),
+            pl.col("strike").fill_nan(None),
+        ).select(
+            option_names_expr(self.cfg.underlying, "expiry", "strike", "C").alias("instrument"),
+            pl.col("score").fill_nan(None),
         )
-        return frame.select(
-            _ns_to_time("time_ns").alias("time"),
-            "candidates",
-            pl.col("best_score").fill_nan(None),
-            option_names_expr(self.cfg.underlying, "e", "best_strike", "C").alias(
-                "best_instrument"
-            ),
-            pl.col("action_code").is_in([nb.A_SELL, nb.A_ROLLED]).alias("traded"),
-            pl.lit(self.cfg.exit_style).alias("exit_style"),
-            pl.col("action_code")
-            .replace_strict(ACTION_NAMES, return_dtype=pl.String)
-            .alias("action"),
-        ).with_columns(_reason_expr(self.cfg.min_score_to_trade).alias("reason"))
+
+    def steps_frame(self, first: int = 0) -> pl.DataFrame:
+        """Steps ``first ..`` recorded so far, one row per decision instant."""
+        st = self.steps[first : int(self.book[0]["n_steps"])]
+        prep = self.prep_row[st["instant"]]
+        best = self._candidate(prep, np.zeros(len(st), np.int64))
+        cfg = self.cfg
+
+        def columns_at(rows: np.ndarray) -> dict:
+            sold = self._candidate(prep[rows], st["sold_rank"][rows])
+            return {
+                "best_instrument": best["instrument"].gather(rows).to_list(),
+                "best_score": st["best_score"][rows],
+                "sold_instrument": sold["instrument"].to_list(),
+                "sold_score": sold["score"].to_list(),
+                "min_score": [cfg.min_score_to_trade] * len(rows),
+                "captured_share": st["captured_share"][rows],
+                "tp_threshold_pct": [cfg.tp_threshold_pct] * len(rows),
+                "no_roll": st["no_roll"][rows],
+            }
+
+        return pl.DataFrame(
+            {
+                "time": pl.Series(self.market.t_ns[st["instant"]]).cast(pl.Datetime("ns", "UTC")),
+                "candidates": st["n_candidates"].astype(np.int32),
+                "best_score": st["best_score"],
+                "best_instrument": best["instrument"],
+                "traded": st["sold_rank"] >= 0,
+                "exit_style": pl.Series([cfg.exit_style] * len(st), dtype=pl.String),
+                "action": pl.Series(ACTION_NAMES, dtype=pl.String).gather(st["action"]),
+                "reason": pl.Series(reason_texts(st["action"], columns_at), dtype=pl.String),
+            }
+        ).with_columns(pl.col("time").cast(UTC_US), pl.col("best_score").fill_nan(None))
 
     def trades_frame(self) -> pl.DataFrame:
         """Closed trades (a call still open at the end is closed at its mark)."""
-        n = int(self.state_i[nb.I_N_TRADES])
-        ti, tf = self.trade_i[:n], self.trade_f[:n]
-        df = pl.DataFrame(
-            {
-                "open_ns": ti[:, nb.TI_OPEN_NS],
-                "close_ns": ti[:, nb.TI_CLOSE_NS],
-                "expiry_ns": ti[:, nb.TI_EXPIRY_NS],
-                "strike": tf[:, nb.TF_STRIKE],
-                "forward_at_open": tf[:, nb.TF_FORWARD],
-                "iv_at_open": tf[:, nb.TF_IV] * 100,
-                "delta_at_open": tf[:, nb.TF_DELTA],
-                "spot_at_open": tf[:, nb.TF_SPOT_OPEN],
-                "score_at_open": tf[:, nb.TF_SCORE],
-                "premium_coin": tf[:, nb.TF_PREMIUM],
-                "close_price_coin": tf[:, nb.TF_CLOSE_PRICE],
-                "reason_code": tf[:, nb.TF_REASON].astype(np.int8),
-                "settlement_price": tf[:, nb.TF_SETTLEMENT],
-                "spot_at_close": tf[:, nb.TF_SPOT_CLOSE],
-                "quantity_coin": np.full(n, self.qty),
-                "fees_coin": tf[:, nb.TF_FEES],
-                "pnl_coin": tf[:, nb.TF_PNL_COIN],
-                "pnl_usd": tf[:, nb.TF_PNL_USD],
-                "chain_id": ti[:, nb.TI_CHAIN],
-                "roll_index": ti[:, nb.TI_ROLL_INDEX].astype(np.int16),
-            }
-        )
+        tr = self.trades[: int(self.book[0]["n_trades"])]
+        df = pl.DataFrame({name: tr[name] for name in trade_dt.names})
         return df.with_columns(
             _ns_to_time("open_ns").alias("open_time"),
             _ns_to_time("close_ns").alias("close_time"),
             _ns_to_time("expiry_ns").alias("expiry"),
+            pl.col("iv_at_open") * 100,
             pl.col("settlement_price").fill_nan(None),
-            pl.col("reason_code")
-            .replace_strict(REASON_NAMES, return_dtype=pl.String)
+            pl.lit(self.qty).alias("quantity_coin"),
+            pl.Series(CLOSE_REASON_NAMES, dtype=pl.String)
+            .gather(tr["close_reason"])
             .alias("close_reason"),
+            pl.col("roll_index").cast(pl.Int16),
         ).select(
             "open_time",
             "close_time",
@@ -246,24 +212,3 @@ class Replayer:
             )
             .with_columns(pl.col("call_mark_coin").fill_nan(None))
         )
-
-
-def _reason_expr(min_score: float) -> pl.Expr:
-    a, s, inst = (
-        pl.col("action"),
-        pl.col("best_score").round(2).cast(pl.String),
-        pl.col("best_instrument"),
-    )
-    return (
-        pl.when(a == "sell")
-        .then(pl.format("sold {} (score {} >= {})", inst, s, pl.lit(f"{min_score:g}")))
-        .when(a == "position_open")
-        .then(pl.lit("covered call already open: no new sale"))
-        .when(a == "no_candidate")
-        .then(pl.lit("no call within the DTE and delta bands"))
-        .when(a == "below_threshold")
-        .then(pl.format("best score {} < {}", s, pl.lit(f"{min_score:g}")))
-        .when(a == "roll")
-        .then(pl.format("took profit and rolled into {}", inst))
-        .otherwise(pl.lit("took profit; no roll (roll limit or too close to expiry)"))
-    )

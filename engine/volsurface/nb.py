@@ -54,3 +54,13 @@ def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta
     while hi < n and quote_call_nb(fwd, strikes[hi], t, iv_index, surface_args)[2] >= delta_min:
         hi += 1
     return a, hi
+
+
+@njit(cache=True, nogil=True)
+def model_mark_coin_nb(spot, iv_index, strike, t_years, surface_args, basis_annual):
+    """Coin mark of a call on the model surface: Black-76 on ``spot * exp(basis * T)``.
+
+    How the backtest (and the agent's model feed) marks an open call at an instant.
+    """
+    fwd = spot * math.exp(basis_annual * t_years)
+    return quote_call_nb(fwd, strike, t_years, iv_index, surface_args)[1] / fwd

@@ -142,6 +142,8 @@ def test_testnet_agent_from_settings_trades_on_the_fake_and_never_shows_the_secr
         status = wait_for_cycles(client, 2)
         text = bodies(client)
         decisions = client.get("/api/agent/decisions", params={"limit": 1000}).json()
+        switch = client.post("/api/agent/strategy", json={"config": {"underlying": "ETH"}})
+    assert switch.status_code == 409 and "only at start" in switch.json()["error"]
     assert status["feed"] == "deribit" and status["broker"] == "testnet"
     assert status["last_error"] is None and status["position"] is not None
     assert decisions[-1]["action"] == "sell" and decisions[-1]["broker"] == "testnet"

@@ -9,9 +9,10 @@ import pytest
 
 from cache.datasource import DeribitDataSource
 from engine.agent import LiveAgent
-from engine.agent.brokers import PaperBroker, Quote
+from engine.agent.brokers import PaperBroker
 from engine.agent.feeds import ReplayChainFeed, ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
+from engine.agent.protocols import Quote
 from engine.config import StrategyConfig
 from engine.pricing import delta_usd
 from engine.scoring import score_candidates
@@ -100,8 +101,8 @@ def test_replay_source_agent_matches_backtest_policy_actions(synthetic_data_dir,
     assert {"sell", "position_open"} <= set(actions)
     assert {"roll", "take_profit", "expiry"} & set(actions)
     status = agent.status()
-    assert status["cycles"] == 180 and status["last_error"] is None
-    assert math.isfinite(status["equity_coin"]) and status["equity_usd"] > 0
+    assert status.cycles == 180 and status.last_error is None
+    assert math.isfinite(status.equity_coin) and status.equity_usd > 0
 
 
 def test_paper_broker_books_by_hand():
@@ -151,20 +152,20 @@ def test_failed_cycles_are_journaled_and_the_thread_keeps_running(synthetic_data
                       cycle_seconds=0.01)  # fmt: skip
     agent.start()
     deadline = datetime.now(UTC) + timedelta(seconds=20)
-    while agent.status()["cycles"] < 6 and datetime.now(UTC) < deadline:
+    while agent.status().cycles < 6 and datetime.now(UTC) < deadline:
         agent._stop.wait(0.02)
     agent.pause()
-    assert agent.status()["state"] == "paused"
-    cycles = agent.status()["cycles"]
+    assert agent.status().state == "paused"
+    cycles = agent.status().cycles
     agent._stop.wait(0.1)
-    assert agent.status()["cycles"] <= cycles + 1  # paused: no more cycling
+    assert agent.status().cycles <= cycles + 1  # paused: no more cycling
     agent.resume()
     agent.stop()
     rows = list(reversed(journal.latest(100)))
     assert [r["action"] for r in rows[1:3]] == ["error", "error"]
     assert rows[1]["error"] == "ConnectionError: Deribit unreachable"
     assert rows[3]["action"] != "error" and rows[3]["error"] is None
-    assert agent.status()["last_error"] is None  # cleared by the next good cycle
+    assert agent.status().last_error is None  # cleared by the next good cycle
 
 
 class _StubFeed:
@@ -182,7 +183,8 @@ class _StubFeed:
         return True
 
     def view(self):
-        from engine.agent.feeds import MarketView, unknown_context
+        from engine.agent.feeds import unknown_context
+        from engine.agent.protocols import MarketView
 
         return MarketView(
             time=self.t, index_price=50_000.0, context=unknown_context(self.t, 50_000.0),

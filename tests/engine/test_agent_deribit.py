@@ -17,9 +17,10 @@ from cache.datasource import DeribitDataSource
 from cache.deribit import DeribitClient
 from cache.store import Store
 from engine.agent import LiveAgent
-from engine.agent.brokers import ORDER_LABEL, DeribitBroker, PaperBroker, Quote
+from engine.agent.brokers import ORDER_LABEL, DeribitBroker, PaperBroker
 from engine.agent.feeds import DeribitFeed
 from engine.agent.journal import DecisionJournal
+from engine.agent.protocols import Quote
 from engine.config import StrategyConfig
 from engine.policy import OpenCall
 from tests.fake_deribit import FakeDeribit
@@ -75,6 +76,11 @@ def build(fake, tmp_path):
         thing.close()
 
 
+def strategy(**fields) -> StrategyConfig:
+    """A strategy deciding every hour: these tests move the fake's clock by hours per cycle."""
+    return StrategyConfig(decision_interval_hours=1, **fields)
+
+
 def fake_clock(fake: FakeDeribit) -> Callable[[], datetime]:
     """The fake server's "now" as a UTC datetime."""
     return lambda: datetime.fromtimestamp(fake.now_ms / 1000, UTC)
@@ -117,7 +123,7 @@ def run_until_exit(
 
 
 def test_live_cycle_sells_one_covered_call_on_testnet_and_records_the_chain(fake, build):
-    cfg = StrategyConfig(underlying="BTC")
+    cfg = strategy(underlying="BTC")
     agent = build(cfg)
     record = agent.run_cycle()
     assert record["error"] is None and record["action"] == "sell", record
@@ -138,8 +144,8 @@ def test_live_cycle_sells_one_covered_call_on_testnet_and_records_the_chain(fake
     assert open_shorts(fake, "BTC") == {name: -QUANTITY["BTC"]}
 
     status = agent.status()
-    assert status["broker"] == "testnet" and status["feed"] == "deribit"
-    assert status["position"]["instrument_name"] == name and status["last_error"] is None
+    assert status.broker == "testnet" and status.feed == "deribit"
+    assert status.position.instrument_name == name and status.last_error is None
 
     # The chain seen was appended to the cache, whole: every BTC instrument the fake listed.
     now = agent.feed.now()
@@ -161,7 +167,7 @@ def test_live_cycle_sells_one_covered_call_on_testnet_and_records_the_chain(fake
 
 
 def test_take_profit_buys_the_call_back_reduce_only_and_closes_it(fake, build):
-    cfg = StrategyConfig(
+    cfg = strategy(
         underlying="BTC", exit_style="tp_and_roll", tp_threshold_pct=20, max_rolls_per_chain=0
     )
     agent = build(cfg)
@@ -183,11 +189,11 @@ def test_take_profit_buys_the_call_back_reduce_only_and_closes_it(fake, build):
     [fill] = record["order_result"]
     assert fill["ok"] and fill["side"] == "buy" and fill["price_coin"] == row["best_ask_price"]
     assert open_shorts(fake, "BTC") == {} and agent.broker.position is None
-    assert agent.status()["position"] is None
+    assert agent.status().position is None
 
 
 def test_roll_buys_back_then_sells_the_best_candidate_in_one_cycle(fake, build):
-    cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
+    cfg = strategy(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
     agent = build(cfg)
     old = agent.run_cycle()["order_result"][0]["instrument_name"]
     before = len(fake.requests)
@@ -202,12 +208,12 @@ def test_roll_buys_back_then_sells_the_best_candidate_in_one_cycle(fake, build):
     assert [f["side"] for f in record["order_result"]] == ["buy", "sell"]
     assert all(f["ok"] for f in record["order_result"])
     assert open_shorts(fake, "ETH") == {new: -QUANTITY["ETH"]}
-    assert agent.status()["position"]["instrument_name"] == new and agent.rolls_in_chain == 1
+    assert agent.status().position.instrument_name == new and agent.rolls_in_chain == 1
 
 
 def test_expired_call_is_settled_at_deribits_delivery_price_then_replaced(fake, build):
     fake.now_ms = utc_ms(2025, 10, 7, 12)  # the fake's BTC rallies ~20% over the next week
-    agent = build(StrategyConfig(underlying="BTC"))
+    agent = build(strategy(underlying="BTC"))
     sold = agent.run_cycle()["order_result"][0]
     expiry, strike = agent.broker.position.expiry, agent.broker.position.strike
     fake.now_ms = int(expiry.timestamp() * 1000) + HOUR_MS
@@ -236,7 +242,7 @@ def test_expired_call_is_settled_at_deribits_delivery_price_then_replaced(fake, 
     ],
 )
 def test_limit_orders_sit_at_the_touch_on_the_tick_grid(fake, build, side, touch, limit):
-    agent = build(StrategyConfig(underlying="BTC"))
+    agent = build(strategy(underlying="BTC"))
     name = next(
         r["instrument_name"]
         for r in DeribitClient(fake.url).get_book_summary_by_currency("BTC")
@@ -255,7 +261,7 @@ def test_limit_orders_sit_at_the_touch_on_the_tick_grid(fake, build, side, touch
 
 
 def test_failed_sale_after_a_filled_buy_back_keeps_the_buy_back_in_the_journal(fake, build):
-    cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
+    cfg = strategy(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
     agent = build(cfg)
     old = agent.run_cycle()["order_result"][0]["instrument_name"]
     fake.inject("error", method="private/sell", code=10009, message="not_enough_funds")
@@ -295,14 +301,14 @@ FAULTS = {  # kind: (method it hits, error type, what the message says)
 def secret_free(agent: LiveAgent, caplog) -> None:
     """Assert the client secret appears nowhere the agent reports or logs."""
     assert caplog.records  # the client did log (retries, requests): the check below means something
-    text = json.dumps(agent.status()) + json.dumps(agent.journal.latest(1000)) + caplog.text
+    text = agent.status().model_dump_json() + json.dumps(agent.journal.latest(1000)) + caplog.text
     assert SECRET not in text
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
 def test_fault_fails_one_cycle_readably_then_the_next_cycle_trades(fake, build, caplog, kind):
     method, error_type, text = FAULTS[kind]
-    agent = build(StrategyConfig(underlying="BTC"), timeout_s=0.5 if kind == "timeout" else 1.0)
+    agent = build(strategy(underlying="BTC"), timeout_s=0.5 if kind == "timeout" else 1.0)
     if kind == "auth":
         fake.account.client_secret = "rotated-on-the-server"  # our key no longer matches
     else:
@@ -315,20 +321,20 @@ def test_fault_fails_one_cycle_readably_then_the_next_cycle_trades(fake, build, 
         assert kind == "auth" or failed["error"].endswith("gave up after 2 attempts")
         assert failed["reason"] == f"cycle failed: {failed['error']}"
         status = agent.status()
-        assert status["last_error"] == failed["error"] and status["last_action"] == "error"
+        assert status.last_error == failed["error"] and status.last_action == "error"
         assert orders(fake) == []
         fake.account.client_secret = SECRET
         recovered = agent.run_cycle()
     assert recovered["error"] is None and recovered["action"] == "sell", recovered
     assert [r["action"] for r in agent.journal.latest(10)] == ["sell", "error"]
     assert agent.journal.latest(10)[1]["error"] == failed["error"]
-    assert agent.status()["last_error"] is None and agent.status()["cycles"] == 2
+    assert agent.status().last_error is None and agent.status().cycles == 2
     assert len(orders(fake)) == 1 and fake.pending_faults() == 0
     secret_free(agent, caplog)
 
 
 def test_ambiguous_order_timeout_is_reconciled_without_a_second_sale(fake, build, caplog):
-    agent = build(StrategyConfig(underlying="BTC"), timeout_s=0.5)
+    agent = build(strategy(underlying="BTC"), timeout_s=0.5)
     fake.timeout_sleep_s = 0.8
     fake.inject("timeout", method="private/sell")  # the order executes after we gave up
     with caplog.at_level(logging.DEBUG):
@@ -347,21 +353,22 @@ def test_ambiguous_order_timeout_is_reconciled_without_a_second_sale(fake, build
 
 
 def test_agent_thread_survives_faults_and_trades_after_them(fake, build, caplog):
-    agent = build(StrategyConfig(underlying="BTC"), cycle_seconds=0.01)
+    agent = build(strategy(underlying="BTC"), cycle_seconds=0.01)
     fake.inject("http_502", method="get_book_summary_by_currency", times=4)  # two cycles' worth
     with caplog.at_level(logging.DEBUG):
         agent.start()
         deadline = time.monotonic() + 15
-        while agent.status()["cycles"] < 4 and time.monotonic() < deadline:
+        while agent.status().cycles < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         alive = agent._thread.is_alive()
         agent.stop()
-    assert alive and not agent._thread.is_alive() and agent.status()["state"] == "stopped"
+    assert alive and not agent._thread.is_alive() and agent.status().state == "stopped"
     rows = list(reversed(agent.journal.latest(100)))
     assert len(rows) >= 4 and [r["action"] for r in rows[:3]] == ["error", "error", "sell"]
     assert all("HTTP 502" in r["error"] for r in rows[:2])
-    assert all(r["error"] is None and r["action"] == "position_open" for r in rows[3:])
-    assert len(orders(fake)) == 1 and agent.status()["last_error"] is None
+    # the fake's clock stands still: the hour's decision is taken, the next cycles only watch
+    assert all(r["error"] is None and r["action"] == "not_a_decision" for r in rows[3:])
+    assert len(orders(fake)) == 1 and agent.status().last_error is None
     secret_free(agent, caplog)
 
 
@@ -369,7 +376,7 @@ def test_agent_thread_survives_faults_and_trades_after_them(fake, build, caplog)
 
 
 def test_paper_broker_on_the_live_feed_sends_no_private_request(fake, build):
-    cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
+    cfg = strategy(underlying="ETH", exit_style="tp_and_roll", tp_threshold_pct=20)
     agent = build(cfg, paper=True)
     actions = [agent.run_cycle()["action"]]
     for _ in range(5):
@@ -378,7 +385,7 @@ def test_paper_broker_on_the_live_feed_sends_no_private_request(fake, build):
         assert record["error"] is None, record
         actions.append(record["action"])
     assert actions[0] == "sell" and {"roll", "take_profit"} & set(actions)
-    assert agent.status()["broker"] == "paper"
+    assert agent.status().broker == "paper"
     assert not [r for r in fake.requests if r.method.startswith("private/")]
     assert "public/auth" not in fake.methods()
     assert not any(r.authorization for r in fake.requests)

@@ -14,7 +14,7 @@ from cache.datasource import DeribitDataSource
 from cache.store import Store
 from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
-from engine.prepare.nb import F_SCORE, F_STRIKE
+from engine.enums import Cand
 from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator
 from tests.reference_backtest import reference_backtest
@@ -83,8 +83,8 @@ def test_batch_candidates_equal_state_builder_rows(ds):
         assert prepared.n_candidates[r] == len(rows) > 0
         for k, row in enumerate(rows):
             assert prepared.top_exp_ns[r, k] == int(row["expiry"].timestamp()) * 10**9
-            assert prepared.top_f[r, k, F_STRIKE] == row["strike"]
-            assert prepared.top_f[r, k, F_SCORE] == pytest.approx(row["score"], rel=1e-12)
+            assert prepared.top_f[r, k, Cand.strike] == row["strike"]
+            assert prepared.top_f[r, k, Cand.score] == pytest.approx(row["score"], rel=1e-12)
 
 
 def _shock_after(src_dir, dst_dir, t):
