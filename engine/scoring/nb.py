@@ -1,4 +1,4 @@
-"""Numba kernels of the candidate score (documented in ``engine/scoring/__init__.py``)."""
+"""Numba kernels of the candidate score (documented in ``engine/scoring/score.py``)."""
 
 import math
 

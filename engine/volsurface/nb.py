@@ -1,6 +1,6 @@
 """Numba kernels of the vol surface: a candidate's IV, and calls quoted on that surface.
 
-The model is described in ``engine/volsurface/__init__.py``. The prepare phase, the replay
+The model is described in ``engine/volsurface/surface.py``. The prepare phase, the replay
 (marking an open call), the agent's model feed and the state builder all quote through here.
 """
 

@@ -1,0 +1,32 @@
+"""Candidate implied vol: the 30-day IV index shaped by a term structure and a smile.
+
+``iv(K, T) = atm(T) * clip(1 + skew*x + curvature*x², min_ratio, max_ratio)`` with
+``atm(T) = iv_index * (max(T, min_term) / 30d) ** term_beta`` and ``x = ln(K/F) / (atm * sqrt(T))``
+(standardised moneyness). Default parameters are fitted to real Deribit snapshots by
+:mod:`engine.volsurface.fit`; the fit and its error are in ``docs/volsurface.md``.
+"""
+
+import numpy as np
+
+from engine.config import VolSurfaceParams
+from engine.volsurface.nb import surface_iv_nb
+
+
+def surface_args(p: VolSurfaceParams) -> tuple[float, ...]:
+    """The parameter tuple the kernels take after ``(iv_index, log_moneyness, t_years)``."""
+    return (p.term_beta, p.skew, p.curvature, p.min_ratio, p.max_ratio, p.min_term_days / 365.0)
+
+
+def candidate_iv(
+    iv_index_pct: float, strike: float, forward: float, t_years: float, params: VolSurfaceParams
+) -> float:
+    """IV in percent of a strike, from the IV index in percent."""
+    if not (forward > 0 and strike > 0 and t_years > 0 and iv_index_pct > 0):
+        raise ValueError("candidate_iv needs positive iv_index_pct, strike, forward and t_years")
+    k = float(np.log(strike / forward))
+    return 100.0 * surface_iv_nb(iv_index_pct / 100.0, k, t_years, *surface_args(params))
+
+
+def forward_price(spot: float, t_years: float, params: VolSurfaceParams) -> float:
+    """Forward of an expiry ``t_years`` away: ``spot * exp(basis_annual * T)``."""
+    return float(spot * np.exp(params.basis_annual * t_years))
