@@ -80,6 +80,16 @@ class SourceMeta(BaseModel):
         """Whether the data is generated rather than recorded from a market."""
         return self.origin == "synthetic"
 
+    def provenance(self) -> dict:
+        """What a result read: the source's name, origin, label, synthetic flag, fingerprint."""
+        return {
+            "source": self.name,
+            "origin": self.origin,
+            "label": self.label,
+            "synthetic": self.is_synthetic,
+            "fingerprint": self.fingerprint,
+        }
+
 
 class SourceNotFoundError(LookupError):
     """The named source is not in the cache."""

@@ -123,11 +123,7 @@ class CoveredCallSimulator:
                 "decisions": int(market.is_decision.sum()),
             },
             data={
-                "source": meta.name,
-                "origin": meta.origin,
-                "label": meta.label,
-                "synthetic": meta.is_synthetic,
-                "fingerprint": meta.fingerprint,
+                **meta.provenance(),
                 "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),

@@ -38,7 +38,25 @@ def unknown_context(time: datetime, spot: float) -> MarketContext:
     return MarketContext(time=time, **fields)
 
 
-class ReplaySourceFeed:
+class _Timeline:
+    """A replay clock over a list of instants ``times``; ``_i`` is the current one."""
+
+    times: list[datetime]
+    _i: int = 0
+
+    def now(self) -> datetime:
+        """The replayed instant."""
+        return self.times[self._i]
+
+    def advance(self) -> bool:
+        """Move to the next instant; False after the last."""
+        if self._i + 1 >= len(self.times):
+            return False
+        self._i += 1
+        return True
+
+
+class ReplaySourceFeed(_Timeline):
     """Replay a cached source ``step`` by ``step`` from ``start``; the chain is modelled.
 
     The clock stops at ``end`` (default: where the source's candles or IV end); a last, shorter
@@ -68,7 +86,6 @@ class ReplaySourceFeed:
         if times[-1] < self.end:
             times.append(self.end)
         self.times = times
-        self._i = 0
         lookback = timedelta(days=LOOKBACK_DAYS)
         candles = ds.get_candles(
             cfg.underlying, max(start - lookback, cov.candles.start), self.end, cfg.timeframe
@@ -77,17 +94,6 @@ class ReplaySourceFeed:
         self._contexts = market_context_batch(candles, iv, pl.Series(times), cfg.timeframe_hours)
         kind = "SYNTHETIC data" if ds.is_synthetic else ds.meta.origin
         self.description = f"replay of source {ds.source!r} ({kind}), model chain"
-
-    def now(self) -> datetime:
-        """The replay clock."""
-        return self.times[self._i]
-
-    def advance(self) -> bool:
-        """Move the clock one step (the last one lands on ``end``); False once there."""
-        if self._i + 1 >= len(self.times):
-            return False
-        self._i += 1
-        return True
 
     def view(self) -> MarketView:
         """The model chain and context at the clock's now."""
@@ -146,7 +152,7 @@ def spot_proxy(chain: pl.DataFrame, now: datetime) -> float:
     return float(parsed.sort("exp").get_column("underlying_price")[0])
 
 
-class ReplayChainFeed:
+class ReplayChainFeed(_Timeline):
     """Replay recorded chain snapshots, one snapshot per step, with their real marks.
 
     Snapshots smaller than half the median size (partial recordings) are skipped. Without candle
@@ -165,17 +171,6 @@ class ReplayChainFeed:
             raise ValueError(f"no {cfg.underlying} chain snapshots to replay")
         self.chains, self.cfg, self._i = rows, cfg, 0
         self.description = f"replay of {len(self.times)} recorded {cfg.underlying} chains"
-
-    def now(self) -> datetime:
-        """Harvest time of the current snapshot."""
-        return self.times[self._i]
-
-    def advance(self) -> bool:
-        """Move to the next snapshot; False after the last."""
-        if self._i + 1 >= len(self.times):
-            return False
-        self._i += 1
-        return True
 
     def snapshot(self, at: datetime | None = None) -> pl.DataFrame:
         """The rows of the snapshot at ``at`` (default: now)."""

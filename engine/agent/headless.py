@@ -112,7 +112,6 @@ def run_headless(
         trades = journal.trades()
     finally:
         journal.close()
-    meta = ds.meta
     return HeadlessResult(
         config=cfg,
         run_id=run_id,
@@ -122,11 +121,5 @@ def run_headless(
         decisions=decisions,
         trades=trades,
         final_equity_coin=agent.broker.equity_coin(mark),
-        data={
-            "source": meta.name,
-            "origin": meta.origin,
-            "label": meta.label,
-            "synthetic": meta.is_synthetic,
-            "fingerprint": meta.fingerprint,
-        },
+        data=ds.meta.provenance(),
     )
