@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cache.timeutil import as_utc
+from engine.results.schema import TRADE_VIEW, row_model
 
 
 class BacktestStartRequest(BaseModel):
@@ -278,28 +279,11 @@ class EquityCurve(BaseModel):
     markers: list[TradeMarker]
 
 
-class TradeRow(BaseModel):
-    """One covered call of a run (prices per contract; PnL for the whole quantity)."""
-
-    open_time: datetime
-    close_time: datetime
-    instrument_name: str
-    strike: float = Field(description="USD")
-    expiry: datetime
-    dte_at_open: float = Field(description="days")
-    quantity_coin: float
-    premium_coin: float = Field(description="coin per contract received")
-    premium_usd: float = Field(description="premium_coin × spot at the sale, USD per contract")
-    close_price_coin: float | None = Field(description="coin per contract paid to close")
-    close_reason: Literal["expiry", "take_profit", "end_of_data"]
-    assigned: bool = Field(description="expired in the money")
-    spot_at_open: float | None = Field(description="USD")
-    spot_at_close: float | None = Field(description="USD")
-    fees_coin: float | None
-    pnl_coin: float | None
-    pnl_usd: float | None
-    chain_id: int
-    roll_index: int
+TradeRow = row_model(
+    "TradeRow",
+    tuple(v.column for v in TRADE_VIEW),
+    "One covered call of a run (prices per contract; PnL for the whole quantity).",
+)
 
 
 class TradesPage(BaseModel):

@@ -70,7 +70,7 @@ class ViewColumn:
 
 TRADES = (
     Column("open_time", UTC_US, "UTC", "when the call was sold"),
-    Column("close_time", UTC_US, "UTC", "when it was closed (at the expiry when it expired)"),
+    Column("close_time", UTC_US, "UTC", "when it was closed, at the expiry if it expired"),
     Column("instrument_name", TEXT, "", "Deribit name, e.g. BTC-10JAN20-3450-C"),
     Column("strike", FLOAT, "USD", "strike price"),
     Column("expiry", UTC_US, "UTC", "the call's expiry, at 08:00"),
