@@ -6,7 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cache.timeutil import as_utc
-from engine.results.schema import TRADE_VIEW, row_model
+from engine.policy.actions import ActionInfo, CloseReasonInfo
+from engine.results.schema import TRADE_VIEW, Display, row_model
 
 
 class BacktestStartRequest(BaseModel):
@@ -329,3 +330,39 @@ class DeleteResponse(BaseModel):
     """The run that was deleted."""
 
     deleted: str
+
+
+class ColumnMeta(BaseModel):
+    """One column of a run table, as :mod:`engine.results.schema` declares it."""
+
+    name: str
+    dtype: str = Field(description="polars dtype, e.g. Float64 or Datetime[us, UTC]")
+    unit: str = Field(description="e.g. USD, coin per contract, days; empty when none")
+    nullable: bool
+    meaning: str
+    values: list[str] = Field(description="the only values a text column holds; empty: any")
+
+
+class TradeViewColumn(ColumnMeta):
+    """A column of a trade as the API returns it, with the dashboard's header and format."""
+
+    label: str = Field(description="short header")
+    display: Display
+    table: bool = Field(description="the dashboard's trades table shows it")
+
+
+class NoRollText(BaseModel):
+    """Why a take-profit did not roll (``engine.enums.NoRoll``)."""
+
+    code: int
+    text: str
+
+
+class MetaResponse(BaseModel):
+    """``GET /api/meta``: the run tables' columns, the trade view, actions and close reasons."""
+
+    tables: dict[str, list[ColumnMeta]] = Field(description="trades, equity, steps, candidates")
+    trade_view: list[TradeViewColumn] = Field(description="a trade as /trades returns it")
+    actions: list[ActionInfo]
+    close_reasons: list[CloseReasonInfo]
+    no_roll: list[NoRollText]
