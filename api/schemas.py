@@ -1,47 +1,91 @@
 """Request and response models of the HTTP API (units in the field names or descriptions)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 
+from cache.store import SOURCE_NAME_RE
 from cache.timeutil import as_utc
+from engine.config import CallSimulationConfig
 from engine.policy.actions import ActionInfo, CloseReasonInfo
 from engine.results.schema import TRADE_VIEW, Display, row_model
 
+# The run fields of a start request; every other top-level field of the config that is not a
+# nested model is a strategy field the form may override.
+RUN_FIELDS = ("underlying", "start", "end", "timeframe", "decision_interval_hours", "exit_style",
+              "source")  # fmt: skip
+SOURCE_NAME = StringConstraints(pattern=SOURCE_NAME_RE.pattern)  # the cache's naming rule
+REQUEST_DESCRIPTIONS = {  # where the config's field has none
+    "start": "UTC date (YYYY-MM-DD) or ISO-8601 datetime with offset",
+    "end": "UTC date or ISO-8601 datetime, exclusive",
+    "source": "a data source of the cache (GET /api/sources)",
+    "position_size": "coin held and covered",
+}
 
-class BacktestStartRequest(BaseModel):
-    """Body of ``POST /api/backtest/start``; strategy fields default to the engine's."""
 
-    model_config = ConfigDict(extra="forbid")
+def _parse_time(v: str, info: ValidationInfo) -> str:
+    return as_utc(v, info.field_name).isoformat()
 
-    underlying: Literal["BTC", "ETH"]
-    start: str = Field(description="UTC date (YYYY-MM-DD) or ISO-8601 datetime with offset")
-    end: str = Field(description="UTC date or ISO-8601 datetime, exclusive")
-    timeframe: Literal["1h", "4h", "1d"] = "1h"
-    decision_interval_hours: int = Field(24, ge=1, le=720)
-    exit_style: Literal["hold_to_expiry", "tp_and_roll"] = "hold_to_expiry"
-    source: str = Field("synthetic", min_length=1, max_length=40)
-    pace: Literal[10, 50, 200] | None = Field(
-        None, description="publish replay steps at this many decisions per second; null = max"
+
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _copied(name: str, info: FieldInfo, optional: bool) -> tuple[object, FieldInfo]:
+    """Return the config field ``name`` as a request field, with the same type and bounds.
+
+    An ``optional`` field defaults to None, which leaves the strategy's default in place.
+    """
+    kind = info.annotation | None if optional else info.annotation
+    rules = [*info.metadata, *([SOURCE_NAME] if name == "source" else [])]
+    notes = [info.description or REQUEST_DESCRIPTIONS.get(name)]
+    if optional and info.default is not None:
+        notes.append(f"null: the strategy's default ({info.default})")
+    field = Field(
+        None if optional else info.default, description="; ".join(filter(None, notes)) or None
     )
-    target_dte: float | None = Field(None, gt=0, le=365)
-    min_dte: float | None = Field(None, ge=0, le=365)
-    max_dte: float | None = Field(None, gt=0, le=400)
-    target_delta: float | None = Field(None, gt=0, lt=1)
-    delta_min: float | None = Field(None, gt=0, lt=1)
-    delta_max: float | None = Field(None, gt=0, lt=1)
-    min_score_to_trade: float | None = Field(None, ge=0, le=10)
-    tp_threshold_pct: float | None = Field(None, gt=0, le=100)
-    max_rolls_per_chain: int | None = Field(None, ge=0, le=100)
-    min_dte_to_roll: float | None = Field(None, ge=0, le=365)
-    position_size: float | None = Field(None, ge=1e-4, le=1e6, description="coin held and covered")
-    initial_capital_usd: float | None = Field(None, ge=1, le=1e12)  # less may buy 0.0 coin
+    return Annotated[kind, *rules] if rules else kind, field
 
-    @field_validator("start", "end")
-    @classmethod
-    def _parse_time(cls, v: str, info) -> str:
-        return as_utc(v, info.field_name).isoformat()
+
+def _start_request_fields() -> dict[str, tuple[object, FieldInfo]]:
+    """Return the run fields, ``pace``, then every strategy field of the config, in its order."""
+    config = CallSimulationConfig.model_fields
+    fields = {}
+    for name in RUN_FIELDS:
+        if name in ("start", "end"):  # text, parsed to UTC here and again by the config
+            fields[name] = (str, Field(description=REQUEST_DESCRIPTIONS[name]))
+        else:
+            fields[name] = _copied(name, config[name], optional=False)
+    fields["pace"] = (
+        Literal[10, 50, 200] | None,
+        Field(
+            None, description="publish replay steps at this many decisions per second; null = max"
+        ),
+    )
+    for name, info in config.items():
+        if name not in fields and not _is_model(info.annotation):
+            fields[name] = _copied(name, info, optional=True)
+    return fields
+
+
+BacktestStartRequest = create_model(
+    "BacktestStartRequest",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Body of ``POST /api/backtest/start``: the run, and any strategy field to override.\n\n"
+    "Fields, defaults and bounds are those of ``engine.config.CallSimulationConfig``.",
+    __validators__={"parse_time": field_validator("start", "end")(_parse_time)},
+    **_start_request_fields(),
+)
 
 
 class FieldError(BaseModel):
