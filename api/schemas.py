@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from cache.store import SOURCE_NAME_RE
 from cache.timeutil import as_utc
 from engine.config import CallSimulationConfig
+from engine.manager import BacktestStatus as BacktestStatus  # the manager's own status model
 from engine.policy.actions import ActionInfo, CloseReasonInfo
 from engine.results.schema import TRADE_VIEW, Display, row_model
 
@@ -114,47 +115,6 @@ class StopResponse(BaseModel):
     """A stop was requested (it is honoured within a second)."""
 
     stopping: bool
-
-
-class StepOut(BaseModel):
-    """One decision of a run."""
-
-    time: datetime
-    candidates: int
-    best_score: float | None
-    traded: bool
-    exit_style: str
-    action: str
-    reason: str
-    best_instrument: str | None = None
-
-
-class BacktestStatus(BaseModel):
-    """The backtest status the dashboard polls; datetimes are ISO-8601 UTC."""
-
-    state: Literal["idle", "running", "finished", "stopped", "error"]
-    running: bool
-    started_at: datetime | None
-    finished_at: datetime | None
-    progress_pct: float = Field(description="0..1 over preparation and replay, never decreasing")
-    phase: str | None
-    current_time: datetime | None
-    decisions_processed: int
-    total_decisions: int
-    exit_style: str | None
-    underlying: str | None
-    start_date: datetime | None
-    end_date: datetime | None
-    source: str | None
-    synthetic: bool | None
-    pace: int | None
-    metrics: dict[str, float | int | None] | None
-    recent_steps: list[StepOut]
-    error: str | None
-    message: str | None
-    run_id: str | None
-    run_dir: str | None
-    config: dict | None
 
 
 class SeriesOut(BaseModel):
