@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
-from engine.policy.actions import meta_tables
+from engine.policy.actions import CLOSE_REASONS, meta_tables
 from engine.results.schema import dtype_name
 
 
@@ -54,7 +54,7 @@ def test_meta_trade_view_is_what_the_trades_endpoint_returns(served):
     assert pnl["display"] == {"kind": "number", "decimals": 2, "sign": True, "flag": None}
     schema = client.get("/openapi.json").json()["components"]["schemas"]["TradeRow"]
     assert schema["properties"]["premium_coin"]["description"].endswith("(coin per contract)")
-    assert schema["properties"]["close_reason"]["enum"] == ["expiry", "take_profit", "end_of_data"]
+    assert schema["properties"]["close_reason"]["enum"] == [r.name for r in CLOSE_REASONS]
     assert set(schema["required"]) == {c["name"] for c in view}
 
 
