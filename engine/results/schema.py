@@ -59,7 +59,7 @@ class Display:
 class ViewColumn:
     """A column the API and the dashboard show, with its header label and its format.
 
-    The API returns every view column; the dashboard's trades table only those ``in_table``.
+    The API returns every view column; the dashboard's trades table shows those ``in_table``.
     """
 
     column: Column
@@ -263,7 +263,7 @@ def row_model(name: str, columns: tuple[Column, ...], doc: str) -> type[BaseMode
 
 
 def column_json(column: Column) -> dict:
-    """One column's contract as JSON-ready data (the dtype named by :func:`dtype_name`)."""
+    """Return one column's contract as JSON-ready data (the dtype named by :func:`dtype_name`)."""
     return {
         "name": column.name,
         "dtype": dtype_name(column.dtype),
@@ -275,7 +275,7 @@ def column_json(column: Column) -> dict:
 
 
 def contract_json() -> dict:
-    """Every table's contract and the trade view, JSON-ready, for the API and the page."""
+    """Return every table's contract and the trade view, JSON-ready, for the API and the page."""
     return {
         "tables": {name: [column_json(c) for c in cols] for name, cols in TABLES.items()},
         "trade_view": [
