@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.agent_setup import build_agent
 from api.errors import install_error_handlers
-from api.routers import agent, backtest, pages, results, status
+from api.routers import agent, backtest, meta, pages, results, status
 from api.schemas import ErrorResponse
 from api.settings import Settings, get_settings
 from engine import __version__
@@ -64,5 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backtest.router)
     app.include_router(agent.router)
     app.include_router(results.router)
+    app.include_router(meta.router)
     app.include_router(pages.router)
     return app

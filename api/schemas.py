@@ -1,50 +1,98 @@
 """Request and response models of the HTTP API (units in the field names or descriptions)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
+from cache.store import SOURCE_NAME_RE
 from cache.timeutil import as_utc
 
 # the agent's status models are the engine's, served as they are
 from engine.agent.status import AgentPosition as AgentPosition
 from engine.agent.status import AgentStatus as AgentStatus
+from engine.config import CallSimulationConfig
+from engine.manager import BacktestStatus as BacktestStatus  # the manager's own status model
+from engine.policy.actions import ActionInfo, CloseReasonInfo
 from engine.results.history import RUN_ID_PATTERN
+from engine.results.schema import TRADE_VIEW, Display, row_model
+
+# The run fields of a start request; every other top-level field of the config that is not a
+# nested model is a strategy field the form may override.
+RUN_FIELDS = ("underlying", "start", "end", "timeframe", "decision_interval_hours", "exit_style",
+              "source")  # fmt: skip
+SOURCE_NAME = StringConstraints(pattern=SOURCE_NAME_RE.pattern)  # the cache's naming rule
+REQUEST_DESCRIPTIONS = {  # where the config's field has none
+    "start": "UTC date (YYYY-MM-DD) or ISO-8601 datetime with offset",
+    "end": "UTC date or ISO-8601 datetime, exclusive",
+    "source": "a data source of the cache (GET /api/sources)",
+    "position_size": "coin held and covered",
+}
 
 
-class BacktestStartRequest(BaseModel):
-    """Body of ``POST /api/backtest/start``; strategy fields default to the engine's."""
+def _parse_time(v: str, info: ValidationInfo) -> str:
+    return as_utc(v, info.field_name).isoformat()
 
-    model_config = ConfigDict(extra="forbid")
 
-    underlying: Literal["BTC", "ETH"]
-    start: str = Field(description="UTC date (YYYY-MM-DD) or ISO-8601 datetime with offset")
-    end: str = Field(description="UTC date or ISO-8601 datetime, exclusive")
-    timeframe: Literal["1h", "4h", "1d"] = "1h"
-    decision_interval_hours: int = Field(24, ge=1, le=720)
-    exit_style: Literal["hold_to_expiry", "tp_and_roll"] = "hold_to_expiry"
-    source: str = Field("synthetic", min_length=1, max_length=40)
-    pace: Literal[10, 50, 200] | None = Field(
-        None, description="publish replay steps at this many decisions per second; null = max"
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _copied(name: str, info: FieldInfo, optional: bool) -> tuple[object, FieldInfo]:
+    """Return the config field ``name`` as a request field, with the same type and bounds.
+
+    An ``optional`` field defaults to None, which leaves the strategy's default in place.
+    """
+    kind = info.annotation | None if optional else info.annotation
+    rules = [*info.metadata, *([SOURCE_NAME] if name == "source" else [])]
+    notes = [info.description or REQUEST_DESCRIPTIONS.get(name)]
+    if optional and info.default is not None:
+        notes.append(f"null: the strategy's default ({info.default})")
+    field = Field(
+        None if optional else info.default, description="; ".join(filter(None, notes)) or None
     )
-    target_dte: float | None = Field(None, gt=0, le=365)
-    min_dte: float | None = Field(None, ge=0, le=365)
-    max_dte: float | None = Field(None, gt=0, le=400)
-    target_delta: float | None = Field(None, gt=0, lt=1)
-    delta_min: float | None = Field(None, gt=0, lt=1)
-    delta_max: float | None = Field(None, gt=0, lt=1)
-    min_score_to_trade: float | None = Field(None, ge=0, le=10)
-    tp_threshold_pct: float | None = Field(None, gt=0, le=100)
-    max_rolls_per_chain: int | None = Field(None, ge=0, le=100)
-    min_dte_to_roll: float | None = Field(None, ge=0, le=365)
-    position_size: float | None = Field(None, ge=1e-4, le=1e6, description="coin held and covered")
-    initial_capital_usd: float | None = Field(None, ge=1, le=1e12)  # less may buy 0.0 coin
+    return Annotated[kind, *rules] if rules else kind, field
 
-    @field_validator("start", "end")
-    @classmethod
-    def _parse_time(cls, v: str, info) -> str:
-        return as_utc(v, info.field_name).isoformat()
+
+def _start_request_fields() -> dict[str, tuple[object, FieldInfo]]:
+    """Return the run fields, ``pace``, then every strategy field of the config, in its order."""
+    config = CallSimulationConfig.model_fields
+    fields = {}
+    for name in RUN_FIELDS:
+        if name in ("start", "end"):  # text, parsed to UTC here and again by the config
+            fields[name] = (str, Field(description=REQUEST_DESCRIPTIONS[name]))
+        else:
+            fields[name] = _copied(name, config[name], optional=False)
+    fields["pace"] = (
+        Literal[10, 50, 200] | None,
+        Field(
+            None, description="publish replay steps at this many decisions per second; null = max"
+        ),
+    )
+    for name, info in config.items():
+        if name not in fields and not _is_model(info.annotation):
+            fields[name] = _copied(name, info, optional=True)
+    return fields
+
+
+BacktestStartRequest = create_model(
+    "BacktestStartRequest",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Body of ``POST /api/backtest/start``: the run, and any strategy field to override.\n\n"
+    "Fields, defaults and bounds are those of ``engine.config.CallSimulationConfig``.",
+    __validators__={"parse_time": field_validator("start", "end")(_parse_time)},
+    **_start_request_fields(),
+)
 
 
 class FieldError(BaseModel):
@@ -73,47 +121,6 @@ class StopResponse(BaseModel):
     """A stop was requested (it is honoured within a second)."""
 
     stopping: bool
-
-
-class StepOut(BaseModel):
-    """One decision of a run."""
-
-    time: datetime
-    candidates: int
-    best_score: float | None
-    traded: bool
-    exit_style: str
-    action: str
-    reason: str
-    best_instrument: str | None = None
-
-
-class BacktestStatus(BaseModel):
-    """The backtest status the dashboard polls; datetimes are ISO-8601 UTC."""
-
-    state: Literal["idle", "running", "finished", "stopped", "error"]
-    running: bool
-    started_at: datetime | None
-    finished_at: datetime | None
-    progress_pct: float = Field(description="0..1 over preparation and replay, never decreasing")
-    phase: str | None
-    current_time: datetime | None
-    decisions_processed: int
-    total_decisions: int
-    exit_style: str | None
-    underlying: str | None
-    start_date: datetime | None
-    end_date: datetime | None
-    source: str | None
-    synthetic: bool | None
-    pace: int | None
-    metrics: dict[str, float | int | None] | None
-    recent_steps: list[StepOut]
-    error: str | None
-    message: str | None
-    run_id: str | None
-    run_dir: str | None
-    config: dict | None
 
 
 class SeriesOut(BaseModel):
@@ -291,28 +298,11 @@ class EquityCurve(BaseModel):
     markers: list[TradeMarker]
 
 
-class TradeRow(BaseModel):
-    """One covered call of a run (prices per contract; PnL for the whole quantity)."""
-
-    open_time: datetime
-    close_time: datetime
-    instrument_name: str
-    strike: float = Field(description="USD")
-    expiry: datetime
-    dte_at_open: float = Field(description="days")
-    quantity_coin: float
-    premium_coin: float = Field(description="coin per contract received")
-    premium_usd: float = Field(description="premium_coin × spot at the sale, USD per contract")
-    close_price_coin: float | None = Field(description="coin per contract paid to close")
-    close_reason: Literal["expiry", "take_profit", "end_of_data"]
-    assigned: bool = Field(description="expired in the money")
-    spot_at_open: float | None = Field(description="USD")
-    spot_at_close: float | None = Field(description="USD")
-    fees_coin: float | None
-    pnl_coin: float | None
-    pnl_usd: float | None
-    chain_id: int
-    roll_index: int
+TradeRow = row_model(
+    "TradeRow",
+    tuple(v.column for v in TRADE_VIEW),
+    "One covered call of a run (prices per contract; PnL for the whole quantity).",
+)
 
 
 class TradesPage(BaseModel):
@@ -358,3 +348,39 @@ class DeleteResponse(BaseModel):
     """The run that was deleted."""
 
     deleted: str
+
+
+class ColumnMeta(BaseModel):
+    """One column of a run table, as :mod:`engine.results.schema` declares it."""
+
+    name: str
+    dtype: str = Field(description="polars dtype, e.g. Float64 or Datetime[us, UTC]")
+    unit: str = Field(description="e.g. USD, coin per contract, days; empty when none")
+    nullable: bool
+    meaning: str
+    values: list[str] = Field(description="the only values a text column holds; empty: any")
+
+
+class TradeViewColumn(ColumnMeta):
+    """A column of a trade as the API returns it, with the dashboard's header and format."""
+
+    label: str = Field(description="short header")
+    display: Display
+    table: bool = Field(description="the dashboard's trades table shows it")
+
+
+class NoRollText(BaseModel):
+    """Why a take-profit did not roll (``engine.enums.NoRoll``)."""
+
+    code: int
+    text: str
+
+
+class MetaResponse(BaseModel):
+    """``GET /api/meta``: the run tables' columns, the trade view, actions and close reasons."""
+
+    tables: dict[str, list[ColumnMeta]] = Field(description="trades, equity, steps, candidates")
+    trade_view: list[TradeViewColumn] = Field(description="a trade as /trades returns it")
+    actions: list[ActionInfo]
+    close_reasons: list[CloseReasonInfo]
+    no_roll: list[NoRollText]

@@ -7,7 +7,8 @@ publishing of replay steps (``pace`` decisions per second) so a person can watch
 through history; the computation itself is never slowed, and the run is written to disk only
 once its steps have all been published (a paced run stopped early leaves nothing on disk).
 While a paced run is published, :meth:`BacktestManager.published_run` lends its result and the time
-of the step shown last, so a reader can draw the curves as far as the page has walked.
+of the step shown last, so a reader can draw the curves as far as the page has walked. The status
+is a :class:`BacktestStatus`, the very model the API returns.
 """
 
 import threading
@@ -18,33 +19,60 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Annotated, Literal
 
 import polars as pl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cache.datasource import DeribitDataSource
+from cache.timeutil import as_utc
 from engine.config import CallSimulationConfig
 from engine.market import check_covered
 from engine.metrics import compute_metrics
 from engine.prepare import CancelledError
 from engine.results.runs import write_run
+from engine.results.schema import STEPS, row_model
 from engine.simulator import CoveredCallSimulator, SimulationResult, finite_or_none
 
 RECENT_STEPS = 100
 PREPARE_SHARE = 0.6  # share of the progress bar given to preparation (replay is much faster)
 COMPUTE_SHARE_PACED = 0.2  # with a pace, computing takes this share and publishing the rest
 METRICS_EVERY_S = 0.25  # partial metrics refresh while publishing at a pace
-STEP_FIELDS = ("time", "candidates", "best_score", "traded", "exit_style", "action", "reason")
+
+UtcTime = Annotated[datetime, AfterValidator(lambda t: as_utc(t, "status time"))]
+StepOut = row_model("StepOut", STEPS, "One decision of a run: a row of ``steps.parquet``.")
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).isoformat() if t is not None else None
+class BacktestStatus(BaseModel):
+    """The status of the current (or last) run, as the dashboard polls it; times are UTC."""
 
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
-def _step_dict(row: dict) -> dict:
-    out = {k: row[k] for k in STEP_FIELDS}
-    out["time"] = _iso(out["time"])
-    out["best_instrument"] = row.get("best_instrument")
-    return out
+    state: Literal["idle", "running", "finished", "stopped", "error"] = "idle"
+    running: bool = False
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
+    progress_pct: float = Field(
+        0.0, description="0..1 over preparation and replay, never decreasing"
+    )
+    phase: str | None = Field(None, description="loading, prepare, replay or publishing")
+    current_time: UtcTime | None = Field(None, description="time of the step published last")
+    decisions_processed: int = 0
+    total_decisions: int = 0
+    exit_style: str | None = None
+    underlying: str | None = None
+    start_date: UtcTime | None = None
+    end_date: UtcTime | None = None
+    source: str | None = None
+    synthetic: bool | None = None
+    pace: int | None = Field(None, description="steps published per second; null: all at once")
+    metrics: dict[str, float | int | None] | None = None
+    recent_steps: list[StepOut] = Field([], description=f"newest first, at most {RECENT_STEPS}")
+    error: str | None = None
+    message: str | None = None
+    run_id: str | None = None
+    run_dir: str | None = None
+    config: dict | None = None
 
 
 class BacktestManager:
@@ -56,8 +84,8 @@ class BacktestManager:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._status = self._blank_status("idle")
-        self._steps: deque[dict] = deque(maxlen=RECENT_STEPS)
+        self._status = BacktestStatus()
+        self._steps: deque[StepOut] = deque(maxlen=RECENT_STEPS)
         self._published: SimulationResult | None = None  # the result a paced run is publishing
 
     # -- public API ----------------------------------------------------------------------------
@@ -65,25 +93,26 @@ class BacktestManager:
         """Raise (SourceNotFoundError, DataNotCoveredError, ValueError) if ``cfg`` cannot run."""
         check_covered(DeribitDataSource(self.data_dir, cfg.source), cfg)
 
-    def start(self, cfg: CallSimulationConfig, pace: float | None = None) -> bool:
+    def start(self, cfg: CallSimulationConfig, pace: int | None = None) -> bool:
         """Start a run; False (and nothing starts) if one is already running."""
         with self._lock:
-            if self._status["running"]:
+            if self._status.running:
                 return False
             self._stop.clear()
             self._steps.clear()
-            self._status = self._blank_status("running") | {
-                "running": True,
-                "started_at": _iso(self._clock()),
-                "phase": "loading",
-                "exit_style": cfg.exit_style,
-                "underlying": cfg.underlying,
-                "start_date": _iso(cfg.start),
-                "end_date": _iso(cfg.end),
-                "source": cfg.source,
-                "pace": pace,
-                "config": cfg.model_dump(mode="json"),
-            }
+            self._status = BacktestStatus(
+                state="running",
+                running=True,
+                started_at=self._clock(),
+                phase="loading",
+                exit_style=cfg.exit_style,
+                underlying=cfg.underlying,
+                start_date=cfg.start,
+                end_date=cfg.end,
+                source=cfg.source,
+                pace=pace,
+                config=cfg.model_dump(mode="json"),
+            )
             self._thread = threading.Thread(
                 target=self._work, args=(cfg, pace), name="backtest-worker", daemon=True
             )
@@ -93,16 +122,18 @@ class BacktestManager:
     def stop(self) -> bool:
         """Ask the running backtest to stop; returns whether one was running."""
         with self._lock:
-            running = self._status["running"]
+            running = self._status.running
         self._stop.set()
         return running
 
-    def get_status(self) -> dict:
-        """A JSON-ready snapshot of the status."""
+    def get_status(self) -> BacktestStatus:
+        """Return a snapshot of the status with the recent steps, newest first.
+
+        The snapshot is the caller's: the manager never changes a status it has handed out (it
+        replaces its own with a new, frozen one at every update).
+        """
         with self._lock:
-            status = dict(self._status)
-            status["recent_steps"] = list(reversed(self._steps))
-        return status
+            return self._status.model_copy(update={"recent_steps": list(reversed(self._steps))})
 
     def published_run(self) -> tuple[SimulationResult, datetime] | None:
         """The result a paced run is publishing and the time of its last published step.
@@ -111,10 +142,10 @@ class BacktestManager:
         yet shown: readers cut the tables there (the status endpoint never pays for this).
         """
         with self._lock:
-            result, shown = self._published, self._status["current_time"]
+            result, shown = self._published, self._status.current_time
         if result is None or shown is None:
             return None
-        return result, datetime.fromisoformat(shown)
+        return result, shown
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the worker (tests and shutdown)."""
@@ -128,48 +159,24 @@ class BacktestManager:
         self.join(5)
 
     # -- worker --------------------------------------------------------------------------------
-    @staticmethod
-    def _blank_status(state: str) -> dict:
-        return {
-            "state": state,
-            "running": False,
-            "started_at": None,
-            "finished_at": None,
-            "progress_pct": 0.0,
-            "phase": None,
-            "current_time": None,
-            "decisions_processed": 0,
-            "total_decisions": 0,
-            "exit_style": None,
-            "underlying": None,
-            "start_date": None,
-            "end_date": None,
-            "source": None,
-            "synthetic": None,
-            "pace": None,
-            "metrics": None,
-            "error": None,
-            "message": None,
-            "run_id": None,
-            "run_dir": None,
-            "config": None,
-        }
+    def _set(self, **fields: object) -> None:
+        """Replace the status by a validated copy with ``fields`` changed; hold the lock."""
+        self._status = BacktestStatus.model_validate(dict(self._status) | fields)
 
     def _update(self, **fields: object) -> None:
         with self._lock:
             if "progress_pct" in fields:  # never goes backwards
-                fields["progress_pct"] = max(self._status["progress_pct"], fields["progress_pct"])
-            self._status.update(fields)
+                fields["progress_pct"] = max(self._status.progress_pct, fields["progress_pct"])
+            self._set(**fields)
 
     def _publish(self, frame: pl.DataFrame, processed: int) -> None:
-        rows = [_step_dict(r) for r in frame.tail(RECENT_STEPS).iter_rows(named=True)]
+        rows = [StepOut(**r) for r in frame.tail(RECENT_STEPS).iter_rows(named=True)]
         with self._lock:
             self._steps.extend(rows)
-            if rows:
-                self._status["current_time"] = rows[-1]["time"]
-            self._status["decisions_processed"] = processed
+            shown = {"current_time": rows[-1].time} if rows else {}
+            self._set(decisions_processed=processed, **shown)
 
-    def _work(self, cfg: CallSimulationConfig, pace: float | None) -> None:
+    def _work(self, cfg: CallSimulationConfig, pace: int | None) -> None:
         try:
             ds = DeribitDataSource(self.data_dir, cfg.source)
             sim = CoveredCallSimulator(ds, cfg, cache_dir=self.data_dir / "prepared")
@@ -201,9 +208,7 @@ class BacktestManager:
             self._finish("error", error=f"{type(exc).__name__}: {exc}")
 
     def _finish(self, state: str, **fields: object) -> None:
-        self._update(
-            state=state, running=False, finished_at=_iso(self._clock()), phase=None, **fields
-        )
+        self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)
         with self._lock:
             self._published = None  # a finished run is read from disk; a stopped one is gone
 
@@ -217,10 +222,10 @@ class BacktestManager:
 
     def _on_steps(self, frame: pl.DataFrame, done: int, total: int) -> None:
         with self._lock:
-            processed = self._status["decisions_processed"] + frame.height
+            processed = self._status.decisions_processed + frame.height
         self._publish(frame, processed)
 
-    def _publish_paced(self, result: SimulationResult, pace: float) -> None:
+    def _publish_paced(self, result: SimulationResult, pace: int) -> None:
         steps = result.steps
         total = steps.height
         self._update(phase="publishing")

@@ -5,6 +5,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.routers.meta import run_meta
 from engine import __version__
 from engine.results.labels import METRIC_LABELS
 
@@ -28,7 +29,8 @@ METRIC_DISPLAY = [  # a list: the page shows metrics in this order
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    """Render the dashboard."""
+    """Render the dashboard; its bootstrap JSON carries the metric labels and ``/api/meta``."""
     templates = request.app.state.templates
-    context = {"version": __version__, "metric_labels": METRIC_DISPLAY}
+    meta = run_meta().model_dump(mode="json")
+    context = {"version": __version__, "metric_labels": METRIC_DISPLAY, "meta": meta}
     return templates.TemplateResponse(request, "index.html", context)

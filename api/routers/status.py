@@ -51,8 +51,8 @@ def get_status(request: Request) -> StatusResponse:
         server_time=datetime.now(UTC),
         data_dir=str(request.app.state.settings.data_dir),
         sources=list_sources(request),
-        backtest_running=backtest["running"],
-        backtest_state=backtest["state"],
+        backtest_running=backtest.running,
+        backtest_state=backtest.state,
         agent=agent_status(request),
     )
 

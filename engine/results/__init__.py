@@ -1,5 +1,7 @@
-"""The results side: write a run, read the history, chart curves, metric labels.
+"""The results side: the run tables' contract, write a run, read the history, curves, labels.
 
+- :mod:`engine.results.schema`: the columns, dtypes and units of every run table, and the trade
+  view the API and the dashboard show;
 - :mod:`engine.results.runs`: execute a backtest and write ``<data_dir>/runs/<run_id>/``;
 - :mod:`engine.results.history`: list, read, page, compare and delete finished runs;
 - :mod:`engine.results.curves`: chart payloads (thinned curves, trade markers);

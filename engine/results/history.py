@@ -16,34 +16,15 @@ from pathlib import Path
 import polars as pl
 
 from engine.results.labels import METRIC_LABELS
-from engine.results.runs import TABLES, runs_dir
+from engine.results.runs import runs_dir
+from engine.results.schema import ASSIGNED, PREMIUM_USD, TABLES, TRADE_VIEW
 
 log = logging.getLogger(__name__)
 
 RUN_ID_PATTERN = r"^[0-9a-f]{16}$"  # engine.config.CallSimulationConfig.digest: 16 hex digits
 EXPORT_TABLES = ("trades", "equity")
 CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.f%:z"  # ISO 8601 with the +00:00 offset, exact to the µs
-TRADE_COLUMNS = (  # the trades table as the dashboard shows it, in order
-    "open_time",
-    "close_time",
-    "instrument_name",
-    "strike",
-    "expiry",
-    "dte_at_open",
-    "quantity_coin",
-    "premium_coin",
-    "premium_usd",
-    "close_price_coin",
-    "close_reason",
-    "assigned",
-    "spot_at_open",
-    "spot_at_close",
-    "fees_coin",
-    "pnl_coin",
-    "pnl_usd",
-    "chain_id",
-    "roll_index",
-)
+TRADE_COLUMNS = tuple(v.column.name for v in TRADE_VIEW)  # as the API shows a trade
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
@@ -144,8 +125,10 @@ def delete_run(data_dir: Path, run_id: str) -> None:
 
 def _trades_view(trades: pl.LazyFrame) -> pl.LazyFrame:
     return trades.with_columns(
-        (pl.col("premium_coin") * pl.col("spot_at_open")).alias("premium_usd"),
-        ((pl.col("close_reason") == "expiry") & (pl.col("close_price_coin") > 0)).alias("assigned"),
+        (pl.col("premium_coin") * pl.col("spot_at_open")).alias(PREMIUM_USD.name),
+        ((pl.col("close_reason") == "expiry") & (pl.col("close_price_coin") > 0)).alias(
+            ASSIGNED.name
+        ),
     ).select(TRADE_COLUMNS)
 
 

@@ -2,8 +2,9 @@
 
 ``summary.json`` (config, data source and fingerprint, metrics, timings) and the Parquet tables
 ``trades``, ``equity``, ``steps``, ``candidates`` (the top-K scored candidates of every prepared
-time). Columns and units are documented in ``docs/data.md``. A run directory appears whole: it is
-written beside its final place and renamed into it.
+time). Their columns are the contract of :mod:`engine.results.schema` (documented in
+``docs/data.md``): a table that breaks it is refused before anything is written. A run directory
+appears whole: it is written beside its final place and renamed into it.
 """
 
 import json
@@ -17,9 +18,8 @@ from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
 from engine.results.labels import METRIC_LABELS
+from engine.results.schema import TABLES, check_table
 from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
-
-TABLES = ("trades", "equity", "steps", "candidates")
 
 
 def runs_dir(data_dir: Path) -> Path:
@@ -42,7 +42,16 @@ def summary_of(result: SimulationResult, finished_at: datetime | None = None) ->
 
 
 def write_run(result: SimulationResult, data_dir: Path) -> Path:
-    """Write a run's outputs; replaces an earlier run with the same id (same inputs)."""
+    """Write a run's outputs; replaces an earlier run with the same id (same inputs).
+
+    Raises
+    ------
+    ValueError
+        When a table breaks its contract (:func:`engine.results.schema.check_table`); nothing
+        is written then.
+    """
+    for name in TABLES:
+        check_table(name, getattr(result, name))
     final = runs_dir(data_dir) / result.run_id
     tmp = final.with_name(f".{result.run_id}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

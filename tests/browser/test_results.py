@@ -17,6 +17,27 @@ pytestmark = pytest.mark.browser
 
 CHARTS = ("chart-equity", "chart-drawdown", "chart-spot")
 TRADES_HEADER = "open_time,close_time,instrument_name,strike,expiry,dte_at_open"
+# fmt: off
+TRADE_HEADERS = ["Opened (UTC)", "Closed (UTC)", "Instrument", "Strike (USD)", "DTE (d)",
+                 "Premium (coin)", "Premium (USD)", "Close reason", "PnL (coin)", "PnL (USD)"]
+TRADE_SORTS = ["open_time", "close_time", "instrument_name", "strike", "dte_at_open",
+               "premium_coin", "premium_usd", "close_reason", "pnl_coin", "pnl_usd"]
+# fmt: on
+
+
+def _minute(iso: str) -> str:
+    return iso.replace("T", " ")[:16]
+
+
+def trade_cells(t: dict) -> list[list[str]]:
+    """The cells of a trade's row as the page shows them: text and class of each."""
+    reason = "expiry (assigned)" if t["assigned"] else t["close_reason"]
+    pnl = "num ok" if t["pnl_usd"] > 0 else "num err" if t["pnl_usd"] < 0 else "num"
+    return [[_minute(t["open_time"]), ""], [_minute(t["close_time"]), ""],
+            [t["instrument_name"], ""], [f"{t['strike']:,.0f}", "num"],
+            [f"{t['dte_at_open']:,.1f}", "num"], [f"{t['premium_coin']:,.6f}", "num"],
+            [f"{t['premium_usd']:,.2f}", "num"], [reason, ""],
+            [f"{t['pnl_coin']:+,.6f}", pnl], [f"{t['pnl_usd']:+,.2f}", pnl]]  # fmt: skip
 
 
 def run_via_api(server, exit_style: str) -> str:
@@ -80,10 +101,19 @@ def test_a_finished_run_is_charted_and_its_trades_sort_and_page(page, live_serve
     expect(page.get_by_test_id("res-run-tag")).to_have_text("SYNTHETIC")
     shot(page, "results_finished_run")
 
-    total = httpx.get(f"{base}/trades").json()["total"]
+    trades = httpx.get(f"{base}/trades").json()
+    total = trades["total"]
     assert total > 25
     rows = page.locator("#res-trades-body tr")
     expect(rows).to_have_count(25)
+    headers = page.locator("[data-testid=res-trades] th")
+    expect(headers).to_have_text(TRADE_HEADERS)
+    assert headers.evaluate_all("ths => ths.map(th => th.dataset.sort)") == TRADE_SORTS
+    shown = rows.evaluate_all(
+        "trs => trs.map(tr => [...tr.cells].map(td => [td.textContent, td.className]))"
+    )
+    assert shown == [trade_cells(t) for t in trades["trades"][:25]]
+    assert any(t["assigned"] for t in trades["trades"][:25])  # "expiry (assigned)" is shown
     expect(page.get_by_test_id("res-trades-info")).to_have_text(f"trades 1–25 of {total}")
     page.get_by_test_id("res-trades-next").click()
     expect(page.get_by_test_id("res-trades-info")).to_have_text(

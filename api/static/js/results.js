@@ -9,6 +9,8 @@ const METRICS = new Map(
   JSON.parse(document.getElementById("metric-labels").textContent).map((m) => [m.key, m]),
 );
 const $ = (id) => document.getElementById(id);
+// the columns of the trades table, in order, with their formats (GET /api/meta "trade_view")
+const TRADE_TABLE = JSON.parse($("meta").textContent).trade_view.filter((c) => c.table);
 const TARGETS = {
   equity: $("res-chart-equity"), drawdown: $("res-chart-drawdown"), spot: $("res-chart-spot"),
 };
@@ -138,18 +140,21 @@ async function onStatus(status) {
 }
 
 // ---- trades ------------------------------------------------------------------------------
-const TRADE_CELLS = [
-  (t) => formatTime(t.open_time).slice(0, 16),
-  (t) => formatTime(t.close_time).slice(0, 16),
-  (t) => t.instrument_name,
-  (t) => formatNumber(t.strike, { decimals: 0 }),
-  (t) => formatNumber(t.dte_at_open, { decimals: 1 }),
-  (t) => formatNumber(t.premium_coin, { decimals: 6 }),
-  (t) => formatNumber(t.premium_usd, { decimals: 2 }),
-  (t) => (t.assigned ? "expiry (assigned)" : t.close_reason),
-  (t) => formatNumber(t.pnl_coin, { decimals: 6, sign: true }),
-  (t) => formatNumber(t.pnl_usd, { decimals: 2, sign: true }),
-];
+// A trade's cell as text: times to the minute (UTC), numbers per the column's display hints,
+// text as is, followed by the name of its flag column when that is true ("expiry (assigned)").
+function tradeCell(trade, { name, display }) {
+  const value = trade[name];
+  if (display.kind === "time") return formatTime(value).slice(0, 16);
+  if (display.kind === "number") return formatNumber(value, display);
+  return display.flag && trade[display.flag] ? `${value} (${display.flag})` : (value ?? "");
+}
+
+// Numbers align right; signed ones are coloured by their sign.
+function cellClass(value, display) {
+  if (display.kind !== "number") return "";
+  if (!display.sign) return "num";
+  return value > 0 ? "num ok" : value < 0 ? "num err" : "num";
+}
 
 function renderTrades(page) {
   const body = $("res-trades-body");
@@ -157,13 +162,13 @@ function renderTrades(page) {
   for (const t of page.trades) {
     const tr = document.createElement("tr");
     tr.title = `expiry ${formatTime(t.expiry)} · roll ${t.roll_index} of chain ${t.chain_id}`;
-    TRADE_CELLS.forEach((cell, i) => {
+    for (const column of TRADE_TABLE) {
       const td = document.createElement("td");
-      td.textContent = cell(t);
-      if (i >= 8) td.className = t.pnl_usd > 0 ? "num ok" : t.pnl_usd < 0 ? "num err" : "num";
-      else if ([3, 4, 5, 6].includes(i)) td.className = "num";
+      td.textContent = tradeCell(t, column);
+      const cls = cellClass(t[column.name], column.display);
+      if (cls) td.className = cls;
       tr.appendChild(td);
-    });
+    }
     body.appendChild(tr);
   }
   state.total = page.total;
