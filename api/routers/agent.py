@@ -85,6 +85,7 @@ def resume_agent(request: Request) -> AgentStatus:
     "/strategy",
     response_model=AgentStatus,
     responses={
+        400: {"model": ErrorResponse, "description": "the body is not JSON"},
         404: {"model": ErrorResponse, "description": "no finished run with this id"},
         409: {"model": ErrorResponse, "description": "not a paper agent, or a call is open"},
         422: {"model": ErrorResponse, "description": "the strategy names a bad field"},

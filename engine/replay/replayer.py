@@ -21,11 +21,13 @@ from engine.policy.decide import policy_params
 from engine.policy.execution import fee_params
 from engine.prepare import CancelledError, PreparedData
 from engine.replay import nb
+from engine.results.schema import TRADES
 from engine.volsurface import surface_args
 
 CHUNK = 8192
 ACTION_NAMES = [a.name for a in ACTIONS]
 CLOSE_REASON_NAMES = [r.name for r in CLOSE_REASONS]
+TRADE_NAMES = [c.name for c in TRADES]  # the order of trades.parquet
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -153,42 +155,27 @@ class Replayer:
         """Closed trades (a call still open at the end is closed at its mark)."""
         tr = self.trades[: int(self.book[0]["n_trades"])]
         df = pl.DataFrame({name: tr[name] for name in trade_dt.names})
-        return df.with_columns(
-            _ns_to_time("open_ns").alias("open_time"),
-            _ns_to_time("close_ns").alias("close_time"),
-            _ns_to_time("expiry_ns").alias("expiry"),
-            pl.col("iv_at_open") * 100,
-            pl.col("settlement_price").fill_nan(None),
-            pl.lit(self.qty).alias("quantity_coin"),
-            pl.Series(CLOSE_REASON_NAMES, dtype=pl.String)
-            .gather(tr["close_reason"])
-            .alias("close_reason"),
-            pl.col("roll_index").cast(pl.Int16),
-        ).select(
-            "open_time",
-            "close_time",
-            option_names_expr(self.cfg.underlying, "expiry", "strike", "C").alias(
-                "instrument_name"
-            ),
-            "strike",
-            "expiry",
-            ((pl.col("expiry_ns") - pl.col("open_ns")) / NS_PER_DAY).alias("dte_at_open"),
-            "forward_at_open",
-            "spot_at_open",
-            "iv_at_open",
-            "delta_at_open",
-            "score_at_open",
-            "quantity_coin",
-            "premium_coin",
-            "close_price_coin",
-            "close_reason",
-            "settlement_price",
-            "spot_at_close",
-            "fees_coin",
-            "pnl_coin",
-            "pnl_usd",
-            "chain_id",
-            "roll_index",
+        return (
+            df.with_columns(
+                _ns_to_time("open_ns").alias("open_time"),
+                _ns_to_time("close_ns").alias("close_time"),
+                _ns_to_time("expiry_ns").alias("expiry"),
+                ((pl.col("expiry_ns") - pl.col("open_ns")) / NS_PER_DAY).alias("dte_at_open"),
+                pl.col("iv_at_open") * 100,
+                pl.col("settlement_price").fill_nan(None),
+                pl.lit(self.qty).alias("quantity_coin"),
+                pl.Series(CLOSE_REASON_NAMES, dtype=pl.String)
+                .gather(tr["close_reason"])
+                .alias("close_reason"),
+                pl.col("roll_index").cast(pl.Int16),
+            )
+            .select(
+                option_names_expr(self.cfg.underlying, "expiry", "strike", "C").alias(
+                    "instrument_name"
+                ),
+                pl.exclude("instrument_name"),
+            )
+            .select(TRADE_NAMES)
         )
 
     def equity_frame(self) -> pl.DataFrame:

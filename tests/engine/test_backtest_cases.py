@@ -105,3 +105,14 @@ def test_gaps_skip_instants_and_settle_from_last_bar(tmp_path):
     t = res.trades.row(0, named=True)
     assert t["settlement_price"] == 11_000.0
     assert t["close_time"] == expiry
+
+
+@pytest.mark.parametrize("style", ["hold_to_expiry", "tp_and_roll"])
+def test_run_without_any_candidate_trades_nothing_and_says_why(tmp_path, style):
+    # no listed expiry is ever within 0.003 days: every decision finds no candidate
+    cfg = _cfg(min_dte=0.0, max_dte=0.003, target_dte=0.002, exit_style=style)
+    res = CoveredCallSimulator(_market(tmp_path), cfg).simulate_policy()
+    assert res.trades.height == 0 and res.metrics["num_trades"] == 0
+    assert set(res.steps["action"]) == {"no_candidate"}
+    assert res.steps["best_instrument"].null_count() == res.steps.height
+    assert res.equity["equity_coin"].to_list() == [1.0] * res.equity.height
