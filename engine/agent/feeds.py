@@ -130,7 +130,18 @@ class ReplaySourceFeed(_Timeline):
         )
 
 
-def _chain_quote(chain: pl.DataFrame) -> Callable[[OpenCall], Quote | None]:
+def _chain_view(
+    cfg: StrategyConfig,
+    now: datetime,
+    ctx: MarketContext,
+    chain: pl.DataFrame,
+    settlement: Callable[[datetime], float | None],
+    kind: str,
+) -> MarketView:
+    """Build the view of a quoted chain: score candidates on it and read quotes off it.
+
+    The index price is ``ctx.spot``; ``kind`` says where the chain came from.
+    """
     rows = {
         r["instrument_name"]: r
         for r in chain.select(
@@ -144,7 +155,16 @@ def _chain_quote(chain: pl.DataFrame) -> Callable[[OpenCall], Quote | None]:
             return None
         return Quote(row["mark_price"], row["best_bid_price"], row["best_ask_price"])
 
-    return quote
+    return MarketView(
+        time=now,
+        index_price=ctx.spot,
+        context=ctx,
+        candidates=chain_candidates(cfg, ctx, chain),
+        quote=quote,
+        settlement_price=settlement,
+        chain_size=chain.height,
+        chain_kind=kind,
+    )
 
 
 def spot_proxy(chain: pl.DataFrame, now: datetime) -> float:
@@ -195,16 +215,7 @@ class ReplayChainFeed(_Timeline):
             at = self._first_at_or_after(expiry)
             return spot_proxy(self.snapshot(at), at) if at is not None else None
 
-        return MarketView(
-            time=now,
-            index_price=ctx.spot,
-            context=ctx,
-            candidates=chain_candidates(self.cfg, ctx, chain),
-            quote=_chain_quote(chain),
-            settlement_price=settlement,
-            chain_size=chain.height,
-            chain_kind="recorded",
-        )
+        return _chain_view(self.cfg, now, ctx, chain, settlement, "recorded")
 
 
 CHART_MINUTES = 60  # the context's candles and DVOL are hourly
@@ -277,16 +288,7 @@ class DeribitFeed:
             )
             return float(prices.item(0, "delivery_price")) if prices.height else None
 
-        return MarketView(
-            time=now,
-            index_price=index,
-            context=ctx,
-            candidates=chain_candidates(self.cfg, ctx, chain),
-            quote=_chain_quote(chain),
-            settlement_price=settlement,
-            chain_size=chain.height,
-            chain_kind="live",
-        )
+        return _chain_view(self.cfg, now, ctx, chain, settlement, "live")
 
 
 def _append(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
