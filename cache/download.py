@@ -308,38 +308,30 @@ class _Download:
 
     def _fetch_candles(self, instrument: str, b0: int, b1: int) -> pl.DataFrame:
         """Complete bars opening in ``[b0, b1)``; any missing bars are asked for once more."""
-        bars = self._chart(instrument, b0, b1 - 1, b1)
-        have = set(_ms(bars))
-        holes = [t for t in range(b0, b1, self.step_ms) if t not in have]
-        if holes:  # Deribit occasionally answers a valid window with nothing
-            bars = _add_missing(bars, self._chart(instrument, holes[0], holes[-1], b1))
-        return bars
-
-    def _chart(self, instrument: str, a: int, b: int, limit: int) -> pl.DataFrame:
         resolution = CHART_RESOLUTION[self.timeframe]
-        chunks = self.client.iter_chart_windows(
-            instrument, a, b, resolution, window_candles=self.window_bars
-        )
-        return candles_from_chart(chunks, resolution, limit)
+
+        def fetch(a: int, b: int) -> pl.DataFrame:
+            chunks = self.client.iter_chart_windows(
+                instrument, a, b, resolution, window_candles=self.window_bars
+            )
+            return candles_from_chart(chunks, resolution, b1)
+
+        return _fetch_twice(fetch, b0, b1 - 1, range(b0, b1, self.step_ms))
 
     def _fetch_dvol(self, coin: str, b0: int, b1: int, bars: pl.DataFrame) -> pl.DataFrame:
         """DVOL closes of ``[b0, b1)``; bar times without a print are asked for once more."""
-        a = max(b0, self.dvol_since_ms)
-        if a >= b1:
+        since = max(b0, self.dvol_since_ms)
+        if since >= b1:
             return pl.DataFrame(schema=IV_SCHEMA)
-        prints = self._dvol(coin, a, b1 - 1, b1)
-        have = set(_ms(prints))
-        holes = [t for t in _ms(bars) if t >= a and t not in have]
-        if holes:
-            prints = _add_missing(prints, self._dvol(coin, holes[0], holes[-1], b1))
-        return prints
-
-    def _dvol(self, coin: str, a: int, b: int, limit: int) -> pl.DataFrame:
         resolution = DVOL_RESOLUTION[self.timeframe]
-        chunks = self.client.iter_volatility_index(
-            coin, a, b, resolution, window_points=self.window_bars
-        )
-        return iv_from_dvol(chunks, resolution, limit)
+
+        def fetch(a: int, b: int) -> pl.DataFrame:
+            chunks = self.client.iter_volatility_index(
+                coin, a, b, resolution, window_points=self.window_bars
+            )
+            return iv_from_dvol(chunks, resolution, b1)
+
+        return _fetch_twice(fetch, since, b1 - 1, [t for t in _ms(bars) if t >= since])
 
     def _has_real_iv(self, coin: str) -> bool:
         meta = self.store.read_meta(self.source)
@@ -444,9 +436,22 @@ def subtract(target: Span, spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def _add_missing(first: pl.DataFrame, again: pl.DataFrame) -> pl.DataFrame:
-    """``first`` plus the rows of a second request at times ``first`` lacks, sorted by time."""
-    return pl.concat([first, again]).unique("time", keep="first").sort("time")
+def _fetch_twice(
+    fetch: Callable[[int, int], pl.DataFrame], a: int, b: int, wanted: Iterable[int]
+) -> pl.DataFrame:
+    """Return ``fetch(a, b)`` plus what asking once more for the span of missing times adds.
+
+    ``wanted`` are the times (ms, ascending) the frame should hold; Deribit occasionally answers
+    a valid window with nothing, so the span from the first to the last missing one is asked for
+    again, and rows already held keep their first value.
+    """
+    frame = fetch(a, b)
+    have = set(_ms(frame))
+    holes = [t for t in wanted if t not in have]
+    if holes:
+        again = fetch(holes[0], holes[-1])
+        frame = pl.concat([frame, again]).unique("time", keep="first").sort("time")
+    return frame
 
 
 def _within(spans: Iterable[Span]) -> pl.Expr:
