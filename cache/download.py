@@ -9,6 +9,8 @@ One source per network: ``deribit`` (mainnet) or ``deribit-testnet``. Per underl
   fallback (:func:`fallback_iv`, ``iv_is_real=False``);
 - daily 08:00 UTC settlement prices from ``public/get_delivery_prices``.
 
+Replies become frames in :mod:`cache.deribit.frames`, which the live agent's feed shares.
+
 The work is cut into windows of ``window_bars`` bars; each window is written to the store as soon
 as it is fetched (the store replaces whole files atomically), and the time spans already asked for
 are recorded in the source's ``details["fetched"]``. A re-run therefore asks only for what is
@@ -25,9 +27,15 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 from tqdm import tqdm
 
-from cache.deribit import DeribitClient, DeribitError
+from cache.deribit import (
+    DeribitClient,
+    DeribitError,
+    candles_from_chart,
+    iv_from_dvol,
+    settlements_from_delivery_prices,
+)
 from cache.iv_fallback import DEFAULT_FALLBACK, IvFallback, fallback_iv
-from cache.schema import UNDERLYINGS, UTC_US
+from cache.schema import IV_SCHEMA, UNDERLYINGS
 from cache.store import SourceMeta, Store, check_underlying
 from cache.timeutil import EPOCH, TIMEFRAMES, as_utc
 
@@ -47,7 +55,6 @@ WINDOW_BARS = 720  # bars per request and per commit: 30 days of hourly data
 DELIVERY_PAGE = 1000  # settlement records per request (Deribit's maximum)
 CHART_RESOLUTION = {"1h": 60, "1d": "1D"}  # minutes
 DVOL_RESOLUTION = {"1h": 3600, "1d": "1D"}  # seconds
-SETTLEMENT_HOUR = 8
 _MS = timedelta(milliseconds=1)
 _DAY_MS = 86_400_000
 
@@ -284,14 +291,14 @@ class _Download:
             dvol = self._fetch_dvol(coin, b0, b1, bars)
         except DeribitError as exc:
             raise DownloadError(None, f"{self.source}: fetching {what} failed: {exc}") from exc
-        if bars:
-            self.store.write_candles(self.source, coin, _candle_frame(bars), self.timeframe)
+        if not bars.is_empty():
+            self.store.write_candles(self.source, coin, bars, self.timeframe)
         done_hi = b1
         if last:
             # The newest bars or prints may not be published yet: leave the empty tail to re-ask.
-            ends = [max(bars, default=b0 - self.step_ms)]
-            if dvol or self._has_real_iv(coin):
-                ends.append(max(dvol, default=b0 - self.step_ms))
+            ends = [max(_ms(bars), default=b0 - self.step_ms)]
+            if not dvol.is_empty() or self._has_real_iv(coin):
+                ends.append(max(_ms(dvol), default=b0 - self.step_ms))
             done_hi = min(b1, *(t + self.step_ms for t in ends))
         done = union([*self._done(coin, key), (b0, done_hi)])
         iv = self._iv_rows(coin, dvol, done)
@@ -299,71 +306,49 @@ class _Download:
             self.store.write_iv(self.source, coin, iv)
         self._record(coin, key, done)
 
-    def _fetch_candles(self, instrument: str, b0: int, b1: int) -> dict[int, tuple]:
-        """Bars opening in ``[b0, b1)``; any missing bars are asked for once more."""
-        bars: dict[int, tuple] = {}
-        self._collect_chart(bars, instrument, b0, b1 - 1, b1)
-        holes = [t for t in range(b0, b1, self.step_ms) if t not in bars]
-        if holes:  # Deribit occasionally answers a valid window with nothing
-            self._collect_chart(bars, instrument, holes[0], holes[-1], b1)
-        return bars
-
-    def _collect_chart(self, bars: dict, instrument: str, a: int, b: int, limit: int) -> None:
+    def _fetch_candles(self, instrument: str, b0: int, b1: int) -> pl.DataFrame:
+        """Complete bars opening in ``[b0, b1)``; any missing bars are asked for once more."""
         resolution = CHART_RESOLUTION[self.timeframe]
-        chunks = self.client.iter_chart_windows(
-            instrument, a, b, resolution, window_candles=self.window_bars
-        )
-        for chunk in chunks:
-            columns = ("ticks", "open", "high", "low", "close", "cost")
-            for row in zip(*(chunk[c] for c in columns), strict=True):
-                if a <= row[0] and row[0] + self.step_ms <= limit:  # complete bars only
-                    bars.setdefault(row[0], row)
 
-    def _fetch_dvol(self, coin: str, b0: int, b1: int, bars: dict) -> dict[int, float]:
+        def fetch(a: int, b: int) -> pl.DataFrame:
+            chunks = self.client.iter_chart_windows(
+                instrument, a, b, resolution, window_candles=self.window_bars
+            )
+            return candles_from_chart(chunks, resolution, b1)
+
+        return _fetch_twice(fetch, b0, b1 - 1, range(b0, b1, self.step_ms))
+
+    def _fetch_dvol(self, coin: str, b0: int, b1: int, bars: pl.DataFrame) -> pl.DataFrame:
         """DVOL closes of ``[b0, b1)``; bar times without a print are asked for once more."""
-        a = max(b0, self.dvol_since_ms)
-        if a >= b1:
-            return {}
-        prints: dict[int, float] = {}
-        self._collect_dvol(prints, coin, a, b1 - 1, b1)
-        holes = sorted(t for t in bars if t >= a and t not in prints)
-        if holes:
-            self._collect_dvol(prints, coin, holes[0], holes[-1], b1)
-        return prints
-
-    def _collect_dvol(self, prints: dict, coin: str, a: int, b: int, limit: int) -> None:
+        since = max(b0, self.dvol_since_ms)
+        if since >= b1:
+            return pl.DataFrame(schema=IV_SCHEMA)
         resolution = DVOL_RESOLUTION[self.timeframe]
-        for rows in self.client.iter_volatility_index(
-            coin, a, b, resolution, window_points=self.window_bars
-        ):
-            for ts, *_, close in rows:
-                # A print that is not a usable percentage counts as no print.
-                if a <= ts and ts + self.step_ms <= limit and 1.0 <= close <= 1000.0:
-                    prints.setdefault(ts, close)
+
+        def fetch(a: int, b: int) -> pl.DataFrame:
+            chunks = self.client.iter_volatility_index(
+                coin, a, b, resolution, window_points=self.window_bars
+            )
+            return iv_from_dvol(chunks, resolution, b1)
+
+        return _fetch_twice(fetch, since, b1 - 1, [t for t in _ms(bars) if t >= since])
 
     def _has_real_iv(self, coin: str) -> bool:
         meta = self.store.read_meta(self.source)
         return bool(coin in meta.coverage and meta.coverage[coin].iv.real_rows)
 
-    def _iv_rows(self, coin: str, dvol: dict[int, float], done: list[Span]) -> pl.DataFrame:
+    def _iv_rows(self, coin: str, dvol: pl.DataFrame, done: list[Span]) -> pl.DataFrame:
         """New IV rows: the DVOL prints, plus the fallback for bars inside ``done`` lacking one."""
-        real = pl.DataFrame(
-            {"time": _times(sorted(dvol)), "iv": [dvol[t] for t in sorted(dvol)]},
-            schema={"time": UTC_US, "iv": pl.Float64()},
-        ).with_columns(iv_is_real=pl.lit(True))
         path = self.store.candles_path(self.source, coin, self.timeframe)
         if not path.is_file():
-            return real
+            return dvol
         fallback = fallback_iv(pl.read_parquet(path, columns=["time", "close"]), self.fallback)
-        have = real.get_column("time")
+        have = dvol.get_column("time")
         iv_path = self.store.iv_path(self.source, coin)
         if iv_path.is_file():
             have = pl.concat([have, pl.read_parquet(iv_path, columns=["time"]).get_column("time")])
-        inside = pl.lit(False)
-        for a, b in done:
-            inside = inside | pl.col("time").is_between(_dt(a), _dt(b), closed="left")
-        fallback = fallback.filter(inside & ~pl.col("time").is_in(have.implode()))
-        return pl.concat([real, fallback]).sort("time")
+        fallback = fallback.filter(_within(done) & ~pl.col("time").is_in(have.implode()))
+        return pl.concat([dvol, fallback]).sort("time")
 
     # -- settlement prices ---------------------------------------------------------------------
     def delivery(self, coin: str, lo: int, hi: int) -> None:
@@ -384,18 +369,14 @@ class _Download:
                     f"{self.source}: fetching {index_name} settlement prices at offset {offset} "
                     f"failed: {exc}",
                 ) from exc
-            rows = [(_settlement_ms(r["date"]), r["delivery_price"]) for r in page["data"]]
-            keep = sorted((t, p) for t, p in rows if any(a <= t < b for a, b in todo))
-            if keep:
-                frame = pl.DataFrame(
-                    {"time": _times([t for t, _ in keep]), "delivery_price": [p for _, p in keep]},
-                    schema={"time": UTC_US, "delivery_price": pl.Float64()},
-                )
-                self.store.write_delivery(self.source, coin, frame)
-            times = [t for t, _ in rows]
+            settlements = settlements_from_delivery_prices(page)
+            keep = settlements.filter(_within(todo))
+            if not keep.is_empty():
+                self.store.write_delivery(self.source, coin, keep)
+            times = _ms(settlements)
             newest = max(times) if newest is None and times else newest
-            offset += len(rows)
-            exhausted = not rows or offset >= page["records_total"]
+            offset += len(times)
+            exhausted = not times or offset >= page["records_total"]
             known_lo = lo if exhausted else min(times)
             # Settlements after the newest one published are not known yet: re-ask next time.
             known_hi = lo if newest is None else min(hi, newest + _DAY_MS)
@@ -455,24 +436,35 @@ def subtract(target: Span, spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def _candle_frame(bars: dict[int, tuple]) -> pl.DataFrame:
-    rows = [bars[t] for t in sorted(bars)]
-    columns = ("open", "high", "low", "close", "volume")
-    data = {c: [row[i + 1] for row in rows] for i, c in enumerate(columns)}  # volume <- cost USD
-    return pl.DataFrame(
-        {"time": _times([row[0] for row in rows]), **data},
-        schema={"time": UTC_US, **dict.fromkeys(columns, pl.Float64())},
-    )
+def _fetch_twice(
+    fetch: Callable[[int, int], pl.DataFrame], a: int, b: int, wanted: Iterable[int]
+) -> pl.DataFrame:
+    """Return ``fetch(a, b)`` plus what asking once more for the span of missing times adds.
+
+    ``wanted`` are the times (ms, ascending) the frame should hold; Deribit occasionally answers
+    a valid window with nothing, so the span from the first to the last missing one is asked for
+    again, and rows already held keep their first value.
+    """
+    frame = fetch(a, b)
+    have = set(_ms(frame))
+    holes = [t for t in wanted if t not in have]
+    if holes:
+        again = fetch(holes[0], holes[-1])
+        frame = pl.concat([frame, again]).unique("time", keep="first").sort("time")
+    return frame
 
 
-def _times(ms: list[int]) -> pl.Series:
-    series = pl.Series("time", ms, dtype=pl.Int64).cast(pl.Datetime("ms"))
-    return series.dt.replace_time_zone("UTC").cast(UTC_US)
+def _within(spans: Iterable[Span]) -> pl.Expr:
+    """True where ``time`` lies in one of the ``[a, b)`` spans."""
+    inside = pl.lit(False)
+    for a, b in spans:
+        inside = inside | pl.col("time").is_between(_dt(a), _dt(b), closed="left")
+    return inside
 
 
-def _settlement_ms(day: str) -> int:
-    d = date.fromisoformat(day)
-    return _to_ms(datetime(d.year, d.month, d.day, SETTLEMENT_HOUR, tzinfo=UTC))
+def _ms(frame: pl.DataFrame) -> list[int]:
+    """The ``time`` column as ms since the epoch."""
+    return frame.get_column("time").dt.epoch("ms").to_list()
 
 
 def _days(spans: list[Span]) -> int:

@@ -27,6 +27,7 @@ IV_SCHEMA: dict[str, pl.DataType] = {
     "iv": pl.Float64(),  # annualised implied vol in percent (DVOL-like: 55.0 = 55 %)
     "iv_is_real": pl.Boolean(),  # True: a real Deribit DVOL print; False: synthetic or fallback
 }
+IV_PERCENT_RANGE = (1.0, 1000.0)  # an iv outside is not in percent (a fraction) or not real
 
 DELIVERY_SCHEMA: dict[str, pl.DataType] = {
     "time": UTC_US,  # the 08:00 UTC settlement instant
@@ -164,11 +165,13 @@ def validate_iv(df: pl.DataFrame, where: str) -> pl.DataFrame:
     df = conform(df, IV_SCHEMA, where)
     check_time_column(df, where)
     check_positive_finite(df, ["iv"], where)
-    iv = df.get_column("iv")
-    row = _first_bad_row((iv < 1.0) | (iv > 1000.0))
+    iv, (low, high) = df.get_column("iv"), IV_PERCENT_RANGE
+    row = _first_bad_row((iv < low) | (iv > high))
     if row is not None:
         raise DataValidationError(
-            where, f"iv {iv[row]} is outside 1..1000: iv must be in percent (55.0 = 55 %)", row
+            where,
+            f"iv {iv[row]} is outside {low:g}..{high:g}: iv must be in percent (55.0 = 55 %)",
+            row,
         )
     return df
 

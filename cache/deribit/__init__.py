@@ -1,4 +1,5 @@
-"""Deribit JSON-RPC-over-HTTP client: typed calls, retries with backoff, paging, auth.
+"""Deribit JSON-RPC-over-HTTP client: typed calls, retries with backoff, paging, auth; and the
+conversion of its replies into the cache's frames (:mod:`cache.deribit.frames`).
 
 Example::
 
@@ -18,6 +19,12 @@ from cache.deribit.errors import (
     ResponseFormatError,
     RetryableError,
 )
+from cache.deribit.frames import (
+    candles_from_chart,
+    chain_from_book_summary,
+    iv_from_dvol,
+    settlements_from_delivery_prices,
+)
 from cache.deribit.paging import chart_resolution, dvol_resolution
 from cache.deribit.rpc import MAINNET_URL, TESTNET_URL, RpcClient
 
@@ -34,6 +41,10 @@ __all__ = [
     "ResponseFormatError",
     "RetryableError",
     "RpcClient",
+    "candles_from_chart",
+    "chain_from_book_summary",
     "chart_resolution",
     "dvol_resolution",
+    "iv_from_dvol",
+    "settlements_from_delivery_prices",
 ]

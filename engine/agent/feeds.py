@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from cache.schema import CHAIN_SCHEMA
+from cache.deribit import (
+    candles_from_chart,
+    chain_from_book_summary,
+    iv_from_dvol,
+    settlements_from_delivery_prices,
+)
+from cache.schema import CANDLES_SCHEMA, IV_SCHEMA
 from cache.timeutil import NS_PER_YEAR, to_ns
 from engine.agent.protocols import MarketView, Quote
 from engine.config import StrategyConfig
@@ -124,7 +130,18 @@ class ReplaySourceFeed(_Timeline):
         )
 
 
-def _chain_quote(chain: pl.DataFrame) -> Callable[[OpenCall], Quote | None]:
+def _chain_view(
+    cfg: StrategyConfig,
+    now: datetime,
+    ctx: MarketContext,
+    chain: pl.DataFrame,
+    settlement: Callable[[datetime], float | None],
+    kind: str,
+) -> MarketView:
+    """Build the view of a quoted chain: score candidates on it and read quotes off it.
+
+    The index price is ``ctx.spot``; ``kind`` says where the chain came from.
+    """
     rows = {
         r["instrument_name"]: r
         for r in chain.select(
@@ -138,7 +155,16 @@ def _chain_quote(chain: pl.DataFrame) -> Callable[[OpenCall], Quote | None]:
             return None
         return Quote(row["mark_price"], row["best_bid_price"], row["best_ask_price"])
 
-    return quote
+    return MarketView(
+        time=now,
+        index_price=ctx.spot,
+        context=ctx,
+        candidates=chain_candidates(cfg, ctx, chain),
+        quote=quote,
+        settlement_price=settlement,
+        chain_size=chain.height,
+        chain_kind=kind,
+    )
 
 
 def spot_proxy(chain: pl.DataFrame, now: datetime) -> float:
@@ -189,52 +215,11 @@ class ReplayChainFeed(_Timeline):
             at = self._first_at_or_after(expiry)
             return spot_proxy(self.snapshot(at), at) if at is not None else None
 
-        return MarketView(
-            time=now,
-            index_price=ctx.spot,
-            context=ctx,
-            candidates=chain_candidates(self.cfg, ctx, chain),
-            quote=_chain_quote(chain),
-            settlement_price=settlement,
-            chain_size=chain.height,
-            chain_kind="recorded",
-        )
+        return _chain_view(self.cfg, now, ctx, chain, settlement, "recorded")
 
 
-def book_summary_to_chain(rows: list[dict], underlying: str, now: datetime) -> pl.DataFrame:
-    """Deribit ``get_book_summary_by_currency`` rows as a chain snapshot (cache schema)."""
-    out = []
-    for r in rows:
-        try:
-            inst = parse_instrument(r["instrument_name"])
-        except ValueError:
-            continue  # not a BTC/ETH option name we trade
-        out.append(
-            {
-                "harvest_time": now,
-                "instrument_name": r["instrument_name"],
-                "underlying": underlying,
-                "expiry": inst.expiry.date().isoformat(),
-                "expiry_timestamp": inst.expiry.timestamp(),
-                "option_type": inst.option_type,
-                "strike": inst.strike,
-                "underlying_price": r.get("underlying_price"),
-                "mark_price": r.get("mark_price"),
-                "best_bid_price": r.get("bid_price"),
-                "best_ask_price": r.get("ask_price"),
-                "mark_iv": r.get("mark_iv"),
-                "open_interest": r.get("open_interest"),
-                "volume": r.get("volume"),
-                "underlying_index": r.get("underlying_index"),
-            }
-        )
-    frame = pl.DataFrame(out, schema_overrides={"harvest_time": pl.Datetime("us", "UTC")})
-    for name, dtype in CHAIN_SCHEMA.items():
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
-        else:
-            frame = frame.with_columns(pl.col(name).cast(dtype))
-    return frame.select(list(CHAIN_SCHEMA))
+CHART_MINUTES = 60  # the context's candles and DVOL are hourly
+DVOL_SECONDS = 3600
 
 
 class DeribitFeed:
@@ -253,8 +238,8 @@ class DeribitFeed:
             client, cfg, store, source, clock,
         )  # fmt: skip
         self.description = f"Deribit public API ({source})"
-        self._candles: pl.DataFrame | None = None
-        self._iv: pl.DataFrame | None = None
+        self._candles = pl.DataFrame(schema=CANDLES_SCHEMA)
+        self._iv = pl.DataFrame(schema=IV_SCHEMA)
 
     def now(self) -> datetime:
         """Wall-clock UTC."""
@@ -272,25 +257,13 @@ class DeribitFeed:
         u = self.cfg.underlying
         end_ms = int(now.timestamp() * 1000)
         since = now - timedelta(days=LOOKBACK_DAYS)
-        if self._candles is not None and self._candles.height:
+        if self._candles.height:
             since = self._candles.get_column("time")[-1]
         start_ms = int(since.timestamp() * 1000)
-        bars = []
-        for chunk in self.client.iter_chart_windows(f"{u}-PERPETUAL", start_ms, end_ms, 60):
-            bars.extend(
-                {"time": datetime.fromtimestamp(t / 1000, UTC), "close": c}
-                for t, c in zip(chunk["ticks"], chunk["close"], strict=True)
-                if t + 3_600_000 <= end_ms
-            )
-        new = pl.DataFrame(bars, schema={"time": pl.Datetime("us", "UTC"), "close": pl.Float64})
-        self._candles = _append(self._candles, new)
-        points = []
-        for rows in self.client.iter_volatility_index(u, start_ms, end_ms, 3600):
-            points.extend(
-                {"time": datetime.fromtimestamp(p[0] / 1000, UTC), "iv": float(p[4])} for p in rows
-            )
-        new_iv = pl.DataFrame(points, schema={"time": pl.Datetime("us", "UTC"), "iv": pl.Float64})
-        self._iv = _append(self._iv, new_iv)
+        chart = self.client.iter_chart_windows(f"{u}-PERPETUAL", start_ms, end_ms, CHART_MINUTES)
+        self._candles = _append(self._candles, candles_from_chart(chart, CHART_MINUTES, end_ms))
+        dvol = self.client.iter_volatility_index(u, start_ms, end_ms, DVOL_SECONDS)
+        self._iv = _append(self._iv, iv_from_dvol(dvol, DVOL_SECONDS, end_ms))
         frame = market_context_batch(self._candles, self._iv, pl.Series([now]), 1)
         row = frame.row(0, named=True)
         return MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
@@ -301,7 +274,7 @@ class DeribitFeed:
         u = self.cfg.underlying
         index = float(self.client.get_index_price(f"{u.lower()}_usd")["index_price"])
         rows = self.client.get_book_summary_by_currency(u, kind="option")
-        chain = book_summary_to_chain(rows, u, now)
+        chain = chain_from_book_summary(rows, now)
         self.store.append_chain(self.source, u, chain)
         ctx = self._history(now)
         ctx = MarketContext(**{**ctx.__dict__, "spot": index})
@@ -309,24 +282,15 @@ class DeribitFeed:
         def settlement(expiry: datetime) -> float | None:
             """Deribit's delivery price of the expiry day; None until it is published."""
             days_back = max((now.date() - expiry.date()).days, 0)
-            result = self.client.get_delivery_prices(f"{u.lower()}_usd", 0, days_back + 5)
-            day = expiry.date().isoformat()
-            hit = [d for d in result["data"] if d["date"] == day]
-            return float(hit[0]["delivery_price"]) if hit else None
+            reply = self.client.get_delivery_prices(f"{u.lower()}_usd", 0, days_back + 5)
+            prices = settlements_from_delivery_prices(reply).filter(
+                pl.col("time").dt.date() == expiry.date()
+            )
+            return float(prices.item(0, "delivery_price")) if prices.height else None
 
-        return MarketView(
-            time=now,
-            index_price=index,
-            context=ctx,
-            candidates=chain_candidates(self.cfg, ctx, chain),
-            quote=_chain_quote(chain),
-            settlement_price=settlement,
-            chain_size=chain.height,
-            chain_kind="live",
-        )
+        return _chain_view(self.cfg, now, ctx, chain, settlement, "live")
 
 
-def _append(old: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
-    if old is None:
-        return new.unique("time", keep="last").sort("time")
+def _append(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """``old`` topped up with ``new``; a time in both keeps its newer row."""
     return pl.concat([old, new]).unique("time", keep="last").sort("time")

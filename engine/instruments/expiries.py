@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cache.deribit.naming import check_underlying
 from cache.timeutil import EXPIRY_HOUR_UTC, NS_PER_DAY, NS_PER_HOUR
-from engine.instruments.naming import check_underlying
 from engine.instruments.nb import listed_expiries_nb
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.instruments.naming import check_underlying
+from cache.deribit.naming import check_underlying
 from engine.instruments.nb import strike_grid_nb
 
 DAYS_PER_YEAR = 365.0

@@ -5,8 +5,9 @@ three-letter English month, a two-digit year (20YY), the strike in USD and ``C``
 are integers in every BTC/ETH name of the recorded chains; Deribit writes a fractional strike with
 ``d`` for the decimal point (``XRP_USDC-...-0d625-C``), which this module reads and writes too.
 
-Only the inverse BTC and ETH options are supported: the calendar and strike-grid rules in this
-package were inferred for them, and the linear ``*_USDC`` options follow other listing rules.
+Only the inverse BTC and ETH options are supported: the calendar and strike-grid rules of
+:mod:`engine.instruments` were inferred for them, and the linear ``*_USDC`` options follow other
+listing rules. The module sits in the cache so that replies can be read without the engine.
 """
 
 import math
@@ -19,8 +20,10 @@ from typing import Literal
 
 import polars as pl
 
+from cache.timeutil import EXPIRY_HOUR_UTC
+
 SUPPORTED_UNDERLYINGS = ("BTC", "ETH")
-EXPIRY_TIME_UTC = time(8, 0, tzinfo=UTC)
+EXPIRY_TIME_UTC = time(EXPIRY_HOUR_UTC, tzinfo=UTC)
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 OptionType = Literal["C", "P"]
