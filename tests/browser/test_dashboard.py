@@ -110,6 +110,12 @@ def test_backtest_runs_to_finished_with_metrics_and_steps(page, live_server):
     expect(first).to_have_count(6)
     expect(first.nth(0)).to_have_text("2023-02-28 00:00:00")  # newest decision first
     expect(first.nth(4)).to_have_text("tp_and_roll")
+    # actions show the label of the one actions table (GET /api/meta), described in a tooltip
+    actions = {a["name"]: a for a in httpx.get(f"{live_server.url}/api/meta").json()["actions"]}
+    action = first.nth(5)
+    name = action.get_attribute("data-action")
+    expect(action).to_have_text(actions[name]["label"])
+    expect(action).to_have_attribute("title", actions[name]["description"])
 
 
 def test_paced_run_can_be_stopped_and_the_form_comes_back(page, live_server):

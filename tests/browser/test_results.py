@@ -169,6 +169,28 @@ def test_open_compare_and_delete_past_runs_from_the_history(page, live_server):
     assert (live_server.data_dir / "runs" / tp / "summary.json").is_file()
 
 
+def test_run_live_puts_a_runs_strategy_on_the_paper_agent(page, live_server):
+    hold = run_via_api(live_server, "hold_to_expiry")
+    open_results(page)
+    row = page.locator(f"[data-testid=history-row][data-run-id='{hold}']")
+    page.on("dialog", lambda dialog: dialog.accept())  # a call may be open: buy it back first
+    row.get_by_test_id("history-run-live").click()
+    expect(page.get_by_test_id("res-live-note")).to_contain_text(f"strategy of run {hold}")
+
+    config = httpx.get(f"{live_server.url}/api/backtests/{hold}").json()["config"]
+    agent = httpx.get(f"{live_server.url}/api/agent/status").json()
+    assert agent["broker"] == "paper" and agent["state"] == "running"
+    assert agent["strategy"] == {k: config[k] for k in agent["strategy"]}
+    assert agent["strategy"]["exit_style"] == "hold_to_expiry"
+    page.click("#tab-live")
+    expect(page.get_by_test_id("agent-strategy")).to_contain_text("hold to expiry")
+    expect(page.get_by_test_id("agent-strategy")).to_contain_text("decides every 24 h")
+    # the agent's decisions name actions by the label of the one actions table
+    action = page.locator("#agent-decisions-body td[data-action]").first
+    expect(action).to_have_attribute("title", re.compile(r"\w+"))
+    shot(page, "agent_after_run_live")
+
+
 def test_exports_download_csv_parquet_and_summary(page, live_server):
     run_id = run_via_api(live_server, "hold_to_expiry")
     open_results(page)

@@ -1,5 +1,6 @@
 // Live Agent tab: status header, position card and decisions table, by polling the JSON twins.
 import { formatNumber, formatTime, getJson } from "./format.js";
+import { actionCell } from "./meta.js";
 
 const POLL_MS = 2000;
 const $ = (id) => document.getElementById(id);
@@ -33,6 +34,8 @@ function renderStatus(s) {
   $("agent-equity").textContent = s.equity_coin === null || s.equity_coin === undefined ? "–"
     : `${formatNumber(s.equity_coin, { decimals: 6 })} coin · ${formatNumber(s.equity_usd, { decimals: 2 })} USD`;
   $("agent-last").textContent = s.last_reason || "–";
+  $("agent-strategy").textContent = describeStrategy(s.strategy);
+  $("agent-trades").textContent = s.feed ? String(s.trades) : "–";
   const toggle = $("agent-toggle");
   toggle.disabled = !["running", "paused"].includes(s.state);
   toggle.textContent = s.state === "paused" ? "Resume" : "Pause";
@@ -52,18 +55,30 @@ function renderStatus(s) {
   }
 }
 
+// The strategy in one line: what it sells, how often it decides, how it exits.
+function describeStrategy(c) {
+  if (!c) return "–";
+  const exit = c.exit_style === "tp_and_roll"
+    ? `take profit at ${c.tp_threshold_pct}% and roll (at most ${c.max_rolls_per_chain})`
+    : "hold to expiry";
+  return `delta ${c.target_delta} (${c.delta_min}–${c.delta_max}), ${c.target_dte} DTE `
+    + `(${c.min_dte}–${c.max_dte} d), min score ${c.min_score_to_trade}, `
+    + `${c.position_size} coin; decides every ${c.decision_interval_hours} h on ${c.timeframe} bars; ${exit}`;
+}
+
 function renderDecisions(rows) {
   const body = $("agent-decisions-body");
   body.replaceChildren();
   for (const d of rows) {
     const tr = document.createElement("tr");
     for (const text of [
-      formatTime(d.time), d.action, d.best_instrument || "–",
+      formatTime(d.time), null, d.best_instrument || "–",
       d.best_score === null ? "–" : d.best_score.toFixed(2),
       formatNumber(d.spot_usd, { decimals: 2 }), d.reason,
     ]) {
       const td = document.createElement("td");
-      td.textContent = text;
+      if (text === null) actionCell(td, d.action);
+      else td.textContent = text;
       tr.appendChild(td);
     }
     if (d.error) tr.classList.add("err");

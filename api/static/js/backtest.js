@@ -1,6 +1,7 @@
 // Backtesting tab: start/stop a run, poll its status, show progress, steps and the summary.
 // The element ids and the global function names are the ones the user's habits rely on.
 import { formatNumber, formatTime, getJson } from "./format.js";
+import { actionCell } from "./meta.js";
 
 const POLL_RUNNING_MS = 1000;
 const POLL_IDLE_MS = 5000;
@@ -66,13 +67,15 @@ function renderSteps(steps) {
       s.best_score === null ? "–" : s.best_score.toFixed(2),
       s.traded ? "yes" : "no",
       s.exit_style,
-      s.action,
     ];
     for (const text of cells) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.appendChild(td);
     }
+    const action = document.createElement("td");
+    actionCell(action, s.action);
+    tr.appendChild(action);
     body.appendChild(tr);
   }
 }

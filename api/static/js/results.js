@@ -3,6 +3,7 @@
 // backtest.js announces every status it polls with a "backtest-status" event.
 import { clearRunCharts, loadChartLibrary, MISSING_LIBRARY, renderRunCharts } from "./charts.js";
 import { formatNumber, formatTime, getJson } from "./format.js";
+import { META } from "./meta.js";
 
 const PAGE_SIZE = 25;
 const METRICS = new Map(
@@ -10,7 +11,7 @@ const METRICS = new Map(
 );
 const $ = (id) => document.getElementById(id);
 // the columns of the trades table, in order, with their formats (GET /api/meta "trade_view")
-const TRADE_TABLE = JSON.parse($("meta").textContent).trade_view.filter((c) => c.table);
+const TRADE_TABLE = META.trade_view.filter((c) => c.table);
 const TARGETS = {
   equity: $("res-chart-equity"), drawdown: $("res-chart-drawdown"), spot: $("res-chart-spot"),
 };
@@ -264,6 +265,7 @@ function renderHistory() {
     const actions = document.createElement("td");
     actions.append(
       button("Open", "history-open", () => openRun(e.run_id)),
+      button("Run live", "history-run-live", () => runLive(e.run_id)),
       button("Delete", "history-delete", () => deleteRun(e.run_id)),
     );
     tr.appendChild(actions);
@@ -289,6 +291,25 @@ export async function refreshHistory() {
   const known = new Set(body.map((e) => e.run_id));
   state.picked = state.picked.filter((id) => known.has(id));
   renderHistory();
+}
+
+// Run a finished run's strategy on the paper agent (the Live Agent tab shows it).
+async function runLive(runId) {
+  const note = $("res-live-note");
+  const send = (close) => getJson("/api/agent/strategy", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ from_run: runId, close_open_call: close }),
+  });
+  let { ok, status, body } = await send(false);
+  if (!ok && status === 409 && body.error.startsWith("covered call")) {
+    if (!window.confirm(`${body.error}\n\nBuy the open call back and switch?`)) return;
+    ({ ok, body } = await send(true));
+  }
+  note.textContent = ok
+    ? `the paper agent now runs the strategy of run ${runId} (${body.underlying}, ${body.exit_style})`
+    : `not switched: ${body.error}`;
+  note.className = ok ? "ok" : "err";
 }
 
 async function deleteRun(runId) {
