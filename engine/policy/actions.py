@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import polars as pl
 
 from engine.enums import Action, CloseReason, NoRoll
 
@@ -159,22 +160,24 @@ def reason_text(action: int, **values: object) -> str:
 
 def reason_texts(
     actions: np.ndarray, columns_at: Callable[[np.ndarray], Mapping[str, Sequence]]
-) -> list[str]:
-    """Reasons of many steps, equal to :func:`reason_text` row by row.
+) -> pl.Series:
+    """Reasons of many steps as a string column, equal to :func:`reason_text` row by row.
 
     ``columns_at(rows)`` returns, for the row indices ``rows``, one sequence per field a template
-    refers to; it is asked only for the rows whose action's template has fields (most steps of a
-    backtest hold an open call and share one text).
+    refers to; it is asked only for the rows whose action's template has fields. Most steps of a
+    backtest hold an open call and share one text, which is gathered without formatting.
     """
-    actions = np.asarray(actions)
-    out = np.array([a.reason for a in ACTIONS], dtype=object)[actions]
+    actions = np.asarray(actions, dtype=np.int64)
+    out = pl.Series("reason", [a.reason for a in ACTIONS], dtype=pl.String).gather(actions)
     rows = np.flatnonzero(np.isin(actions, [c for c, need in _NEEDS.items() if need]))
     if rows.size:
         columns = columns_at(rows)
-        for j, i in enumerate(rows):
-            code = int(actions[i])
-            out[i] = reason_text(code, **{k: columns[k][j] for k in _NEEDS[code]})
-    return out.tolist()
+        texts = [
+            reason_text(int(actions[i]), **{k: columns[k][j] for k in _NEEDS[int(actions[i])]})
+            for j, i in enumerate(rows)
+        ]
+        out = out.scatter(rows, texts)
+    return out
 
 
 def meta_tables() -> dict:

@@ -147,7 +147,7 @@ class Replayer:
                 "traded": st["sold_rank"] >= 0,
                 "exit_style": pl.Series([cfg.exit_style] * len(st), dtype=pl.String),
                 "action": pl.Series(ACTION_NAMES, dtype=pl.String).gather(st["action"]),
-                "reason": pl.Series(reason_texts(st["action"], columns_at), dtype=pl.String),
+                "reason": reason_texts(st["action"], columns_at),
             }
         ).with_columns(pl.col("time").cast(UTC_US), pl.col("best_score").fill_nan(None))
 

@@ -76,7 +76,9 @@ def test_reason_texts_equal_one_by_one_rendering():
         "no_roll": rng.integers(0, len(NoRoll), n),
     }
     assert set(columns) == set(REASON_FIELDS)
-    many = reason_texts(actions, lambda idx: {k: [v[i] for i in idx] for k, v in columns.items()})
+    many = reason_texts(
+        actions, lambda idx: {k: [v[i] for i in idx] for k, v in columns.items()}
+    ).to_list()
     one = [reason_text(int(a), **{k: v[i] for k, v in columns.items()}) for i, a in
            enumerate(actions)]  # fmt: skip
     assert many == one
