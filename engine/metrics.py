@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from cache.timeutil import NS_PER_DAY
+from engine.results.schema import assigned_expr, take_profit_expr
 
 PERIODS_PER_YEAR = 365
 MIN_RETURNS = 2  # fewer daily returns than this cannot support a ratio
@@ -108,7 +109,6 @@ def compute_metrics(
     eq_usd, eq_coin, hodl_usd = eq_usd[valid], eq_coin[valid], hodl_usd[valid]
     times = equity.get_column("time").filter(pl.Series(valid))
     rets = daily_returns(times, eq_usd)
-    reason = trades.get_column("close_reason").to_numpy()
     qty_premium = trades.get_column("premium_coin") * trades.get_column("quantity_coin")
     last_usd = float(eq_usd[-1]) if len(eq_usd) else math.nan
     return {
@@ -127,11 +127,9 @@ def compute_metrics(
         "sortino": sortino_ratio(rets),
         "premium_collected_coin": float(qty_premium.sum()),
         "premium_collected_usd": float((qty_premium * trades.get_column("spot_at_open")).sum()),
-        "assignments": count_where(
-            (reason == "expiry") & (trades.get_column("close_price_coin").to_numpy() > 0)
-        ),
+        "assignments": count_where(trades.select(assigned_expr()).to_series().to_numpy()),
         "win_rate_pct": win_rate_pct(trades.get_column("pnl_coin").to_numpy()),
-        "take_profits": count_where(reason == "take_profit"),
+        "take_profits": count_where(trades.select(take_profit_expr()).to_series().to_numpy()),
         "rolls": count_where(trades.get_column("roll_index").to_numpy() > 0),
         "avg_days_in_trade": average_days_in_trade(
             trades.get_column("open_time").dt.epoch("ns").to_numpy(),

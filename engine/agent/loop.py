@@ -15,8 +15,8 @@ from engine.agent.journal import DecisionJournal
 from engine.agent.protocols import Broker, Feed, Fill, MarketView, Quote
 from engine.agent.status import AgentStatus
 from engine.config import StrategyConfig
-from engine.enums import Action
-from engine.policy import ACTIONS, Decision, OpenCall, decide, reason_text
+from engine.enums import Action, CloseReason
+from engine.policy import ACTIONS, CLOSE_REASONS, Decision, OpenCall, decide, reason_text
 from engine.policy.decide import rolls_after
 from engine.policy.schedule import DecisionSchedule
 
@@ -139,7 +139,10 @@ class LiveAgent:
             error = None
         except Exception as exc:  # a failed cycle must not kill the loop
             error = f"{type(exc).__name__}: {exc}"
-            row = {"action": "error", "reason": f"{reason_text(Action.error)}: {error}"}
+            row = {
+                "action": ACTIONS[Action.error].name,
+                "reason": f"{reason_text(Action.error)}: {error}",
+            }
             row |= {"candidates": 0, "order_result": [f.as_dict() for f in self._fills] or None}
         ms = (time.perf_counter() - t0) * 1000
         record = {
@@ -185,7 +188,7 @@ class LiveAgent:
                 notes.append("no settlement price published: settled at the index price")
             fill = self.broker.settle(settle, now)
             fills.append(fill)
-            self._close_trade(fill, pos, pos.expiry, "expiry", settlement_price=settle)
+            self._close_trade(fill, pos, pos.expiry, CloseReason.expiry, settlement_price=settle)
             notes.append(f"{pos.instrument_name} expired at {settle:,.2f} USD")
             self.rolls_in_chain = rolls_after(Action.expiry, self.rolls_in_chain)
         pos = self.broker.position
@@ -201,7 +204,7 @@ class LiveAgent:
             fills.append(fill)
             bought = fill.ok
             if fill.ok:
-                self._close_trade(fill, pos, now, "take_profit")
+                self._close_trade(fill, pos, now, CloseReason.take_profit)
             else:
                 notes.append(f"buy-back not filled ({fill.message}); the call stays open")
         if decision.sell is not None and bought:
@@ -231,7 +234,7 @@ class LiveAgent:
         self._fills.append(fill)
         if not fill.ok:
             raise RuntimeError(f"buy-back of {pos.instrument_name} not filled ({fill.message})")
-        self._close_trade(fill, pos, view.time, "manual")
+        self._close_trade(fill, pos, view.time, CloseReason.manual)
         self.rolls_in_chain = 0
         decision = Decision(Action.close, f"{reason_text(Action.close)} ({why})")
         return self._summarise(view, decision, self._fills, [])
@@ -261,7 +264,7 @@ class LiveAgent:
         fill: Fill,
         pos: OpenCall,
         close_time: datetime,
-        reason: str,
+        reason: int,
         settlement_price: float | None = None,
     ) -> None:
         """Journal the trade of ``pos``, closed by ``fill`` (a buy-back or a settlement)."""
@@ -275,7 +278,7 @@ class LiveAgent:
             **{k: v for k, v in opened.items() if k != "open_fee_coin"},
             close_time=close_time,
             close_price_coin=fill.price_coin,
-            close_reason=reason,
+            close_reason=CLOSE_REASONS[reason].name,
             settlement_price=settlement_price,
             fees_coin=fees,
             pnl_coin=pnl,
@@ -307,7 +310,7 @@ class LiveAgent:
             return
         fill = Fill(True, "value", pos.instrument_name, self.broker.quantity, mark_coin, 0.0,
                     "valued", "valued at the mark at the end of the replay")  # fmt: skip
-        self._close_trade(fill, pos, now, "end_of_data")
+        self._close_trade(fill, pos, now, CloseReason.end_of_data)
 
     # -- status --------------------------------------------------------------------------------
     def _summarise(self, view: MarketView, decision: Decision, fills: list[Fill],

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from engine.metrics import drawdown_series_pct
+from engine.results.schema import assigned_expr, take_profit_expr
 
 # curves whose extremes the thinning keeps (hodl_usd is quantity × spot: its extremes are spot's)
 EXTREME_CURVES = ("spot_usd", "equity_usd", "equity_coin", "drawdown_pct", "hodl_drawdown_pct")
@@ -103,8 +104,8 @@ def downsample_indices(curves: Sequence[np.ndarray], points: int) -> np.ndarray:
 def trade_markers(trades: pl.DataFrame, until: datetime | None = None) -> pl.DataFrame:
     """Where calls were sold, taken profit on, or assigned, on the spot chart; in time order.
 
-    Assigned means expired in the money (``close_reason == "expiry"`` and a positive close
-    price). ``until`` keeps only the events at or before that instant (a run being published).
+    Assigned means expired in the money (:func:`engine.results.schema.assigned_expr`).
+    ``until`` keeps only the events at or before that instant (a run being published).
     Columns: ``time`` (UTC), ``kind``, ``price_usd`` (spot then), ``instrument_name``, ``strike``.
     """
     kind = pl.lit(None, pl.String)
@@ -119,9 +120,9 @@ def trade_markers(trades: pl.DataFrame, until: datetime | None = None) -> pl.Dat
         )
 
     closed = (
-        pl.when(pl.col("close_reason") == "take_profit")
+        pl.when(take_profit_expr())
         .then(pl.lit("take_profit"))
-        .when((pl.col("close_reason") == "expiry") & (pl.col("close_price_coin") > 0))
+        .when(assigned_expr())
         .then(pl.lit("assigned"))
         .otherwise(kind)
     )

@@ -17,7 +17,7 @@ import polars as pl
 
 from engine.results.labels import METRIC_LABELS
 from engine.results.runs import runs_dir
-from engine.results.schema import ASSIGNED, PREMIUM_USD, TABLES, TRADE_VIEW
+from engine.results.schema import ASSIGNED, PREMIUM_USD, TABLES, TRADE_VIEW, assigned_expr
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,7 @@ def delete_run(data_dir: Path, run_id: str) -> None:
 def _trades_view(trades: pl.LazyFrame) -> pl.LazyFrame:
     return trades.with_columns(
         (pl.col("premium_coin") * pl.col("spot_at_open")).alias(PREMIUM_USD.name),
-        ((pl.col("close_reason") == "expiry") & (pl.col("close_price_coin") > 0)).alias(
-            ASSIGNED.name
-        ),
+        assigned_expr().alias(ASSIGNED.name),
     ).select(TRADE_COLUMNS)
 
 

@@ -15,6 +15,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from engine.config import CallSimulationConfig
+from engine.enums import CloseReason
 from engine.policy.actions import ACTIONS, CLOSE_REASONS
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -173,6 +174,17 @@ ASSIGNED = Column(
     "assigned", BOOL, "", "expired in the money: closed at expiry with close_price_coin > 0"
 )
 _VIEWABLE = {c.name: c for c in (*TRADES, PREMIUM_USD, ASSIGNED)}
+
+
+def assigned_expr() -> pl.Expr:
+    """Whether a trade was assigned: settled at expiry in the money (it paid a positive value)."""
+    expiry = CLOSE_REASONS[CloseReason.expiry].name
+    return (pl.col("close_reason") == expiry) & (pl.col("close_price_coin") > 0)
+
+
+def take_profit_expr() -> pl.Expr:
+    """Whether a trade was closed by a take-profit."""
+    return pl.col("close_reason") == CLOSE_REASONS[CloseReason.take_profit].name
 
 
 def _shown(name: str, label: str, display: Display, in_table: bool = True) -> ViewColumn:
