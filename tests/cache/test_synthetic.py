@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cache.nb import ar1_filter_nb, markov_chain_nb
 from cache.synthetic import DEFAULT_END, ORIGIN, generate_synthetic_market
-from tests import reference_synthetic as ref
+from tests.reference import synthetic as ref
 
 UTC_US = pl.Datetime("us", "UTC")
 CANDLES_SCHEMA = {

@@ -17,7 +17,7 @@ from engine.config import CallSimulationConfig
 from engine.enums import Cand
 from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator
-from tests.reference_backtest import reference_backtest
+from tests.reference.backtest import reference_backtest
 
 WINDOWS = [
     dict(underlying="BTC", start="2021-03-01", end="2021-03-21", timeframe="1h",

@@ -24,7 +24,7 @@ from engine.results.curves import (
     trade_markers,
 )
 from engine.results.runs import execute_run
-from tests.reference_results import bucket_extremes_ref
+from tests.reference.results import bucket_extremes_ref
 
 floats = st.floats(-1e6, 1e6) | st.just(np.nan)  # a few repeats so ties get exercised
 floats = floats | st.sampled_from([0.0, 1.0, -1.0])

@@ -29,7 +29,7 @@ from engine.instruments import (
     strike_grid,
 )
 from engine.instruments.nb import listed_expiries_nb, strike_grid_nb
-from tests.reference_instruments import (
+from tests.reference.instruments import (
     decimal_value_reference,
     listed_expiries_batch_reference,
     nice_step_reference,

@@ -28,7 +28,7 @@ from engine.pricing import (
     vega,
     year_fraction,
 )
-from tests import reference
+from tests.reference import pricing as reference
 
 PROPERTY = settings(deadline=None, max_examples=300)
 forwards = st.floats(100.0, 200_000.0)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from engine.config import ScoringParams
 from engine.scoring import CandidateFeatures, score_candidate, score_candidates, scoring_args
-from tests.reference_engine import score_ref
+from tests.reference.scoring import score_ref
 
 feature = st.fixed_dictionaries(
     {

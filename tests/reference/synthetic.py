@@ -1,4 +1,7 @@
-"""Slow, obvious twins of the synthetic market's numba kernels (``cache/nb.py``)."""
+"""Slow, obvious twins of the synthetic market's numba kernels (``cache/nb.py``).
+
+Plain Python on purpose: lists and one loop step per draw.
+"""
 
 
 def ar1_filter(innovations: list[float], phi: float, x0: float) -> list[float]:

@@ -1,4 +1,8 @@
-"""Slow, obvious twins of the kernels in engine/instruments/nb.py (compared by hypothesis tests)."""
+"""Slow, obvious twins of the kernels in engine/instruments/nb.py (compared by hypothesis tests).
+
+Plain Python on purpose: sets, sorted lists and exact ``Decimal`` arithmetic, one time or one band
+at a time.
+"""
 
 import math
 from decimal import Decimal

@@ -1,8 +1,9 @@
-"""Slow, obvious twins of the numba kernels: textbook formulas, math module, one element at a time.
+"""Slow, obvious twins of the pricing kernels (``engine/pricing/nb.py``): textbook formulas.
 
-Each numba kernel names its twin here, and hypothesis tests check that they agree. The twins favour
-plainness over speed or numerical finesse (e.g. the implied vol is a plain bisection on the full
-price), so an agreement is evidence that the kernels are right, not that both share a bug.
+Plain Python on purpose: the math module, one element at a time. Each numba kernel names its twin
+here, and hypothesis tests check that they agree. The twins favour plainness over speed or
+numerical finesse (e.g. the implied vol is a plain bisection on the full price), so an agreement is
+evidence that the kernels are right, not that both share a bug.
 """
 
 import math
