@@ -20,7 +20,7 @@ from cache.store import Store
 from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
 from engine.results.runs import execute_run
-from tests.reference.backtest import reference_backtest
+from tests.reference.backtest import backtest_ref
 
 W1 = dict(underlying="BTC", start="2020-01-01", end="2024-01-01", timeframe="1h",
           decision_interval_hours=1)  # fmt: skip
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             update=CallSimulationConfig(**{**W1, **SLICE}).model_dump(include={"start", "end"})
         )
         t0 = time.perf_counter()
-        ref = reference_backtest(ds, slice_cfg)
+        ref = backtest_ref(ds, slice_cfg)
         ref_s = time.perf_counter() - t0
         ref_scaled = ref_s / len(ref["equity"]) * instants
         print(

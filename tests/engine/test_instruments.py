@@ -30,10 +30,10 @@ from engine.instruments import (
 )
 from engine.instruments.nb import listed_expiries_nb, strike_grid_nb
 from tests.reference.instruments import (
-    decimal_value_reference,
-    listed_expiries_batch_reference,
-    nice_step_reference,
-    strike_grid_reference,
+    decimal_value_ref,
+    listed_expiries_batch_ref,
+    nice_step_ref,
+    strike_grid_ref,
 )
 
 UNDERLYINGS = ("BTC", "ETH")
@@ -277,7 +277,7 @@ def test_listing_kernel_equals_reference(times: list[int], counts, lead: int, ho
     times_ns = np.array(times, np.int64)
     expiry_ns, listing_ns, series_offsets = listing_table(min(times), max(times), rules)
     got = listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets)
-    want = listed_expiries_batch_reference(times_ns, expiry_ns, listing_ns)
+    want = listed_expiries_batch_ref(times_ns, expiry_ns, listing_ns)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
@@ -370,7 +370,7 @@ def test_grid_kernel_and_api_equal_reference(
 ) -> None:
     rules = DEFAULT_GRID_RULES[underlying]
     args = grid_args(spot, t_years, monthly, sigma, rules)
-    want = strike_grid_reference(*args)
+    want = strike_grid_ref(*args)
     assert np.array_equal(strike_grid_nb(*args), want)
     assert np.array_equal(
         strike_grid(underlying, spot, t_years, monthly=monthly, sigma=sigma), want
@@ -391,13 +391,13 @@ def test_grid_shape(spot: float, t_years: float, monthly: bool, sigma: float) ->
     tier = int(np.searchsorted(np.asarray(rules.tier_max_days) / 365, t_years, side="left"))
     if monthly and 0 < tier < rules.monthly_min_tier:
         tier = rules.monthly_min_tier
-    inner_step = decimal_value_reference(
-        *nice_step_reference(rules.tier_rel_step[tier] * spot, list(rules.mantissas), False)
+    inner_step = decimal_value_ref(
+        *nice_step_ref(rules.tier_rel_step[tier] * spot, list(rules.mantissas), False)
     )
     # The inner step's multiple nearest spot is a strike, and every strike is on a band's step.
     assert np.any(np.isclose(grid, round(spot / inner_step) * inner_step, rtol=1e-12))
     band_steps = [
-        decimal_value_reference(*nice_step_reference(inner_step * f, list(rules.mantissas), True))
+        decimal_value_ref(*nice_step_ref(inner_step * f, list(rules.mantissas), True))
         for f in rules.band_step_factor
     ]
     on_step = [np.isclose(grid / s, np.round(grid / s), rtol=0, atol=1e-6) for s in band_steps]

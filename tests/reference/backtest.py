@@ -92,7 +92,7 @@ def decide_ref(
     return "sell", candidates[0]
 
 
-def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
+def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
     """Return ``{"trades": [...], "equity": [(time, coin), ...], "steps": [...]}``."""
     tf = timedelta(hours=cfg.timeframe_hours)
     instants = []
