@@ -26,7 +26,7 @@ CANDLES_SCHEMA = {
 }
 IV_SCHEMA = {"time": UTC_US, "iv": pl.Float64, "iv_is_real": pl.Boolean}
 HOURS_2019_2025 = 61_368
-PROPERTY = settings(deadline=None, max_examples=200)
+PROPERTY = settings(max_examples=200)
 
 
 @pytest.fixture(scope="module")

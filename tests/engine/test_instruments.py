@@ -126,7 +126,7 @@ def test_instrument_rejects_bad_fields() -> None:
         format_instrument("ETH", datetime(2025, 12, 26, 8, tzinfo=UTC), 3000.0, "call")  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     underlying=st.sampled_from(UNDERLYINGS),
     day=st.dates(min_value=datetime(2000, 1, 1).date(), max_value=datetime(2099, 12, 31).date()),
@@ -252,7 +252,7 @@ def test_calendar_rejects_bad_input() -> None:
 TIMES_NS = st.integers(ns(datetime(2001, 1, 1, tzinfo=UTC)), ns(datetime(2098, 1, 1, tzinfo=UTC)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(times=st.lists(TIMES_NS | TIMES_NS.map(lambda t: t - t % (NS_PER_DAY // 24)), max_size=20))
 def test_batch_equals_scalar(times: list[int]) -> None:
     offsets, expiries = listed_expiries_batch("BTC", np.array(times, np.int64))
@@ -265,7 +265,6 @@ def test_batch_equals_scalar(times: list[int]) -> None:
         assert np.all(batch % NS_PER_DAY == 8 * 3_600 * 10**9)
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     times=st.lists(TIMES_NS, min_size=1, max_size=8),
     counts=st.tuples(*[st.integers(0, 5)] * 4),
@@ -357,7 +356,7 @@ def grid_args(spot: float, t_years: float, monthly: bool, sigma: float, rules: S
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     underlying=st.sampled_from(UNDERLYINGS),
     spot=st.floats(1e-2, 1e7),
@@ -377,7 +376,7 @@ def test_grid_kernel_and_api_equal_reference(
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     spot=st.floats(1.0, 2e5),
     t_years=st.floats(0.0, 1.0),

@@ -36,7 +36,7 @@ from tests.reference.pricing import (
     norm_cdf,
 )
 
-PROPERTY = settings(deadline=None, max_examples=300)
+PROPERTY = settings(max_examples=300)
 forwards = st.floats(100.0, 200_000.0)
 log_moneyness = st.floats(-1.5, 1.5)  # strike = forward * exp(m)
 years = st.floats(1e-3, 3.0)
