@@ -31,7 +31,7 @@ from engine.agent.brokers import DeribitBroker, PaperBroker
 from engine.agent.feeds import DeribitFeed, ReplayChainFeed
 from engine.agent.journal import DecisionJournal
 from engine.config import StrategyConfig
-from tests.fake_deribit import FakeDeribit
+from tests.fakes.deribit import FakeDeribit
 
 SNAPSHOTS = Path(__file__).resolve().parents[1].parent / "shared/data/deribit_chain_snapshots"
 TARGET_MS = 50.0

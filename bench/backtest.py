@@ -3,7 +3,7 @@
 Run with ``make bench`` or ``.venv/bin/python -m bench.backtest [--data-dir DIR]``. Prints, for
 both exit styles and measured in this one run: end-to-end wall time after compilation (prepare
 not cached, then cached), candidates scored per second, peak RSS, and the speed-up over the slow
-reference loop of ``tests/reference_backtest.py`` (timed on a 3-day slice and scaled linearly to
+reference loop of ``tests/reference/backtest.py`` (timed on a 3-day slice and scaled linearly to
 the W1 instant count, which the output says). Targets: ≤ 1.0 s end to end, ≤ 600 MB peak RSS,
 ≥ 500x the reference.
 """
@@ -20,7 +20,7 @@ from cache.store import Store
 from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
 from engine.results.runs import execute_run
-from tests.reference_backtest import reference_backtest
+from tests.reference.backtest import backtest_ref
 
 W1 = dict(underlying="BTC", start="2020-01-01", end="2024-01-01", timeframe="1h",
           decision_interval_hours=1)  # fmt: skip
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             update=CallSimulationConfig(**{**W1, **SLICE}).model_dump(include={"start", "end"})
         )
         t0 = time.perf_counter()
-        ref = reference_backtest(ds, slice_cfg)
+        ref = backtest_ref(ds, slice_cfg)
         ref_s = time.perf_counter() - t0
         ref_scaled = ref_s / len(ref["equity"]) * instants
         print(

@@ -1,7 +1,7 @@
 """Numba kernels of the cache package: the recursions of the synthetic market.
 
 Every kernel takes arrays and scalars only, draws no random numbers (callers pass the draws in) and
-has a slow, obvious twin in ``tests/reference_synthetic.py`` that a hypothesis test compares it to.
+has a slow, obvious twin in ``tests/reference/synthetic.py`` that a hypothesis test compares it to.
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ from numba import njit
 def ar1_filter_nb(innovations: np.ndarray, phi: float, x0: float) -> np.ndarray:
     """Run the linear recursion ``x[t] = phi * x[t-1] + innovations[t]`` with ``x[-1] = x0``.
 
-    Reference twin: ``tests.reference_synthetic.ar1_filter``.
+    Reference twin: ``tests.reference.synthetic.ar1_filter_ref``.
 
     Parameters
     ----------
@@ -43,7 +43,7 @@ def markov_chain_nb(uniforms: np.ndarray, cum_transition: np.ndarray, state0: in
     Step ``t`` leaves state ``s`` for the first state ``j`` with
     ``uniforms[t] < cum_transition[s, j]`` (the last state when rounding leaves none).
 
-    Reference twin: ``tests.reference_synthetic.markov_chain``.
+    Reference twin: ``tests.reference.synthetic.markov_chain_ref``.
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
     Returns ``(offsets, expiries_ns)``: the expiries of ``times_ns[i]`` are
     ``expiries_ns[offsets[i]:offsets[i + 1]]``.
 
-    Reference twin: ``tests.reference_instruments.listed_expiries_batch_reference``.
+    Reference twin: ``tests.reference.instruments.listed_expiries_batch_ref``.
     """
     n = times_ns.size
     n_series = series_offsets.size - 1
@@ -64,7 +64,7 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
 def decimal_value_nb(q, e):
     """Return ``q * 10**e`` as the double nearest that decimal (``q`` integer).
 
-    Reference twin: ``tests.reference_instruments.decimal_value_reference``.
+    Reference twin: ``tests.reference.instruments.decimal_value_ref``.
     """
     if e >= 0:
         return q * 10.0**e
@@ -80,7 +80,7 @@ def nice_step_nb(x, mantissas, round_up):
     by ratio (geometric), ties going to the smaller; with ``round_up`` it is instead the smallest
     nice number not below ``x``.
 
-    Reference twin: ``tests.reference_instruments.nice_step_reference``.
+    Reference twin: ``tests.reference.instruments.nice_step_ref``.
     """
     k = math.floor(math.log10(x))
     best_q, best_e, best = 0, 0, 0.0
@@ -200,7 +200,7 @@ def strike_grid_nb(
     covers the band); the grid is the union of the bands. Strikes are computed as integer
     multiples of one decimal unit, so a strike shared by two bands is the same double in both.
 
-    Reference twin: ``tests.reference_instruments.strike_grid_reference``.
+    Reference twin: ``tests.reference.instruments.strike_grid_ref``.
     """
     work = np.empty(4 * band_sd.size, np.int64)
     unit_e, total = grid_params_nb(

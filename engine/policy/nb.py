@@ -4,7 +4,7 @@ These are the one copy of the rules. The replay kernel (:mod:`engine.replay.nb`)
 every instant of a backtest; the live agent calls them through :func:`engine.policy.decide` and
 its brokers price fills and fees with them. Codes are those of :mod:`engine.enums`.
 
-Reference: ``tests.reference.backtest.reference_backtest`` writes the same rules out in plain
+Reference: ``tests.reference.backtest.backtest_ref`` writes the same rules out in plain
 Python and must agree with the replay trade for trade.
 """
 

@@ -50,14 +50,14 @@ IV_NOT_CONVERGED = 7
 def norm_cdf_nb(x):
     """Return the standard normal CDF, via erfc for accuracy in the tails.
 
-    Reference twin: ``tests.reference.norm_cdf``.
+    Reference twin: ``tests.reference.pricing.norm_cdf``.
     """
     return 0.5 * math.erfc(-x / SQRT2)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def norm_pdf_nb(x):
-    """Return the standard normal density. Reference twin: ``tests.reference.norm_pdf``."""
+    """Return the standard normal density. Reference twin: ``tests.reference.pricing.norm_pdf``."""
     return INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
@@ -105,8 +105,8 @@ def _price_delta_nb(F, K, sd, is_call):
 def black76_price_delta_nb(F, K, T, sigma, is_call):
     """Return ``(price_usd, delta_usd)`` of one option in a single pass.
 
-    ``delta_usd`` is ∂price_usd/∂F. Reference twin: ``tests.reference.black76_price`` and
-    ``tests.reference.black76_greeks``.
+    ``delta_usd`` is ∂price_usd/∂F. Reference twin: ``tests.reference.pricing.black76_price_ref``
+    and ``tests.reference.pricing.black76_greeks_ref``.
     """
     if not _valid_nb(F, K, T, sigma):
         return np.nan, np.nan
@@ -121,7 +121,7 @@ def black76_price_delta_nb(F, K, T, sigma, is_call):
 def black76_price_nb(F, K, T, sigma, is_call):
     """Return the Black-76 (r = 0) price of one option in USD.
 
-    Reference twin: ``tests.reference.black76_price``.
+    Reference twin: ``tests.reference.pricing.black76_price_ref``.
     """
     return black76_price_delta_nb(F, K, T, sigma, is_call)[0]
 
@@ -130,7 +130,7 @@ def black76_price_nb(F, K, T, sigma, is_call):
 def black76_price_coin_nb(F, K, T, sigma, is_call):
     """Return the inverse (coin) price of one option: USD price / forward.
 
-    Reference twin: ``tests.reference.black76_price_coin``.
+    Reference twin: ``tests.reference.pricing.black76_price_coin_ref``.
     """
     return black76_price_nb(F, K, T, sigma, is_call) / F
 
@@ -139,7 +139,7 @@ def black76_price_coin_nb(F, K, T, sigma, is_call):
 def call_price_coin_nb(F, K, T, sigma):
     """Return the coin price of one inverse call (the covered-call case).
 
-    Reference twin: ``tests.reference.black76_price_coin`` with ``is_call=True``.
+    Reference twin: ``tests.reference.pricing.black76_price_coin_ref`` with ``is_call=True``.
     """
     return black76_price_coin_nb(F, K, T, sigma, True)
 
@@ -149,7 +149,7 @@ def black76_greeks_nb(F, K, T, sigma, is_call):
     """Return ``(price_usd, delta_usd, gamma, vega, theta)`` of one option.
 
     Units: delta USD/USD, gamma USD/USD², vega USD per vol point (0.01 sigma), theta USD per
-    calendar day (365-day year). Reference twin: ``tests.reference.black76_greeks``.
+    calendar day (365-day year). Reference twin: ``tests.reference.pricing.black76_greeks_ref``.
     """
     if not _valid_nb(F, K, T, sigma):
         return np.nan, np.nan, np.nan, np.nan, np.nan
@@ -175,7 +175,7 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
     root) are kept inside a shrinking bracket [``IV_SIGMA_MIN``, ``IV_SIGMA_MAX``]; a step that
     leaves it is replaced by bisection, so the solver cannot diverge. It stops when a step moves
     sigma by at most ``IV_SIGMA_TOL``. ``sigma`` is NaN unless ``status == IV_OK``.
-    Reference twin: ``tests.reference.implied_vol`` (plain bisection on the full price).
+    Reference twin: ``tests.reference.pricing.implied_vol_ref`` (plain bisection on the full price).
     """
     if not (_valid_nb(F, K, T, 0.0) and abs(price) < np.inf):
         return np.nan, IV_INVALID_INPUT
@@ -233,7 +233,8 @@ def implied_vol_nb(price, F, K, T, is_call, inverse):
 def option_price_array_nb(F, K, T, sigma, is_call, inverse):
     """Return prices (coin if ``inverse``, else USD) for 1-D arrays of equal length.
 
-    Reference twin: ``tests.reference.black76_price`` / ``black76_price_coin`` per element.
+    Reference twin: ``tests.reference.pricing.black76_price_ref`` / ``black76_price_coin_ref``
+    per element.
     """
     n = F.shape[0]
     out = np.empty(n)
@@ -247,7 +248,7 @@ def option_price_array_nb(F, K, T, sigma, is_call, inverse):
 def price_delta_array_nb(F, K, T, sigma, is_call):
     """Return ``(price_usd, delta_usd)`` arrays in one pass over 1-D arrays of equal length.
 
-    Reference twin: ``tests.reference.black76_greeks`` (first two outputs) per element.
+    Reference twin: ``tests.reference.pricing.black76_greeks_ref`` (first two outputs) per element.
     """
     n = F.shape[0]
     price = np.empty(n)
@@ -262,7 +263,7 @@ def greeks_array_nb(F, K, T, sigma, is_call):
     """Return ``(price_usd, delta_usd, gamma, vega, theta)`` arrays (units as in
     ``black76_greeks_nb``) for 1-D arrays of equal length.
 
-    Reference twin: ``tests.reference.black76_greeks`` per element.
+    Reference twin: ``tests.reference.pricing.black76_greeks_ref`` per element.
     """
     n = F.shape[0]
     price = np.empty(n)
@@ -281,7 +282,7 @@ def greeks_array_nb(F, K, T, sigma, is_call):
 def implied_vol_array_nb(price, F, K, T, is_call, inverse):
     """Return ``(sigma, status)`` arrays for 1-D arrays of equal length; status is int8.
 
-    Reference twin: ``tests.reference.implied_vol`` per element.
+    Reference twin: ``tests.reference.pricing.implied_vol_ref`` per element.
     """
     n = F.shape[0]
     sigma = np.empty(n)

@@ -106,7 +106,7 @@ def replay_chunk_nb(
     back (plus fee) and a roll or a sale sells a candidate at once; one step is recorded per
     decision instant; (3) the coin equity ``coins - qty * mark`` is booked.
 
-    Reference: ``tests.reference.backtest.reference_backtest`` (a plain Python loop).
+    Reference: ``tests.reference.backtest.backtest_ref`` (a plain Python loop).
     """
     b = book[0]
     no_rows = np.full((1, N_CAND_FIELDS), math.nan)

@@ -44,7 +44,7 @@ def bucket_extremes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Indices of the first minimum and the first maximum of ``values`` in every bucket.
 
     NaN is ignored; a bucket holding only NaN contributes nothing. The slow, obvious twin is
-    ``tests.reference_results.bucket_extremes_ref``.
+    ``tests.reference.results.bucket_extremes_ref``.
     """
     lo, hi = int(edges[0]), int(edges[-1])
     seg = np.asarray(values, dtype=np.float64)[lo:hi]

@@ -39,7 +39,7 @@ def score_nb(
     bull_penalty,
     bear_penalty,
 ):
-    """Score one candidate in [0, 10]. Reference: ``tests.reference_engine.score_ref``."""
+    """Score one candidate in [0, 10]. Reference: ``tests.reference.scoring.score_ref``."""
     s_yield = min(max(premium_yield_annual / yield_ref_annual, 0.0), 1.0)
     if math.isnan(iv_rv_ratio):
         s_rich = RICHNESS_UNKNOWN

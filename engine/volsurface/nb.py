@@ -17,7 +17,8 @@ def surface_iv_nb(
 ):
     """IV (fraction) of a strike at ``log_moneyness = ln(K/F)`` and ``t_years`` to expiry.
 
-    ``iv_index`` is the 30-day index as a fraction. Reference: ``tests.reference.surface_iv_ref``.
+    ``iv_index`` is the 30-day index as a fraction.
+    Reference: ``tests.reference.volsurface.surface_iv_ref``.
     """
     term_t = max(t_years, min_term_t)
     atm = iv_index * (term_t / (30.0 / 365.0)) ** term_beta

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.agent_setup import AgentConfigError, build_agent
 from api.main import create_app
 from api.settings import Settings
-from tests.fake_deribit import FakeDeribit
+from tests.fakes.deribit import FakeDeribit
 
 SECRET = "s3cr3t-testnet-key-c41d08"  # distinctive, so a leak anywhere is found by substring
 MAINNET_SECRET = "s3cr3t-mainnet-key-9be7aa"

@@ -19,8 +19,8 @@ from cache.download import URL_ENV, DownloadError, download_range, warm_deribit
 from cache.iv_fallback import DEFAULT_FALLBACK, IvFallback
 from cache.schema import CANDLES_SCHEMA, DELIVERY_SCHEMA, IV_SCHEMA, Gap
 from cache.store import Store
-from tests.fake_deribit import FakeDeribit
-from tests.fake_deribit_market import (
+from tests.fakes.deribit import FakeDeribit
+from tests.fakes.deribit_market import (
     ASSETS,
     DVOL_START_MS,
     HOUR_MS,

@@ -23,8 +23,8 @@ from engine.agent.journal import DecisionJournal
 from engine.agent.protocols import Quote
 from engine.config import StrategyConfig
 from engine.policy import OpenCall
-from tests.fake_deribit import FakeDeribit
-from tests.fake_deribit_market import ASSETS, HOUR_MS, delivery_price, utc_ms
+from tests.fakes.deribit import FakeDeribit
+from tests.fakes.deribit_market import ASSETS, HOUR_MS, delivery_price, utc_ms
 
 SECRET = "s3cr3t-testnet-key-7f2c9a"  # distinctive, so a leak anywhere is found by substring
 SOURCE = "deribit-testnet"

@@ -17,7 +17,7 @@ from engine.config import CallSimulationConfig
 from engine.enums import Cand
 from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator
-from tests.reference_backtest import reference_backtest
+from tests.reference.backtest import backtest_ref
 
 WINDOWS = [
     dict(underlying="BTC", start="2021-03-01", end="2021-03-21", timeframe="1h",
@@ -49,7 +49,7 @@ def _rel(a, b):
 def test_engine_equals_slow_reference(ds, window):
     cfg = CallSimulationConfig(**window)
     res = _run(ds, cfg)
-    ref = reference_backtest(ds, cfg)
+    ref = backtest_ref(ds, cfg)
     got = res.trades.to_dicts()
     assert len(got) == len(ref["trades"]) and len(got) > 0
     for a, b in zip(got, ref["trades"], strict=True):

@@ -24,7 +24,7 @@ from engine.results.curves import (
     trade_markers,
 )
 from engine.results.runs import execute_run
-from tests.reference_results import bucket_extremes_ref
+from tests.reference.results import bucket_extremes_ref
 
 floats = st.floats(-1e6, 1e6) | st.just(np.nan)  # a few repeats so ties get exercised
 floats = floats | st.sampled_from([0.0, 1.0, -1.0])
@@ -32,7 +32,7 @@ arrays = st.integers(3, 400).flatmap(lambda n: hnp.arrays(np.float64, n, element
 
 
 @given(values=arrays, buckets=st.integers(1, 400))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 def test_bucket_extremes_equals_reference(values, buckets):
     edges = bucket_edges(len(values), min(buckets, len(values) - 2))
     assert np.all(np.diff(edges) >= 1) and edges[0] == 1 and edges[-1] == len(values) - 1
@@ -48,7 +48,7 @@ def test_bucket_extremes_equals_reference(values, buckets):
     ),
     points=st.integers(8, 600),
 )
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 def test_downsample_keeps_ends_and_extremes_within_points(curves, points):
     n = len(curves[0])
     keep = downsample_indices(curves, points)

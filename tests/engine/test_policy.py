@@ -13,7 +13,7 @@ from engine.enums import Action, NoRoll
 from engine.policy import decide, fee_params, settlement_coin, trade_fee_coin
 from engine.policy.decide import OpenCall, policy_params, rolls_after
 from engine.policy.nb import buyback_price_nb, sale_price_nb, settlement_fee_nb
-from tests.reference_backtest import decide_ref, settlement_fee_ref, trade_fee_ref
+from tests.reference.backtest import decide_ref, settlement_fee_ref, trade_fee_ref
 
 NOW = datetime(2024, 3, 1, 8, tzinfo=UTC)
 CALL = OpenCall("BTC-8MAR24-70000-C", 70_000.0, NOW + timedelta(days=7), 0.01, NOW)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from engine.config import ScoringParams
 from engine.scoring import CandidateFeatures, score_candidate, score_candidates, scoring_args
-from tests.reference_engine import score_ref
+from tests.reference.scoring import score_ref
 
 feature = st.fixed_dictionaries(
     {
@@ -22,7 +22,7 @@ feature = st.fixed_dictionaries(
 )
 
 
-@settings(deadline=None, max_examples=300)
+@settings(max_examples=300)
 @given(f=feature)
 def test_scalar_equals_reference_and_is_bounded(f):
     p = ScoringParams()
@@ -41,7 +41,7 @@ def test_scalar_equals_reference_and_is_bounded(f):
     assert 0.0 <= s <= 10.0
 
 
-@settings(deadline=None, max_examples=50)
+@settings(max_examples=50)
 @given(rows=st.lists(feature, min_size=0, max_size=30), target=st.floats(0.1, 0.4))
 def test_batch_equals_scalar(rows, target):
     names = ("premium_yield_annual", "iv_rv_ratio", "delta", "dte", "regime")

@@ -9,7 +9,7 @@ from engine.config import VolSurfaceParams
 from engine.volsurface import candidate_iv, forward_price, surface_args
 from engine.volsurface.fit import fit_surface
 from engine.volsurface.nb import surface_iv_nb
-from tests.reference_engine import surface_iv_ref
+from tests.reference.volsurface import surface_iv_ref
 
 
 def test_defaults_are_the_fit_to_the_real_snapshots(snapshots_dir):
@@ -22,7 +22,7 @@ def test_defaults_are_the_fit_to_the_real_snapshots(snapshots_dir):
     assert report.median_abs_err_vol_pts < 2.0
 
 
-@settings(deadline=None, max_examples=300)
+@settings(max_examples=300)
 @given(
     iv=st.floats(0.05, 3.0),
     k=st.floats(-2.0, 2.0),

@@ -8,7 +8,7 @@ pricing bug cannot hide by agreeing with itself. Deribit's conventions: r = 0, t
 import math
 from dataclasses import dataclass
 
-from tests.fake_deribit_market import (
+from tests.fakes.deribit_market import (
     DAY_MS,
     EXPIRY_HOUR,
     HOUR_MS,

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_deribit_chain import OptionQuote, find_option, implied_vol, settlement_mark
-from tests.fake_deribit_market import ASSETS, option_tick
+from tests.fakes.deribit_chain import OptionQuote, find_option, implied_vol, settlement_mark
+from tests.fakes.deribit_market import ASSETS, option_tick
 
 MISSING = object()
 TIME_IN_FORCE = ("good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel")

@@ -12,7 +12,7 @@ from engine.results.runs import execute_run
 nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[dev]'")
 nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[dev]'")
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "run_analysis.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "run_analysis.ipynb"
 KERNEL_TIMEOUT_S = 120  # a cold kernel imports polars and matplotlib
 
 

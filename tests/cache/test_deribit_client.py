@@ -20,8 +20,8 @@ from cache.deribit import (
     RateLimitError,
     RetryableError,
 )
-from tests.fake_deribit import FakeDeribit
-from tests.fake_deribit_market import DAY_MS, HOUR_MS, utc_ms
+from tests.fakes.deribit import FakeDeribit
+from tests.fakes.deribit_market import DAY_MS, HOUR_MS, utc_ms
 
 START = utc_ms(2025, 11, 1)
 PAGING_START = utc_ms(2025, 5, 1)  # paging ranges end well before the fake's "now"

@@ -1,8 +1,9 @@
-"""Slow, obvious twins of the numba kernels: textbook formulas, math module, one element at a time.
+"""Slow, obvious twins of the pricing kernels (``engine/pricing/nb.py``): textbook formulas.
 
-Each numba kernel names its twin here, and hypothesis tests check that they agree. The twins favour
-plainness over speed or numerical finesse (e.g. the implied vol is a plain bisection on the full
-price), so an agreement is evidence that the kernels are right, not that both share a bug.
+Plain Python on purpose: the math module, one element at a time. Each numba kernel names its twin
+here, and hypothesis tests check that they agree. The twins favour plainness over speed or
+numerical finesse (e.g. the implied vol is a plain bisection on the full price), so an agreement is
+evidence that the kernels are right, not that both share a bug.
 """
 
 import math
@@ -29,7 +30,7 @@ def _intrinsic_delta(F: float, K: float, is_call: bool) -> float:
     return call_delta if is_call else call_delta - 1.0
 
 
-def black76_price(F: float, K: float, T: float, sigma: float, is_call: bool) -> float:
+def black76_price_ref(F: float, K: float, T: float, sigma: float, is_call: bool) -> float:
     """Return the Black-76 price in USD with r = 0 (Hull's formula with the discount factor 1)."""
     if not _valid(F, K, T, sigma):
         return math.nan
@@ -42,16 +43,16 @@ def black76_price(F: float, K: float, T: float, sigma: float, is_call: bool) -> 
     return K * norm_cdf(-d2) - F * norm_cdf(-d1)
 
 
-def black76_price_coin(F: float, K: float, T: float, sigma: float, is_call: bool) -> float:
+def black76_price_coin_ref(F: float, K: float, T: float, sigma: float, is_call: bool) -> float:
     """Return the inverse (coin) price: USD price / forward."""
-    return black76_price(F, K, T, sigma, is_call) / F
+    return black76_price_ref(F, K, T, sigma, is_call) / F
 
 
-def black76_greeks(
+def black76_greeks_ref(
     F: float, K: float, T: float, sigma: float, is_call: bool
 ) -> tuple[float, float, float, float, float]:
     """Return (price_usd, delta_usd, gamma USD/USD², vega USD per vol point, theta USD per day)."""
-    price = black76_price(F, K, T, sigma, is_call)
+    price = black76_price_ref(F, K, T, sigma, is_call)
     if not _valid(F, K, T, sigma):
         return (math.nan,) * 5
     if T <= 0 or sigma <= 0 or sigma * math.sqrt(T) == 0:
@@ -64,7 +65,7 @@ def black76_greeks(
     return price, delta, gamma, vega_per_unit_sigma / 100.0, theta_per_year / 365.0
 
 
-def implied_vol(
+def implied_vol_ref(
     price: float, F: float, K: float, T: float, is_call: bool, inverse: bool
 ) -> tuple[float, int]:
     """Return (sigma, status code of engine.pricing.nb) by bisection on the full price."""
@@ -80,13 +81,13 @@ def implied_vol(
     if price_usd >= (F if is_call else K):
         return math.nan, nb.IV_ABOVE_UPPER_BOUND
     lo, hi = nb.IV_SIGMA_MIN, nb.IV_SIGMA_MAX
-    if price_usd - intrinsic <= noise or black76_price(F, K, T, lo, is_call) >= price_usd:
+    if price_usd - intrinsic <= noise or black76_price_ref(F, K, T, lo, is_call) >= price_usd:
         return math.nan, nb.IV_BELOW_BRACKET
-    if black76_price(F, K, T, hi, is_call) <= price_usd:
+    if black76_price_ref(F, K, T, hi, is_call) <= price_usd:
         return math.nan, nb.IV_ABOVE_BRACKET
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if black76_price(F, K, T, mid, is_call) < price_usd:
+        if black76_price_ref(F, K, T, mid, is_call) < price_usd:
             lo = mid
         else:
             hi = mid

@@ -1,4 +1,4 @@
-"""Public method handlers of the fake Deribit server (tests/fake_deribit.py).
+"""Public method handlers of the fake Deribit server (tests/fakes/deribit.py).
 
 Each handler takes the server, the request params (strings from a query, JSON values from a POST)
 and whether a ``gap`` fault applies, and returns the ``result`` or raises :class:`RpcError`.
@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from tests.fake_deribit_chain import (
+from tests.fakes.deribit_chain import (
     OptionQuote,
     find_option,
     implied_vol,
     option_chain,
     settlement_mark,
 )
-from tests.fake_deribit_market import (
+from tests.fakes.deribit_market import (
     ASSETS,
     DAY_MS,
     DVOL_START_MS,
@@ -34,7 +34,7 @@ from tests.fake_deribit_market import (
     stable_rng,
     strike_grid,
 )
-from tests.fake_deribit_private import (
+from tests.fakes.deribit_private import (
     RpcError,
     currency_asset,
     get_bool,

@@ -28,9 +28,15 @@ from engine.pricing import (
     vega,
     year_fraction,
 )
-from tests import reference
+from tests.reference.pricing import (
+    black76_greeks_ref,
+    black76_price_coin_ref,
+    black76_price_ref,
+    implied_vol_ref,
+    norm_cdf,
+)
 
-PROPERTY = settings(deadline=None, max_examples=300)
+PROPERTY = settings(max_examples=300)
 forwards = st.floats(100.0, 200_000.0)
 log_moneyness = st.floats(-1.5, 1.5)  # strike = forward * exp(m)
 years = st.floats(1e-3, 3.0)
@@ -148,33 +154,33 @@ def test_price_increases_with_time(F, m, T1, T2, sigma, is_call) -> None:
 )
 def test_kernels_equal_reference(F, m, T, sigma, is_call) -> None:
     K = F * math.exp(m)
-    ref = reference.black76_greeks(F, K, T, sigma, is_call)
+    ref = black76_greeks_ref(F, K, T, sigma, is_call)
     g = greeks(F, K, T, sigma, is_call)
     scales = (F, 1.0, 1.0 / F, F / 100, F / 365)
     fields = (g.price_usd, g.delta_usd, g.gamma, g.vega, g.theta)
     for got, want, scale in zip(fields, ref, scales, strict=True):
         assert _close(got, want, scale), (got, want)
-    ref_coin = reference.black76_price_coin(F, K, T, sigma, is_call)
+    ref_coin = black76_price_coin_ref(F, K, T, sigma, is_call)
     assert _close(option_price(F, K, T, sigma, is_call), ref_coin, 1.0)
     assert _close(g.price_coin, ref_coin, 1.0)
     assert _close(g.delta_coin, ref[1] - ref_coin, 1.0)
     assert _close(nb.black76_price_nb(F, K, T, sigma, is_call), ref[0], F)
     if is_call:
         assert _close(nb.call_price_coin_nb(F, K, T, sigma), ref_coin, 1.0)
-    assert _close(nb.norm_cdf_nb(m * 4), reference.norm_cdf(m * 4), 1.0)
+    assert _close(nb.norm_cdf_nb(m * 4), norm_cdf(m * 4), 1.0)
 
 
 @PROPERTY
 @given(forwards, log_moneyness, years, vols, st.booleans(), st.booleans())
 def test_implied_vol_round_trip_and_reference(F, m, T, sigma, is_call, inverse) -> None:
     K = F * math.exp(m)
-    price_usd = reference.black76_price(F, K, T, sigma, is_call)
-    vega_per_sigma = reference.black76_greeks(F, K, T, sigma, is_call)[3] * 100
+    price_usd = black76_price_ref(F, K, T, sigma, is_call)
+    vega_per_sigma = black76_greeks_ref(F, K, T, sigma, is_call)[3] * 100
     # The price must carry the vol: enough vega for double precision to pin sigma to ~1e-9.
     assume(vega_per_sigma > 1e-6 * max(F, K))
     price = price_usd / F if inverse else price_usd
     solved, status = nb.implied_vol_nb(price, F, K, T, is_call, inverse)
-    ref_sigma, ref_status = reference.implied_vol(price, F, K, T, is_call, inverse)
+    ref_sigma, ref_status = implied_vol_ref(price, F, K, T, is_call, inverse)
     assert status == ref_status == IVStatus.OK
     assert solved == pytest.approx(sigma, abs=1e-7)
     assert solved == pytest.approx(ref_sigma, abs=1e-7)

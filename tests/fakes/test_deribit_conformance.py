@@ -19,8 +19,8 @@ import pytest
 
 from cache.deribit import InvalidParamsError, RateLimitError
 from cache.deribit import parse as p
-from tests.fake_deribit import FakeDeribit
-from tests.fake_deribit_market import DAY_MS, utc_ms
+from tests.fakes.deribit import FakeDeribit
+from tests.fakes.deribit_market import DAY_MS, utc_ms
 
 # ccxt's static response tests store numbers as strings: those count as numbers here.
 STRINGIFIED = frozenset(

@@ -1,4 +1,7 @@
-"""A slow, obvious backtest: a plain Python loop, one covered call at a time.
+"""A slow, obvious backtest: a plain Python loop on purpose, one covered call at a time.
+
+It twins the replay kernels (``engine/replay/nb.py``) and the policy kernels they call
+(``engine/policy/nb.py``).
 
 Like the seed's manager loop: at every instant it asks ``build_historical_state`` for the state,
 settles an expired call and applies the policy, written out here in plain Python
@@ -9,7 +12,7 @@ engine's; they have twins of their own.
 """
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from engine.config import CallSimulationConfig, FeeModel, StrategyConfig
 from engine.state import build_historical_state
@@ -89,7 +92,7 @@ def decide_ref(
     return "sell", candidates[0]
 
 
-def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
+def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
     """Return ``{"trades": [...], "equity": [(time, coin), ...], "steps": [...]}``."""
     tf = timedelta(hours=cfg.timeframe_hours)
     instants = []
@@ -185,8 +188,3 @@ def reference_backtest(ds, cfg: CallSimulationConfig) -> dict:
         last_t = instants[-1]
         close(last_t, _mark(cfg, spot, iv_pct, last_t, call), "end_of_data", None, spot, 0.0)
     return {"trades": trades, "equity": equity, "steps": steps, "quantity": qty}
-
-
-def utc(*args: int) -> datetime:
-    """Shorthand for a UTC datetime."""
-    return datetime(*args, tzinfo=UTC)

@@ -1,7 +1,10 @@
-"""Slow, obvious twins of the synthetic market's numba kernels (``cache/nb.py``)."""
+"""Slow, obvious twins of the synthetic market's numba kernels (``cache/nb.py``).
+
+Plain Python on purpose: lists and one loop step per draw.
+"""
 
 
-def ar1_filter(innovations: list[float], phi: float, x0: float) -> list[float]:
+def ar1_filter_ref(innovations: list[float], phi: float, x0: float) -> list[float]:
     """Return the states of ``x[t] = phi * x[t-1] + innovations[t]`` from ``x[-1] = x0``."""
     states = []
     x = x0
@@ -11,7 +14,9 @@ def ar1_filter(innovations: list[float], phi: float, x0: float) -> list[float]:
     return states
 
 
-def markov_chain(uniforms: list[float], transition: list[list[float]], state0: int) -> list[int]:
+def markov_chain_ref(
+    uniforms: list[float], transition: list[list[float]], state0: int
+) -> list[int]:
     """Walk a Markov chain: leave ``s`` for the first ``j`` whose cumulative probability exceeds u.
 
     Takes the plain transition matrix (not its cumulative sums) and falls back to the last state

@@ -1,4 +1,8 @@
-"""Slow, obvious twins of the kernels in engine/instruments/nb.py (compared by hypothesis tests)."""
+"""Slow, obvious twins of the kernels in engine/instruments/nb.py (compared by hypothesis tests).
+
+Plain Python on purpose: sets, sorted lists and exact ``Decimal`` arithmetic, one time or one band
+at a time.
+"""
 
 import math
 from decimal import Decimal
@@ -8,7 +12,7 @@ import numpy as np
 _EDGE_TOL = 1e-9
 
 
-def listed_expiries_batch_reference(
+def listed_expiries_batch_ref(
     times_ns: np.ndarray, expiry_ns: np.ndarray, listing_ns: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Twin of ``listed_expiries_nb``: per time, every expiry with ``listing <= t < expiry``."""
@@ -26,15 +30,15 @@ def listed_expiries_batch_reference(
     return np.asarray(offsets, np.int64), np.asarray(out, np.int64)
 
 
-def decimal_value_reference(q: int, e: int) -> float:
+def decimal_value_ref(q: int, e: int) -> float:
     """Twin of ``decimal_value_nb``: the double nearest the decimal ``q * 10**e``."""
     return float(Decimal(q).scaleb(e))
 
 
-def nice_step_reference(x: float, mantissas: list[float], round_up: bool) -> tuple[int, int]:
+def nice_step_ref(x: float, mantissas: list[float], round_up: bool) -> tuple[int, int]:
     """Twin of ``nice_step_nb``: scan nice numbers ``m * 10**d`` over a wide range of decades."""
     candidates = [
-        (round(m * 10), d - 1, decimal_value_reference(round(m * 10), d - 1))
+        (round(m * 10), d - 1, decimal_value_ref(round(m * 10), d - 1))
         for d in range(-30, 31)
         for m in mantissas
     ]
@@ -45,7 +49,7 @@ def nice_step_reference(x: float, mantissas: list[float], round_up: bool) -> tup
     return q, e
 
 
-def strike_grid_reference(
+def strike_grid_ref(
     spot_usd: float,
     t_years: float,
     monthly: bool,
@@ -64,12 +68,12 @@ def strike_grid_reference(
     )
     if monthly and 0 < tier < monthly_min_tier:
         tier = monthly_min_tier
-    inner_q, inner_e = nice_step_reference(tier_rel_step[tier] * spot_usd, mantissas, False)
-    inner_step = decimal_value_reference(inner_q, inner_e)
+    inner_q, inner_e = nice_step_ref(tier_rel_step[tier] * spot_usd, mantissas, False)
+    inner_step = decimal_value_ref(inner_q, inner_e)
     scale = sigma * math.sqrt(max(t_years, t_floor_years))
     strikes: set[Decimal] = set()
     for width, factor in zip(band_sd, band_step_factor, strict=True):
-        q, e = nice_step_reference(inner_step * factor, mantissas, True)
+        q, e = nice_step_ref(inner_step * factor, mantissas, True)
         step = Decimal(q).scaleb(e)
         lo = spot_usd * math.exp(-width * scale) / float(step)
         hi = spot_usd * math.exp(width * scale) / float(step)

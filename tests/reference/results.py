@@ -1,4 +1,7 @@
-"""Slow, obvious twins of the results helpers (engine.results.curves) (the tests compare them)."""
+"""Slow, obvious twins of the results helpers (engine.results.curves) (the tests compare them).
+
+Plain Python on purpose: a loop over each bucket's values, where the helper uses NumPy reductions.
+"""
 
 import itertools
 import math

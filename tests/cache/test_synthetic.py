@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cache.nb import ar1_filter_nb, markov_chain_nb
 from cache.synthetic import DEFAULT_END, ORIGIN, generate_synthetic_market
-from tests import reference_synthetic as ref
+from tests.reference.synthetic import ar1_filter_ref, markov_chain_ref
 
 UTC_US = pl.Datetime("us", "UTC")
 CANDLES_SCHEMA = {
@@ -26,7 +26,7 @@ CANDLES_SCHEMA = {
 }
 IV_SCHEMA = {"time": UTC_US, "iv": pl.Float64, "iv_is_real": pl.Boolean}
 HOURS_2019_2025 = 61_368
-PROPERTY = settings(deadline=None, max_examples=200)
+PROPERTY = settings(max_examples=200)
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ finite = st.floats(-1e3, 1e3, allow_nan=False)
 @given(st.lists(finite, max_size=50), st.floats(-1.0, 1.0), finite)
 def test_ar1_filter_matches_reference(innovations, phi, x0):
     got = ar1_filter_nb(np.array(innovations, dtype=np.float64), phi, x0)
-    assert got.tolist() == ref.ar1_filter(innovations, phi, x0)
+    assert got.tolist() == ar1_filter_ref(innovations, phi, x0)
 
 
 @st.composite
@@ -257,4 +257,4 @@ def test_markov_chain_matches_reference(chain):
     transition, uniforms, state0 = chain
     cum = np.cumsum(np.array(transition, dtype=np.float64), axis=1)
     got = markov_chain_nb(np.array(uniforms, dtype=np.float64), cum, state0)
-    assert got.tolist() == ref.markov_chain(uniforms, transition, state0)
+    assert got.tolist() == markov_chain_ref(uniforms, transition, state0)

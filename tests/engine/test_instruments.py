@@ -29,11 +29,11 @@ from engine.instruments import (
     strike_grid,
 )
 from engine.instruments.nb import listed_expiries_nb, strike_grid_nb
-from tests.reference_instruments import (
-    decimal_value_reference,
-    listed_expiries_batch_reference,
-    nice_step_reference,
-    strike_grid_reference,
+from tests.reference.instruments import (
+    decimal_value_ref,
+    listed_expiries_batch_ref,
+    nice_step_ref,
+    strike_grid_ref,
 )
 
 UNDERLYINGS = ("BTC", "ETH")
@@ -126,7 +126,7 @@ def test_instrument_rejects_bad_fields() -> None:
         format_instrument("ETH", datetime(2025, 12, 26, 8, tzinfo=UTC), 3000.0, "call")  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     underlying=st.sampled_from(UNDERLYINGS),
     day=st.dates(min_value=datetime(2000, 1, 1).date(), max_value=datetime(2099, 12, 31).date()),
@@ -252,7 +252,7 @@ def test_calendar_rejects_bad_input() -> None:
 TIMES_NS = st.integers(ns(datetime(2001, 1, 1, tzinfo=UTC)), ns(datetime(2098, 1, 1, tzinfo=UTC)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(times=st.lists(TIMES_NS | TIMES_NS.map(lambda t: t - t % (NS_PER_DAY // 24)), max_size=20))
 def test_batch_equals_scalar(times: list[int]) -> None:
     offsets, expiries = listed_expiries_batch("BTC", np.array(times, np.int64))
@@ -265,7 +265,6 @@ def test_batch_equals_scalar(times: list[int]) -> None:
         assert np.all(batch % NS_PER_DAY == 8 * 3_600 * 10**9)
 
 
-@settings(max_examples=100, deadline=None)
 @given(
     times=st.lists(TIMES_NS, min_size=1, max_size=8),
     counts=st.tuples(*[st.integers(0, 5)] * 4),
@@ -277,7 +276,7 @@ def test_listing_kernel_equals_reference(times: list[int], counts, lead: int, ho
     times_ns = np.array(times, np.int64)
     expiry_ns, listing_ns, series_offsets = listing_table(min(times), max(times), rules)
     got = listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets)
-    want = listed_expiries_batch_reference(times_ns, expiry_ns, listing_ns)
+    want = listed_expiries_batch_ref(times_ns, expiry_ns, listing_ns)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
@@ -357,7 +356,7 @@ def grid_args(spot: float, t_years: float, monthly: bool, sigma: float, rules: S
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     underlying=st.sampled_from(UNDERLYINGS),
     spot=st.floats(1e-2, 1e7),
@@ -370,14 +369,14 @@ def test_grid_kernel_and_api_equal_reference(
 ) -> None:
     rules = DEFAULT_GRID_RULES[underlying]
     args = grid_args(spot, t_years, monthly, sigma, rules)
-    want = strike_grid_reference(*args)
+    want = strike_grid_ref(*args)
     assert np.array_equal(strike_grid_nb(*args), want)
     assert np.array_equal(
         strike_grid(underlying, spot, t_years, monthly=monthly, sigma=sigma), want
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     spot=st.floats(1.0, 2e5),
     t_years=st.floats(0.0, 1.0),
@@ -391,13 +390,13 @@ def test_grid_shape(spot: float, t_years: float, monthly: bool, sigma: float) ->
     tier = int(np.searchsorted(np.asarray(rules.tier_max_days) / 365, t_years, side="left"))
     if monthly and 0 < tier < rules.monthly_min_tier:
         tier = rules.monthly_min_tier
-    inner_step = decimal_value_reference(
-        *nice_step_reference(rules.tier_rel_step[tier] * spot, list(rules.mantissas), False)
+    inner_step = decimal_value_ref(
+        *nice_step_ref(rules.tier_rel_step[tier] * spot, list(rules.mantissas), False)
     )
     # The inner step's multiple nearest spot is a strike, and every strike is on a band's step.
     assert np.any(np.isclose(grid, round(spot / inner_step) * inner_step, rtol=1e-12))
     band_steps = [
-        decimal_value_reference(*nice_step_reference(inner_step * f, list(rules.mantissas), True))
+        decimal_value_ref(*nice_step_ref(inner_step * f, list(rules.mantissas), True))
         for f in rules.band_step_factor
     ]
     on_step = [np.isclose(grid / s, np.round(grid / s), rtol=0, atol=1e-6) for s in band_steps]

@@ -13,7 +13,7 @@ It runs ``http.server.ThreadingHTTPServer`` on 127.0.0.1 (a free port) in a back
 answers ``GET /api/v2/<method>?<params>`` and JSON-RPC ``POST`` bodies with Deribit's envelope
 (``jsonrpc``, ``id`` when the request had one, ``result`` or ``error{code, message, data?}``,
 ``usIn``, ``usOut``, ``usDiff``, ``testnet``). Market data is deterministic (see
-tests/fake_deribit_market.py and tests/fake_deribit_chain.py); "now" is ``server.now_ms``.
+tests/fakes/deribit_market.py and tests/fakes/deribit_chain.py); "now" is ``server.now_ms``.
 
 Methods: public/get_time, public/test, public/get_tradingview_chart_data (BTC-/ETH-PERPETUAL),
 public/get_volatility_index_data, public/get_delivery_prices, public/get_index_price,
@@ -47,9 +47,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests import fake_deribit_public as public
-from tests.fake_deribit_market import utc_ms
-from tests.fake_deribit_private import FakeAccount, RpcError
+from tests.fakes import deribit_public as public
+from tests.fakes.deribit_market import utc_ms
+from tests.fakes.deribit_private import FakeAccount, RpcError
 
 DEFAULT_NOW_MS = utc_ms(2025, 12, 10, 12)
 RPC_FAULTS = {

@@ -1,4 +1,4 @@
-"""The deterministic market behind the fake Deribit server (tests/fake_deribit.py).
+"""The deterministic market behind the fake Deribit server (tests/fakes/deribit.py).
 
 Everything is a pure function of ``(seed, asset, time)``, so any window is consistent across calls
 and processes:
