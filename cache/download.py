@@ -37,7 +37,7 @@ from cache.deribit import (
 from cache.iv_fallback import DEFAULT_FALLBACK, IvFallback, fallback_iv
 from cache.schema import IV_SCHEMA, UNDERLYINGS
 from cache.store import SourceMeta, Store, check_underlying
-from cache.timeutil import EPOCH, TIMEFRAMES, as_utc
+from cache.timeutil import EPOCH, SECONDS_PER_DAY, TIMEFRAMES, as_utc
 
 SOURCE_MAINNET = "deribit"
 SOURCE_TESTNET = "deribit-testnet"
@@ -56,7 +56,7 @@ DELIVERY_PAGE = 1000  # settlement records per request (Deribit's maximum)
 CHART_RESOLUTION = {"1h": 60, "1d": "1D"}  # minutes
 DVOL_RESOLUTION = {"1h": 3600, "1d": "1D"}  # seconds
 _MS = timedelta(milliseconds=1)
-_DAY_MS = 86_400_000
+_DAY_MS = SECONDS_PER_DAY * 1000
 
 Span = tuple[int, int]  # [start_ms, end_ms)
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from cache.timeutil import TIMEFRAME_HOURS, as_utc
+from cache.timeutil import DAYS_PER_YEAR, TIMEFRAME_HOURS, as_utc
 
 REGIME_NAMES = {1: "bull", 0: "sideways", -1: "bear"}
 CONTEXT_FIELDS = (
@@ -81,7 +81,7 @@ def _bars(days: int, bar_hours: int) -> int:
 
 def candle_context_columns(candles: pl.DataFrame, bar_hours: int) -> pl.DataFrame:
     """Context of every bar *close*: row ``i`` is what a decision at ``time[i] + bar`` sees."""
-    per_year = 365 * 24 / bar_hours
+    per_year = DAYS_PER_YEAR * 24 / bar_hours
     close = pl.col("close")
     logret = (close / close.shift(1)).log()
     n7, n30, n50, n200 = (_bars(d, bar_hours) for d in (7, 30, 50, 200))

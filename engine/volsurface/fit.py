@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cache.timeutil import SECONDS_PER_YEAR
 from engine.config import VolSurfaceParams
 from engine.volsurface import surface_args
 from engine.volsurface.nb import surface_iv_nb
@@ -51,7 +52,7 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
             & (pl.col("underlying_price") > 0)
         )
         .with_columns(
-            t=(expiry - pl.col("harvest_time")).dt.total_seconds() / (365 * 86400),
+            t=(expiry - pl.col("harvest_time")).dt.total_seconds() / SECONDS_PER_YEAR,
             k=(pl.col("strike") / pl.col("underlying_price")).log(),
         )
         .filter(pl.col("t") > 0)
