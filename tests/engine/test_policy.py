@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cache.timeutil import to_ns
 from engine.config import FeeModel, StrategyConfig
 from engine.enums import Action, NoRoll
 from engine.policy import decide, fee_params, settlement_coin, trade_fee_coin
 from engine.policy.decide import OpenCall, policy_params, rolls_after
 from engine.policy.nb import buyback_price_nb, sale_price_nb, settlement_fee_nb
+from engine.policy.schedule import DecisionSchedule, decision_mask
 from tests.reference.backtest import decide_ref, settlement_fee_ref, trade_fee_ref
 
 NOW = datetime(2024, 3, 1, 8, tzinfo=UTC)
@@ -139,3 +141,30 @@ def test_settlement_fee_kernel_knows_fridays_from_the_epoch():
 def test_fills_take_the_quoted_side_else_the_mark(quoted, expected):
     assert sale_price_nb(0.01, quoted) == expected
     assert buyback_price_nb(0.01, quoted) == expected
+
+
+def test_schedule_decides_once_per_interval_from_its_anchor():
+    anchor = datetime(2024, 3, 1, tzinfo=UTC)
+    sched = DecisionSchedule(24, anchor=anchor, until=anchor + timedelta(days=3))
+    t = anchor + timedelta(hours=5)  # a live agent starting mid-interval decides at once
+    assert sched.is_due(t)
+    sched.done(t)
+    assert not sched.is_due(t + timedelta(hours=18))  # same interval
+    assert sched.is_due(anchor + timedelta(days=1))  # the next interval's first cycle
+    assert sched.is_due(anchor + timedelta(days=1, hours=7))  # still due: not decided yet
+    assert not sched.is_due(anchor + timedelta(days=3))  # ``until`` is exclusive
+
+
+def test_schedule_on_a_bar_grid_equals_the_backtests_decision_instants():
+    anchor = datetime(2024, 3, 1, tzinfo=UTC)
+    end = anchor + timedelta(days=5)
+    times = [anchor + timedelta(hours=4 * k) for k in range(31)]  # 4h bars through the end
+    sched = DecisionSchedule(12, anchor=anchor, until=end)
+    due = []
+    for t in times:
+        due.append(sched.is_due(t))
+        if due[-1]:
+            sched.done(t)
+    ns = np.array([to_ns(t) for t in times])
+    assert due == decision_mask(ns, to_ns(anchor), 12, to_ns(end)).tolist()
+    assert sum(due) == 10
