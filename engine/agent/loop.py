@@ -198,7 +198,7 @@ class LiveAgent:
             self.cfg, now, pos, quote.mark if quote else None, view.candidates,
             self.rolls_in_chain, due,
         )  # fmt: skip
-        bought = True
+        bought = sold = True
         if decision.buy_back:
             fill = self.broker.buy_back(now, quote)
             fills.append(fill)
@@ -213,13 +213,14 @@ class LiveAgent:
                                cand.get("ask_price_coin"))  # fmt: skip
             fill = self.broker.sell(cand, now, sell_quote)
             fills.append(fill)
+            sold = fill.ok
             if fill.ok:
                 self._open_trade(decision, fill, now)
             else:
                 notes.append(f"sale not filled ({fill.message})")
         if bought:
             self.rolls_in_chain = rolls_after(decision.code, self.rolls_in_chain)
-        if due:
+        if due and sold:  # a sale that did not fill is tried again at the next cycle
             self.schedule.done(now)
         return self._summarise(view, decision, fills, notes)
 

@@ -12,7 +12,7 @@ from engine.agent import LiveAgent
 from engine.agent.brokers import PaperBroker
 from engine.agent.feeds import ReplayChainFeed, ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
-from engine.agent.protocols import Quote
+from engine.agent.protocols import Fill, Quote
 from engine.config import StrategyConfig
 from engine.pricing import delta_usd
 from engine.scoring import score_candidates
@@ -212,3 +212,31 @@ def test_expired_call_waits_for_its_settlement_price_then_falls_back(journal):
     feed.t, feed.settle = expiry + timedelta(days=7, hours=2), None  # never published
     third = agent.run_cycle()
     assert third["action"] == "expiry" and "settled at the index price" in third["reason"]
+
+
+class _RefusingBroker(PaperBroker):
+    """A paper broker whose first sale does not fill (an IOC order finding no bid)."""
+
+    refused = 0
+
+    def sell(self, candidate, now, quote):
+        if not self.refused:
+            self.refused += 1
+            return Fill(False, "sell", candidate["instrument_name"], 0.0, None, 0.0, "cancelled",
+                        "cancelled: 0/1 filled")  # fmt: skip
+        return super().sell(candidate, now, quote)
+
+
+def test_a_sale_that_does_not_fill_is_tried_again_at_the_next_cycle(synthetic_data_dir, journal):
+    cfg = StrategyConfig(underlying="BTC", decision_interval_hours=24, min_score_to_trade=0)
+    ds = DeribitDataSource(synthetic_data_dir, "synthetic")
+    feed = ReplaySourceFeed(ds, cfg, datetime(2024, 6, 1, tzinfo=UTC), timedelta(hours=1))
+    agent = LiveAgent(cfg, feed, _RefusingBroker(1.0, cfg.fees), journal, cycle_seconds=0)
+    first = agent.run_cycle()
+    assert first["action"] == "sell" and first["order_result"][0]["ok"] is False
+    assert "sale not filled" in first["reason"] and agent.broker.position is None
+    feed.advance()
+    second = agent.run_cycle()  # same daily interval: the decision is still due
+    assert second["action"] == "sell" and second["order_result"][0]["ok"] is True
+    feed.advance()
+    assert agent.run_cycle()["action"] == "not_a_decision"  # decided for the day
