@@ -98,7 +98,9 @@ def test_paper_agent_switches_strategy_and_closes_the_open_call_only_when_asked(
         assert switched.status_code == 200, switched.json()
         body = switched.json()
         assert body["underlying"] == "ETH" and body["strategy"]["target_delta"] == 0.2
-        assert body["position"] is None and body["state"] == "running"
+        assert body["state"] == "running"
+        # the BTC call is gone; the new agent, cycling fast, may have sold an ETH call already
+        assert body["position"] is None or body["position"]["instrument_name"].startswith("ETH-")
         trades = client.get("/api/agent/trades").json()
         assert trades[-1]["instrument_name"] == name and trades[-1]["close_reason"] == "manual"
         closes = [d for d in client.get("/api/agent/decisions?limit=1000").json()
