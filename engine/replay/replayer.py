@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cache.timeutil import NS_PER_DAY
+from cache.timeutil import NS_PER_DAY, from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import Cand, book_dt, step_dt, trade_dt
-from engine.instruments import option_names_expr
+from engine.instruments import format_instrument, option_names_expr
 from engine.market import RunMarket
 from engine.policy.actions import ACTIONS, CLOSE_REASONS, reason_texts
 from engine.policy.decide import policy_params
@@ -97,41 +97,42 @@ class Replayer:
         )  # fmt: skip
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
-    def _candidate(self, prep: np.ndarray, rank: np.ndarray) -> pl.DataFrame:
-        """Instrument name and score of candidate ``rank`` at prepared rows ``prep`` (-1: none)."""
-        has = (prep >= 0) & (rank >= 0)
-        p, k = np.where(has, prep, 0), np.where(has, rank, 0)
-        exp_ns = np.where(has, self.prepared.top_exp_ns[p, k], 0)
-        top = self.prepared.top_f[p, k]
-        frame = pl.DataFrame(
-            {
-                "exp_ns": exp_ns,
-                "strike": np.where(has, top[:, Cand.strike], np.nan),
-                "score": np.where(has, top[:, Cand.score], np.nan),
-            }
-        )
-        return frame.with_columns(
+    def _best_names(self, prep: np.ndarray) -> pl.Series:
+        """Instrument names of the best candidate at prepared rows ``prep`` (-1 or none: null)."""
+        has = prep >= 0
+        p = np.where(has, prep, 0)
+        exp_ns = np.where(has, self.prepared.top_exp_ns[p, 0], 0)
+        strike = np.where(has, self.prepared.top_f[p, 0, Cand.strike], np.nan)
+        frame = pl.DataFrame({"exp_ns": exp_ns, "strike": strike}).select(
             pl.when(pl.col("exp_ns") > 0).then(_ns_to_time("exp_ns")).alias("expiry"),
             pl.col("strike").fill_nan(None),
-        ).select(
-            option_names_expr(self.cfg.underlying, "expiry", "strike", "C").alias("instrument"),
-            pl.col("score").fill_nan(None),
         )
+        names = option_names_expr(self.cfg.underlying, "expiry", "strike", "C")
+        return frame.select(names.alias("best_instrument")).to_series()
+
+    def _sold(self, prep: int, rank: int) -> tuple[str | None, float]:
+        """Name and score of the candidate sold at a step (``rank`` -1: none)."""
+        if prep < 0 or rank < 0:
+            return None, np.nan
+        row = self.prepared.top_f[prep, rank]
+        expiry = from_ns(int(self.prepared.top_exp_ns[prep, rank]))
+        name = format_instrument(self.cfg.underlying, expiry, float(row[Cand.strike]), "C")
+        return name, float(row[Cand.score])
 
     def steps_frame(self, first: int = 0) -> pl.DataFrame:
         """Steps ``first ..`` recorded so far, one row per decision instant."""
         st = self.steps[first : int(self.book[0]["n_steps"])]
         prep = self.prep_row[st["instant"]]
-        best = self._candidate(prep, np.zeros(len(st), np.int64))
+        best = self._best_names(prep)
         cfg = self.cfg
 
         def columns_at(rows: np.ndarray) -> dict:
-            sold = self._candidate(prep[rows], st["sold_rank"][rows])
+            sold = [self._sold(int(prep[i]), int(st["sold_rank"][i])) for i in rows]
             return {
-                "best_instrument": best["instrument"].gather(rows).to_list(),
+                "best_instrument": best.gather(rows).to_list(),
                 "best_score": st["best_score"][rows],
-                "sold_instrument": sold["instrument"].to_list(),
-                "sold_score": sold["score"].to_list(),
+                "sold_instrument": [name for name, _ in sold],
+                "sold_score": [score for _, score in sold],
                 "min_score": [cfg.min_score_to_trade] * len(rows),
                 "captured_share": st["captured_share"][rows],
                 "tp_threshold_pct": [cfg.tp_threshold_pct] * len(rows),
@@ -143,7 +144,7 @@ class Replayer:
                 "time": pl.Series(self.market.t_ns[st["instant"]]).cast(pl.Datetime("ns", "UTC")),
                 "candidates": st["n_candidates"].astype(np.int32),
                 "best_score": st["best_score"],
-                "best_instrument": best["instrument"],
+                "best_instrument": best,
                 "traded": st["sold_rank"] >= 0,
                 "exit_style": pl.Series([cfg.exit_style] * len(st), dtype=pl.String),
                 "action": pl.Series(ACTION_NAMES, dtype=pl.String).gather(st["action"]),
