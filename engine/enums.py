@@ -102,6 +102,18 @@ class FeeParamT(NamedTuple):
 FeeParam = FeeParamT()
 N_FEE_PARAMS = len(FeeParam)
 
+
+class TickParamT(NamedTuple):
+    """Slots of an option price grid (see :meth:`engine.instruments.OptionSpec.tick_params`)."""
+
+    tick_size: int = 0  # coin, below step_above
+    step_above: int = 1  # coin price from which step_tick applies
+    step_tick: int = 2  # coin
+
+
+TickParam = TickParamT()
+N_TICK_PARAMS = len(TickParam)
+
 # The backtest's book: the coins held and the covered call open against them (one record).
 book_dt = np.dtype(
     [

@@ -9,6 +9,7 @@ from datetime import datetime
 from engine.agent.protocols import Fill, Quote
 from engine.config import FeeModel
 from engine.instruments import parse_instrument
+from engine.instruments.contracts import OPTION_SPECS
 from engine.policy import (
     OpenCall,
     buyback_price_coin,
@@ -16,6 +17,7 @@ from engine.policy import (
     settlement_coin,
     trade_fee_coin,
 )
+from engine.policy.execution import buyback_limit_coin, sale_limit_coin
 
 ORDER_LABEL = "thetadesk-agent"
 
@@ -80,11 +82,6 @@ class PaperBroker:
         """Nothing to release."""
 
 
-def option_tick(price_coin: float) -> float:
-    """Deribit's BTC/ETH option tick: 0.0001 coin below 0.005, 0.0005 from there."""
-    return 0.0005 if price_coin >= 0.005 else 0.0001
-
-
 class DeribitBroker:
     """Real orders through a DeribitClient (testnet unless explicitly built for mainnet).
 
@@ -120,9 +117,8 @@ class DeribitBroker:
             )
 
     def _order(self, side: str, name: str, price: float, **extra: object) -> Fill:
-        tick = option_tick(price)
-        steps = round(price / tick, 6)  # 0.0215 / 0.0005 is 42.999…: keep on-grid prices put
-        price = round((math.floor(steps) if side == "sell" else math.ceil(steps)) * tick, 4)
+        spec = OPTION_SPECS[self.currency]
+        price = sale_limit_coin(price, spec) if side == "sell" else buyback_limit_coin(price, spec)
         send = self.client.sell if side == "sell" else self.client.buy
         result = send(name, self.quantity, type="limit", price=price, label=ORDER_LABEL,
                       time_in_force="immediate_or_cancel", **extra)  # fmt: skip

@@ -11,11 +11,14 @@ import numpy as np
 from cache.timeutil import to_ns
 from engine.config import FeeModel
 from engine.enums import N_FEE_PARAMS, FeeParam
+from engine.instruments.contracts import OptionSpec
 from engine.policy.nb import (
     buyback_price_nb,
     sale_price_nb,
     settlement_fee_nb,
     settlement_value_nb,
+    tick_down_nb,
+    tick_up_nb,
     trade_fee_nb,
 )
 
@@ -56,3 +59,13 @@ def sale_price_coin(mark: float, bid: float | None) -> float:
 def buyback_price_coin(mark: float, ask: float | None) -> float:
     """Where a buy-back fills: the ask when one is quoted, else the mark."""
     return float(buyback_price_nb(mark, np.nan if ask is None else ask))
+
+
+def sale_limit_coin(price: float, spec: OptionSpec) -> float:
+    """A sale's limit price: ``price`` rounded down to the contract's tick grid."""
+    return float(tick_down_nb(price, spec.tick_params()))
+
+
+def buyback_limit_coin(price: float, spec: OptionSpec) -> float:
+    """A buy-back's limit price: ``price`` rounded up to the contract's tick grid."""
+    return float(tick_up_nb(price, spec.tick_params()))

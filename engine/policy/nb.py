@@ -13,7 +13,7 @@ import math
 from numba import njit
 
 from cache.timeutil import NS_PER_DAY
-from engine.enums import Action, Cand, FeeParam, NoRoll, PolicyParam
+from engine.enums import Action, Cand, FeeParam, NoRoll, PolicyParam, TickParam
 
 
 @njit(cache=True, nogil=True)
@@ -42,6 +42,34 @@ def settlement_fee_nb(qty, value_coin, expiry_ns, fees):
     if value_coin <= 0.0 or (weekday != 4 and fees[FeeParam.settlement_on_dailies] == 0.0):
         return 0.0
     return qty * min(fees[FeeParam.settlement_rate], fees[FeeParam.settlement_cap] * value_coin)
+
+
+@njit(cache=True, nogil=True)
+def _tick_at_nb(price, ticks):
+    if price >= ticks[TickParam.step_above]:
+        return ticks[TickParam.step_tick]
+    return ticks[TickParam.tick_size]
+
+
+@njit(cache=True, nogil=True)
+def tick_down_nb(price, ticks):
+    """The highest price on the tick grid at or below ``price`` (where a sale may be limited).
+
+    A price already on the grid stays put, despite the float division (0.0215 / 0.0005 is
+    42.999…). Reference: ``tests.reference.policy.tick_down_ref``.
+    """
+    step = _tick_at_nb(price, ticks)
+    return round(math.floor(price / step + 1e-6) * step, 10)
+
+
+@njit(cache=True, nogil=True)
+def tick_up_nb(price, ticks):
+    """The lowest price on the tick grid at or above ``price`` (where a buy may be limited).
+
+    Reference: ``tests.reference.policy.tick_up_ref``.
+    """
+    step = _tick_at_nb(price, ticks)
+    return round(math.ceil(price / step - 1e-6) * step, 10)
 
 
 @njit(cache=True, nogil=True)
