@@ -62,15 +62,26 @@ def check_covered(ds, cfg: CallSimulationConfig) -> None:
         raise ValueError(f"timeframe {cfg.timeframe} is finer than the {base} data of the source")
 
 
+def context_inputs(
+    ds, underlying: str, timeframe: str, start: datetime, end: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Candles (at ``timeframe``) and IV index that the context of ``[start, end]`` reads.
+
+    They reach back the longest context window before ``start``. A backtest and the agent's
+    replay feed both read this same window, so their contexts are equal to the last bit.
+    """
+    cov = ds.coverage(underlying)
+    lookback = timedelta(days=LOOKBACK_DAYS)
+    candles = ds.get_candles(underlying, max(start - lookback, cov.candles.start), end, timeframe)
+    iv = ds.get_iv_index(underlying, max(start - lookback, cov.iv.start or start), end)
+    return candles, iv
+
+
 def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
     """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
     tf = timedelta(hours=cfg.timeframe_hours)
     check_covered(ds, cfg)
-    cov = ds.coverage(cfg.underlying)
-    lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.candles.start)
-    candles = ds.get_candles(cfg.underlying, lo, cfg.end, cfg.timeframe)
-    iv_lo = max(cfg.start - timedelta(days=LOOKBACK_DAYS), cov.iv.start or cfg.start)
-    iv = ds.get_iv_index(cfg.underlying, iv_lo, cfg.end)
+    candles, iv = context_inputs(ds, cfg.underlying, cfg.timeframe, cfg.start, cfg.end)
     closes = candles.get_column("time") + tf
     instants = closes.filter((closes >= cfg.start) & (closes <= cfg.end))
     if instants.len() < 2:

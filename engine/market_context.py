@@ -74,6 +74,11 @@ class MarketContext:
         """Plain dict with the regime's name added."""
         return asdict(self) | {"regime_name": self.regime_name}
 
+    @classmethod
+    def from_row(cls, row: dict) -> "MarketContext":
+        """The context in a row of :func:`market_context_batch` (extra keys are ignored)."""
+        return cls(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+
 
 def _bars(days: int, bar_hours: int) -> int:
     return days * 24 // bar_hours
@@ -158,5 +163,6 @@ def compute_market_context_from_ds(
     candles = ds.get_candles(underlying, lo, as_of, timeframe)
     iv_lo = max(as_of - timedelta(days=LOOKBACK_DAYS), cov.iv.start)
     iv = ds.get_iv_index(underlying, iv_lo, as_of)
-    row = market_context_batch(candles, iv, pl.Series([as_of]), bar_hours).row(0, named=True)
-    return MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+    return MarketContext.from_row(
+        market_context_batch(candles, iv, pl.Series([as_of]), bar_hours).row(0, named=True)
+    )

@@ -24,7 +24,7 @@ from cache.timeutil import NS_PER_YEAR, to_ns
 from engine.agent.protocols import MarketView, Quote
 from engine.config import StrategyConfig
 from engine.instruments import parse_instrument
-from engine.market import settlement_price_at
+from engine.market import context_inputs, settlement_price_at
 from engine.market_context import (
     CONTEXT_FIELDS,
     LOOKBACK_DAYS,
@@ -92,11 +92,7 @@ class ReplaySourceFeed(_Timeline):
         if times[-1] < self.end:
             times.append(self.end)
         self.times = times
-        lookback = timedelta(days=LOOKBACK_DAYS)
-        candles = ds.get_candles(
-            cfg.underlying, max(start - lookback, cov.candles.start), self.end, cfg.timeframe
-        )
-        iv = ds.get_iv_index(cfg.underlying, max(start - lookback, cov.iv.start), self.end)
+        candles, iv = context_inputs(ds, cfg.underlying, cfg.timeframe, start, self.end)
         self._contexts = market_context_batch(candles, iv, pl.Series(times), cfg.timeframe_hours)
         kind = "SYNTHETIC data" if ds.is_synthetic else ds.meta.origin
         self.description = f"replay of source {ds.source!r} ({kind}), model chain"
@@ -105,8 +101,7 @@ class ReplaySourceFeed(_Timeline):
         """The model chain and context at the clock's now."""
         now = self.now()
         cfg = self.cfg
-        row = self._contexts.row(self._i, named=True)
-        ctx = MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+        ctx = MarketContext.from_row(self._contexts.row(self._i, named=True))
         args = surface_args(cfg.vol_surface)
 
         def quote(pos: OpenCall) -> Quote | None:
@@ -265,8 +260,7 @@ class DeribitFeed:
         dvol = self.client.iter_volatility_index(u, start_ms, end_ms, DVOL_SECONDS)
         self._iv = _append(self._iv, iv_from_dvol(dvol, DVOL_SECONDS, end_ms))
         frame = market_context_batch(self._candles, self._iv, pl.Series([now]), 1)
-        row = frame.row(0, named=True)
-        return MarketContext(**{k: row[k] for k in ("time", *CONTEXT_FIELDS)})
+        return MarketContext.from_row(frame.row(0, named=True))
 
     def view(self) -> MarketView:
         """Read the index, the chain and the history; record the chain."""

@@ -236,7 +236,7 @@ class LiveAgent:
         if not fill.ok:
             raise RuntimeError(f"buy-back of {pos.instrument_name} not filled ({fill.message})")
         self._close_trade(fill, pos, view.time, CloseReason.manual)
-        self.rolls_in_chain = 0
+        self.rolls_in_chain = rolls_after(Action.close, self.rolls_in_chain)
         decision = Decision(Action.close, f"{reason_text(Action.close)} ({why})")
         return self._summarise(view, decision, self._fills, [])
 
@@ -246,7 +246,7 @@ class LiveAgent:
             self.chain_id += 1
             self.roll_index = 0
         else:  # a roll: the next call of the same chain
-            self.roll_index = self.rolls_in_chain + 1
+            self.roll_index = rolls_after(Action.roll, self.rolls_in_chain)
         cand = decision.sell
         self._opened = {
             "instrument_name": fill.instrument_name,

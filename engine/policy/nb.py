@@ -162,10 +162,16 @@ def decide_nb(
 def rolls_after_nb(action, rolls_in_chain):
     """Rolls in the current chain after ``action``: one more on a roll, none once a chain ends.
 
-    A chain starts with a sale and ends at expiry or with a take-profit that does not roll.
+    A chain starts with a sale and ends at expiry, with a take-profit that does not roll, or
+    with a call closed on request.
     """
     if action == Action.roll:
         return rolls_in_chain + 1
-    if action == Action.sell or action == Action.take_profit or action == Action.expiry:
+    if (
+        action == Action.sell
+        or action == Action.take_profit
+        or action == Action.expiry
+        or action == Action.close
+    ):
         return 0
     return rolls_in_chain

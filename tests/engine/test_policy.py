@@ -88,6 +88,7 @@ def test_unknown_mark_skips_the_take_profit_test():
         (Action.sell, 2, 0),
         (Action.take_profit, 2, 0),
         (Action.expiry, 1, 0),
+        (Action.close, 2, 0),
         (Action.position_open, 2, 2),
         (Action.not_a_decision, 1, 1),
     ],
