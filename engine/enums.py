@@ -177,3 +177,51 @@ step_dt = np.dtype(
     ],
     align=True,
 )
+
+
+class SpreadFeatureT(NamedTuple):
+    """Terms of the spread model: the gap between the mark and one side of the book (coin).
+
+    ``gap = Σ coef_j · feature_j`` of the call's mark ``m`` (coin), delta ``d``, days to expiry
+    (``ln_dte`` is its log) and vega ``v`` (coin per vol point, from delta and days alone). See
+    :mod:`engine.fills`.
+    """
+
+    tick: int = 0  # the tick at the mark (coin): quotes sit on the grid
+    vega: int = 1
+    vega_ln_dte: int = 2
+    mark: int = 3
+    mark_delta: int = 4
+    mark_ln_dte: int = 5
+    vega_delta: int = 6
+    const: int = 7  # 0.0001 coin
+    mark_ln_mark: int = 8
+    mark_delta_sq: int = 9
+
+
+SpreadFeature = SpreadFeatureT()
+N_SPREAD_FEATURES = len(SpreadFeature)
+
+
+class SpreadParamT(NamedTuple):
+    """Slots of one underlying's spread parameters (see :meth:`engine.fills.SpreadModel.params`).
+
+    The model is applied within the delta and days-to-expiry range it was fitted on; inputs
+    outside are clamped to it. The tick shifts (fitted, within ±1 tick) centre the rounding: a
+    modelled bid a little above a grid level is most often quoted at that level. ``at_mark``
+    1.0 fills at the mark instead (the optimistic model).
+    """
+
+    at_mark: int = 0
+    delta_lo: int = 1
+    delta_hi: int = 2
+    dte_lo: int = 3  # days
+    dte_hi: int = 4
+    bid_tick_shift: int = 5  # ticks added to the modelled bid before rounding it down
+    ask_tick_shift: int = 6  # ticks taken from the modelled ask before rounding it up
+    bid: int = 7  # first of N_SPREAD_FEATURES coefficients of mark - bid
+    ask: int = 7 + N_SPREAD_FEATURES  # first of N_SPREAD_FEATURES coefficients of ask - mark
+
+
+SpreadParam = SpreadParamT()
+N_SPREAD_PARAMS = SpreadParam.ask + N_SPREAD_FEATURES

@@ -45,7 +45,8 @@ def settlement_fee_nb(qty, value_coin, expiry_ns, fees):
 
 
 @njit(cache=True, nogil=True)
-def _tick_at_nb(price, ticks):
+def tick_at_nb(price, ticks):
+    """The tick (coin) of Deribit's option price grid at ``price``."""
     if price >= ticks[TickParam.step_above]:
         return ticks[TickParam.step_tick]
     return ticks[TickParam.tick_size]
@@ -58,7 +59,7 @@ def tick_down_nb(price, ticks):
     A price already on the grid stays put, despite the float division (0.0215 / 0.0005 is
     42.999…). Reference: ``tests.reference.policy.tick_down_ref``.
     """
-    step = _tick_at_nb(price, ticks)
+    step = tick_at_nb(price, ticks)
     return round(math.floor(price / step + 1e-6) * step, 10)
 
 
@@ -68,7 +69,7 @@ def tick_up_nb(price, ticks):
 
     Reference: ``tests.reference.policy.tick_up_ref``.
     """
-    step = _tick_at_nb(price, ticks)
+    step = tick_at_nb(price, ticks)
     return round(math.ceil(price / step - 1e-6) * step, 10)
 
 
