@@ -29,7 +29,7 @@ def _secret(value) -> str | None:
 
 def _broker(settings: Settings, cfg: StrategyConfig):
     if settings.agent_broker == "paper":
-        return PaperBroker(cfg.position_size, cfg.fees)
+        return PaperBroker(cfg.position_size, cfg.contracts(cfg.position_size), cfg.fees)
     if settings.agent_broker == "testnet":
         cid, secret = settings.deribit_client_id, settings.deribit_client_secret
         if cid is None or secret is None:
@@ -52,7 +52,8 @@ def _broker(settings: Settings, cfg: StrategyConfig):
             )
         url = settings.deribit_url or MAINNET_URL
     client = DeribitClient(url, client_id=_secret(cid), client_secret=_secret(secret))
-    return DeribitBroker(client, cfg.underlying, cfg.position_size, cfg.fees, settings.agent_broker)
+    contracts = cfg.contracts(cfg.position_size)
+    return DeribitBroker(client, cfg.underlying, contracts, cfg.fees, settings.agent_broker)
 
 
 def _feed(settings: Settings, cfg: StrategyConfig, store: Store):

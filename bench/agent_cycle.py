@@ -100,7 +100,12 @@ def bench_replay(cfg: StrategyConfig, path: Path, cycles: int, tmp: Path) -> dic
     feed = TimedFeed(ReplayChainFeed(pl.read_parquet(path), cfg))
     cycles = min(cycles, len(feed.feed.times) - 1)
     journal = DecisionJournal(tmp / "replay.sqlite")
-    agent = LiveAgent(cfg, feed, PaperBroker(cfg.position_size, cfg.fees), journal)
+    agent = LiveAgent(
+        cfg,
+        feed,
+        PaperBroker(cfg.position_size, cfg.contracts(cfg.position_size), cfg.fees),
+        journal,
+    )
     try:
         return time_cycles(agent, feed, cycles, feed.advance)
     finally:
@@ -117,13 +122,15 @@ def bench_fake(cfg: StrategyConfig, cycles: int, tmp: Path, broker: str) -> dict
         feed = TimedFeed(DeribitFeed(public, cfg, store, "deribit-testnet", clock=clock))
         clients = [public]
         if broker == "paper":
-            trader = PaperBroker(cfg.position_size, cfg.fees)
+            trader = PaperBroker(cfg.position_size, cfg.contracts(cfg.position_size), cfg.fees)
         else:
             private = DeribitClient(
                 fake.url, client_id=fake.client_id, client_secret=fake.client_secret, timeout_s=5.0
             )
             clients.append(private)
-            trader = DeribitBroker(private, cfg.underlying, cfg.position_size, cfg.fees, broker)
+            trader = DeribitBroker(
+                private, cfg.underlying, cfg.contracts(cfg.position_size), cfg.fees, broker
+            )
         journal = DecisionJournal(tmp / f"{broker}.sqlite")
         agent = LiveAgent(cfg, feed, trader, journal)
 

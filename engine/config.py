@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cache.timeutil import TIMEFRAME_HOURS, as_utc
+from engine.instruments.contracts import OPTION_SPECS
 
 
 class _Frozen(BaseModel):
@@ -70,6 +72,11 @@ class StrategyConfig(_Frozen):
     backtested runs live unchanged. ``timeframe`` is the bar the market context (returns,
     realized vol, regime) is computed on; decisions come every ``decision_interval_hours``; with
     ``tp_and_roll`` the open call is also tested for take-profit at every bar in between.
+
+    ``position_size`` coins are held; calls are sold on the whole contracts they cover
+    (:meth:`contracts`), at least Deribit's minimum order (0.1 BTC, 1 ETH). ``fill_model``
+    ``bid_ask`` sells at the bid and buys back at the ask (a spread model calibrated on real
+    chains quotes model chains); ``mark`` fills at the mark, which flatters the strategy.
     """
 
     underlying: Literal["BTC", "ETH"]
@@ -89,7 +96,8 @@ class StrategyConfig(_Frozen):
     max_rolls_per_chain: int = Field(3, ge=0, le=100)
     min_dte_to_roll: float = Field(1.0, ge=0, le=365)
 
-    position_size: float = Field(1.0, ge=1e-4, le=1e6)  # coin; tiny sizes only underflow
+    position_size: float = Field(1.0, gt=0, le=1e6)  # coin held; at least Deribit's minimum
+    fill_model: Literal["bid_ask", "mark"] = "bid_ask"  # "mark": optimistic, fills at the mark
 
     fees: FeeModel = FeeModel()
     vol_surface: VolSurfaceParams = VolSurfaceParams()
@@ -112,6 +120,12 @@ class StrategyConfig(_Frozen):
                 f"target_delta ({self.target_delta}) must lie within delta_min "
                 f"({self.delta_min}) and delta_max ({self.delta_max})"
             )
+        minimum = OPTION_SPECS[self.underlying].min_amount
+        if self.position_size < minimum:
+            raise ValueError(
+                f"position_size ({self.position_size:g} {self.underlying}) is below Deribit's "
+                f"minimum option order of {minimum:g} {self.underlying}"
+            )
         if self.decision_interval_hours % self.timeframe_hours:
             raise ValueError(
                 f"decision_interval_hours ({self.decision_interval_hours}) must be a multiple of "
@@ -123,6 +137,14 @@ class StrategyConfig(_Frozen):
     def timeframe_hours(self) -> int:
         """Bar length in hours."""
         return TIMEFRAME_HOURS[self.timeframe]
+
+    def contracts(self, coins: float) -> float:
+        """Calls that ``coins`` cover: whole multiples of Deribit's order step, rounded down.
+
+        1.37 BTC covers 1.3 contracts (step 0.1); 2.9 ETH covers 2 (step 1).
+        """
+        step = OPTION_SPECS[self.underlying].min_amount
+        return round(math.floor(coins / step + 1e-9) * step, 10)
 
 
 class CallSimulationConfig(StrategyConfig):
@@ -166,10 +188,22 @@ class CallSimulationConfig(StrategyConfig):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def quantity_coin(self, first_spot_usd: float) -> float:
-        """Coins held and covered: ``position_size``, or the capital's worth at the first spot."""
-        if self.initial_capital_usd is not None:
-            return self.initial_capital_usd / first_spot_usd
-        return self.position_size
+        """Coins held: ``position_size``, or the capital's worth at the first spot.
+
+        Raises ``ValueError`` naming ``initial_capital_usd`` when the capital buys less than
+        Deribit's minimum option order.
+        """
+        if self.initial_capital_usd is None:
+            return self.position_size
+        coins = self.initial_capital_usd / first_spot_usd
+        minimum = OPTION_SPECS[self.underlying].min_amount
+        if coins < minimum:
+            raise ValueError(
+                f"initial_capital_usd ({self.initial_capital_usd:,.2f} USD) buys "
+                f"{coins:.4g} {self.underlying} at the first price ({first_spot_usd:,.2f} USD), "
+                f"below Deribit's minimum option order of {minimum:g} {self.underlying}"
+            )
+        return coins
 
     @property
     def strategy(self) -> StrategyConfig:

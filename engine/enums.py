@@ -122,7 +122,8 @@ book_dt = np.dtype(
         ("strike", np.float64),  # USD
         ("expiry_ns", np.int64),
         ("open_ns", np.int64),
-        ("premium_coin", np.float64),  # per contract
+        ("premium_coin", np.float64),  # per contract: the sale's fill price
+        ("mark_at_open_coin", np.float64),  # per contract: the call's mark when sold
         ("open_fee_coin", np.float64),  # for the whole quantity
         ("forward_at_open", np.float64),
         ("iv_at_open", np.float64),  # fraction
@@ -150,10 +151,13 @@ trade_dt = np.dtype(
         ("delta_at_open", np.float64),
         ("spot_at_open", np.float64),
         ("score_at_open", np.float64),
-        ("premium_coin", np.float64),
-        ("close_price_coin", np.float64),
+        ("premium_coin", np.float64),  # the sale's fill price
+        ("close_price_coin", np.float64),  # the buy-back's fill price, or the settlement value
+        ("mark_at_open_coin", np.float64),
+        ("mark_at_close_coin", np.float64),  # the settlement value at expiry
         ("close_reason", np.int64),  # CloseReason
         ("settlement_price", np.float64),  # USD; NaN unless settled
+        ("settlement_stale", np.int64),  # 1: the price is more than one base bar old
         ("spot_at_close", np.float64),
         ("fees_coin", np.float64),  # opening plus closing fee, whole quantity
         ("pnl_coin", np.float64),

@@ -33,6 +33,7 @@ class RunMarket:
     settle_day0_ns: int  # 08:00 UTC of the first settlement day
     settle_price: np.ndarray  # float64 [d], USD, NaN where unknown
     settle_from_delivery: np.ndarray  # bool [d]: the price is Deribit's delivery price
+    settle_stale: np.ndarray  # int64 [d]: 1 when the price is a close more than one base bar old
     data_fingerprint: str
     data_is_synthetic: bool
 
@@ -89,7 +90,7 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
     context = market_context_batch(candles, iv, instants, cfg.timeframe_hours)
     t_ns = instants.dt.epoch("ns").to_numpy()
     is_decision = decision_mask(t_ns, to_ns(cfg.start), cfg.decision_interval_hours, to_ns(cfg.end))
-    day0, price, from_delivery = _settlement_prices(ds, cfg)
+    day0, price, from_delivery, stale = _settlement_prices(ds, cfg)
     return RunMarket(
         t_ns=t_ns,
         context=context,
@@ -97,6 +98,7 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
         settle_day0_ns=day0,
         settle_price=price,
         settle_from_delivery=from_delivery,
+        settle_stale=stale,
         data_fingerprint=ds.fingerprint,
         data_is_synthetic=ds.is_synthetic,
     )
@@ -104,11 +106,13 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
 
 def settlement_prices(
     ds, underlying: str, day_lo: datetime, day_hi: datetime
-) -> tuple[int, np.ndarray, np.ndarray]:
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Settlement prices (USD) of the 08:00 UTC expiries of the days in ``[day_lo, day_hi)``.
 
-    Returns ``(ns of the first 08:00, prices, from_delivery)``; a price is NaN when the data holds
-    neither a delivery price nor a bar closing by 08:00 that day.
+    Returns ``(ns of the first 08:00, prices, from_delivery, stale)``. A price is Deribit's
+    delivery price when the data has it, else the close of the last base bar closing by 08:00;
+    ``stale`` (int64, 1/0) flags a close more than one base bar before 08:00 (a gap in the
+    candles). A price is NaN (and stale) when the data holds neither.
     """
     days = pl.datetime_range(day_lo, day_hi, "1d", closed="left", eager=True, time_zone="UTC")
     at8 = pl.DataFrame({"time": days + timedelta(hours=8)}).cast({"time": pl.Datetime("us", "UTC")})
@@ -118,7 +122,9 @@ def settlement_prices(
     lo = max(day_lo - timedelta(days=2), cov.start)
     hi = min(day_hi + timedelta(hours=8), cov.end)
     base = ds.get_candles(underlying, lo, hi, base_tf).select(
-        (pl.col("time") + timedelta(hours=base_h)).alias("time"), pl.col("close")
+        (pl.col("time") + timedelta(hours=base_h)).alias("time"),
+        (pl.col("time") + timedelta(hours=base_h)).alias("closed_at"),
+        pl.col("close"),
     )
     from_candles = at8.join_asof(base, on="time", strategy="backward")
     delivery = ds.get_delivery_prices(
@@ -127,8 +133,12 @@ def settlement_prices(
     merged = from_candles.join(delivery, on="time", how="left")
     price = merged.select(pl.coalesce("delivery_price", "close")).to_series().to_numpy()
     from_delivery = merged.get_column("delivery_price").is_not_null().to_numpy()
+    age_s = (merged.get_column("time") - merged.get_column("closed_at")).dt.total_seconds()
+    age_h = age_s.cast(pl.Float64).fill_null(np.inf).to_numpy() / 3600.0
+    stale = ~from_delivery & (age_h > base_h)
+    price = np.where(np.isfinite(price), price, np.nan)
     day0 = int(at8.get_column("time").dt.epoch("ns")[0])
-    return day0, np.where(np.isfinite(price), price, np.nan), from_delivery
+    return day0, price, from_delivery, (stale | np.isnan(price)).astype(np.int64)
 
 
 def settlement_price_at(ds, underlying: str, expiry: datetime) -> float | None:
@@ -138,7 +148,7 @@ def settlement_price_at(ds, underlying: str, expiry: datetime) -> float | None:
     return float(price) if np.isfinite(price) else None
 
 
-def _settlement_prices(ds, cfg: CallSimulationConfig) -> tuple[int, np.ndarray, np.ndarray]:
+def _settlement_prices(ds, cfg: CallSimulationConfig):
     day_lo = cfg.start.replace(hour=0, minute=0, second=0, microsecond=0)
     day_hi = cfg.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return settlement_prices(ds, cfg.underlying, day_lo, day_hi)

@@ -12,6 +12,7 @@ import polars as pl
 from cache.timeutil import from_ns
 from engine import __version__
 from engine.config import CallSimulationConfig
+from engine.fills import SpreadModel
 from engine.market import RunMarket, load_run_market
 from engine.metrics import compute_metrics
 from engine.prepare import PreparedData, prepare
@@ -45,8 +46,15 @@ class CoveredCallSimulator:
     second run with the same inputs skips preparation.
     """
 
-    def __init__(self, ds, cfg: CallSimulationConfig, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        ds,
+        cfg: CallSimulationConfig,
+        cache_dir: Path | None = None,
+        spread: SpreadModel | None = None,
+    ) -> None:
         self.ds, self.cfg, self.cache_dir = ds, cfg, cache_dir
+        self.spread = spread or SpreadModel.default()
         self._market: RunMarket | None = None
 
     @property
@@ -58,8 +66,8 @@ class CoveredCallSimulator:
 
     @property
     def run_id(self) -> str:
-        """Hash of the canonical config and the data fingerprint."""
-        return self.cfg.digest(self.ds.fingerprint)
+        """Hash of the canonical config, the data fingerprint and the calibration id."""
+        return run_digest(self.cfg, self.ds.fingerprint, self.spread.calibration_id)
 
     def _score_candidate(self, features: CandidateFeatures) -> float:
         """Score one candidate with this run's scoring parameters (the shared scorer)."""
@@ -100,7 +108,7 @@ class CoveredCallSimulator:
             if progress:
                 progress("replay", done, total)
 
-        out = Replayer(market, prepared, self.cfg, qty).run(steps, cancel)
+        out = Replayer(market, prepared, self.cfg, qty, self.spread).run(steps, cancel)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
         metrics = compute_metrics(out.trades, out.equity, initial_capital_usd=capital)
@@ -127,9 +135,16 @@ class CoveredCallSimulator:
                 "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),
+                "fill_model": self.cfg.fill_model,
+                "calibration_id": self.spread.calibration_id,
                 "engine_version": __version__,
             },
         )
+
+
+def run_digest(cfg: CallSimulationConfig, data_fingerprint: str, calibration_id: str) -> str:
+    """A run's id: the canonical config, the data fingerprint and the fills' calibration id."""
+    return cfg.digest(f"{data_fingerprint}|{calibration_id}")
 
 
 def finite_or_none(value: object) -> object:

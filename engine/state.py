@@ -10,8 +10,10 @@ from datetime import datetime
 
 import polars as pl
 
-from cache.timeutil import SECONDS_PER_YEAR, as_utc
+from cache.timeutil import DAYS_PER_YEAR, SECONDS_PER_YEAR, as_utc
 from engine.config import CallSimulationConfig, StrategyConfig
+from engine.fills import SpreadModel
+from engine.fills.nb import model_bid_ask_nb
 from engine.instruments import (
     DEFAULT_GRID_RULES,
     format_instrument,
@@ -20,6 +22,7 @@ from engine.instruments import (
     parse_instrument,
     strike_grid,
 )
+from engine.instruments.contracts import OPTION_SPECS
 from engine.market_context import MarketContext, compute_market_context_from_ds
 from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring import CandidateFeatures, score_candidate
@@ -74,11 +77,17 @@ def score_call(
 
 
 def model_candidates(cfg: StrategyConfig, ctx: MarketContext) -> list[dict]:
-    """The calls Deribit would list at ``ctx.time`` in the DTE/delta bands, priced on the model."""
+    """The calls Deribit would list at ``ctx.time`` in the DTE/delta bands, priced on the model.
+
+    Each is quoted with the spread model's bid and ask (:mod:`engine.fills`; the mark on both
+    sides with ``fill_model="mark"``), as the backtest fills it.
+    """
     spot, iv_index = ctx.spot, ctx.iv_index / 100.0
     if not (spot > 0 and iv_index > 0):
         return []
     s_args = surface_args(cfg.vol_surface)
+    spread = SpreadModel.default().spread_params(cfg.underlying, cfg.fill_model)
+    ticks = OPTION_SPECS[cfg.underlying].tick_params()
     out = []
     for expiry in listed_expiries(cfg.underlying, ctx.time):
         t = (expiry - ctx.time).total_seconds() / SECONDS_PER_YEAR
@@ -99,9 +108,13 @@ def model_candidates(cfg: StrategyConfig, ctx: MarketContext) -> list[dict]:
         for strike in strikes[lo:hi]:
             iv, price_usd, delta = quote_call_nb(fwd, float(strike), t, iv_index, s_args)
             if cfg.delta_min <= delta <= cfg.delta_max:
-                out.append(
-                    score_call(cfg, ctx, expiry, float(strike), t, fwd, iv, price_usd / fwd, delta)
+                cand = score_call(
+                    cfg, ctx, expiry, float(strike), t, fwd, iv, price_usd / fwd, delta
                 )
+                cand["bid_price_coin"], cand["ask_price_coin"] = model_bid_ask_nb(
+                    price_usd / fwd, delta, t * DAYS_PER_YEAR, ticks, spread
+                )
+                out.append(cand)
     return sorted(out, key=candidate_sort_key)
 
 

@@ -1,6 +1,8 @@
 """Brokers: where the agent's decisions become fills. ``paper`` simulates, ``deribit`` trades.
 
-Both hold one covered position: ``quantity`` coins with at most one call sold against them.
+Both hold one covered position: coins with at most one call sold against them, on ``quantity``
+contracts (whole multiples of Deribit's order step, see
+:meth:`engine.config.StrategyConfig.contracts`).
 """
 
 import math
@@ -31,10 +33,10 @@ class PaperBroker:
 
     name = "paper"
 
-    def __init__(self, quantity: float, fees: FeeModel) -> None:
-        self.quantity = quantity
+    def __init__(self, coins: float, quantity: float, fees: FeeModel) -> None:
+        self.quantity = quantity  # contracts sold per call
         self.fees = fees
-        self.coins = quantity  # coins held, including premiums received and fees paid
+        self.coins = coins  # coins held, including premiums received and fees paid
         self.position: OpenCall | None = None
 
     def sync(self, now: datetime) -> None:

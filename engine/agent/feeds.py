@@ -20,10 +20,13 @@ from cache.deribit import (
     settlements_from_delivery_prices,
 )
 from cache.schema import CANDLES_SCHEMA, IV_SCHEMA
-from cache.timeutil import NS_PER_YEAR, to_ns
+from cache.timeutil import DAYS_PER_YEAR, NS_PER_YEAR, to_ns
 from engine.agent.protocols import MarketView, Quote
 from engine.config import StrategyConfig
+from engine.fills import SpreadModel
+from engine.fills.nb import model_bid_ask_nb
 from engine.instruments import parse_instrument
+from engine.instruments.contracts import OPTION_SPECS
 from engine.market import context_inputs, settlement_price_at
 from engine.market_context import (
     CONTEXT_FIELDS,
@@ -34,7 +37,7 @@ from engine.market_context import (
 from engine.policy import OpenCall
 from engine.state import chain_candidates, model_candidates
 from engine.volsurface import surface_args
-from engine.volsurface.nb import model_mark_coin_nb
+from engine.volsurface.nb import model_quote_coin_nb
 
 
 def unknown_context(time: datetime, spot: float) -> MarketContext:
@@ -104,13 +107,18 @@ class ReplaySourceFeed(_Timeline):
         ctx = MarketContext.from_row(self._contexts.row(self._i, named=True))
         args = surface_args(cfg.vol_surface)
 
+        spread = SpreadModel.default().spread_params(cfg.underlying, cfg.fill_model)
+        ticks = OPTION_SPECS[cfg.underlying].tick_params()
+
         def quote(pos: OpenCall) -> Quote | None:
             t = (to_ns(pos.expiry) - to_ns(now)) / NS_PER_YEAR
             if t <= 0 or not ctx.iv_index > 0:
                 return None
             iv_index = ctx.iv_index / 100.0
             basis = cfg.vol_surface.basis_annual
-            return Quote(model_mark_coin_nb(ctx.spot, iv_index, pos.strike, t, args, basis))
+            mark, delta = model_quote_coin_nb(ctx.spot, iv_index, pos.strike, t, args, basis)
+            bid, ask = model_bid_ask_nb(mark, delta, t * DAYS_PER_YEAR, ticks, spread)
+            return Quote(mark, bid, ask)
 
         candidates = model_candidates(self.cfg, ctx)
         return MarketView(

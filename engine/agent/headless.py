@@ -19,8 +19,10 @@ from engine.agent.feeds import ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
 from engine.agent.loop import LiveAgent
 from engine.config import CallSimulationConfig
+from engine.fills import SpreadModel
 from engine.market import check_covered
 from engine.policy.schedule import DecisionSchedule
+from engine.simulator import run_digest
 
 Progress = Callable[[int, int], None]  # (cycles done, cycles in all)
 
@@ -84,13 +86,14 @@ def run_headless(
     step = replay_step(cfg)
     feed = ReplaySourceFeed(ds, strategy, cfg.start, step, end=cfg.end)
     quantity = cfg.quantity_coin(feed.view().index_price)
-    run_id = cfg.digest(ds.fingerprint)
+    run_id = run_digest(cfg, ds.fingerprint, SpreadModel.default().calibration_id)
     path = journal_path_for(data_dir, run_id)
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)
     journal = DecisionJournal(path)
     schedule = DecisionSchedule(cfg.decision_interval_hours, anchor=cfg.start, until=cfg.end)
-    agent = LiveAgent(strategy, feed, PaperBroker(quantity, strategy.fees), journal,
+    broker = PaperBroker(quantity, cfg.contracts(quantity), strategy.fees)
+    agent = LiveAgent(strategy, feed, broker, journal,
                       cycle_seconds=0.0, schedule=schedule)  # fmt: skip
     total = -(-(cfg.end - cfg.start) // step) + 1
     cycles = decisions = 0

@@ -1,5 +1,6 @@
 """The spread model as a Python object: per-underlying parameters, read from a calibration file."""
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,13 @@ def spread_block(params: dict[str, np.ndarray], fits: dict[str, dict]) -> dict:
     return {"features": FEATURE_NAMES, "underlyings": out}
 
 
+@functools.cache
+def _default_model() -> "SpreadModel":
+    from engine.calibration import DEFAULT_CALIBRATION_PATH
+
+    return SpreadModel.load(DEFAULT_CALIBRATION_PATH)
+
+
 def _sig(x: float) -> float:
     """Six significant digits: enough for prices, and stable across platforms' float noise."""
     return float(f"{float(x):.6g}")
@@ -53,9 +61,7 @@ class SpreadModel:
     @classmethod
     def default(cls) -> "SpreadModel":
         """The model of the calibration the app ships (fitted on the ``../shared`` chains)."""
-        from engine.calibration import DEFAULT_CALIBRATION_PATH
-
-        return cls.load(DEFAULT_CALIBRATION_PATH)
+        return _default_model()
 
     @classmethod
     def load(cls, path: Path | str) -> "SpreadModel":
@@ -123,14 +129,7 @@ class SpreadModel:
         m, d, t = (np.ascontiguousarray(a).ravel() for a in arrays)
         if np.any(t[np.isfinite(t)] <= 0):
             raise ValueError("dte_days must be positive")
+        params = self.spread_params(underlying, fill_model)
         bid, ask = np.empty(m.size), np.empty(m.size)
-        model_bid_ask_array_nb(
-            m,
-            d,
-            t,
-            OPTION_SPECS[underlying].tick_params(),
-            self.spread_params(underlying, fill_model),
-            bid,
-            ask,
-        )
+        model_bid_ask_array_nb(m, d, t, OPTION_SPECS[underlying].tick_params(), params, bid, ask)
         return bid.reshape(shape), ask.reshape(shape)

@@ -9,8 +9,11 @@ config fields that affect it, the data fingerprint and :data:`PREPARE_VERSION`.
 """
 
 import json
+import os
 import shutil
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,8 @@ from engine.volsurface import surface_args
 
 PREPARE_VERSION = 1  # bump when the kernel's output for the same inputs changes
 CHUNK = 2048
+# threads that score chunks side by side (the machines this runs on have 2 cores; make bench)
+PREPARE_THREADS = max(1, min(2, os.cpu_count() or 1))
 PREPARE_FIELDS = {
     "underlying",
     "start",
@@ -147,21 +152,52 @@ def prepare(
         np.array([cfg.target_delta, cfg.target_dte]),
         scoring_args(cfg.scoring),
     )
-    for a in range(0, n, CHUNK):
-        if cancel is not None and cancel():
-            raise CancelledError("stopped by user during preparation")
-        b = min(a + CHUNK, n)
+
+    def score(a: int, b: int) -> int:
         prepare_chunk_nb(
             times[a:b], spot[a:b], iv_index[a:b], rv[a:b], regime[a:b],
             offsets[a : b + 1] - offsets[a], exp_ns[offsets[a] : offsets[b]],
             *args, top_f[a:b], top_exp[a:b], n_cand[a:b],
         )  # fmt: skip
-        if progress:
-            progress(b, n)
+        return b
+
+    _run_chunks(n, score, progress, cancel)
     data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False)
     if cache_dir is not None:
         _save(cache_dir / key, data, market.t_ns)
     return data
+
+
+def _run_chunks(
+    n: int,
+    score: Callable[[int, int], int],
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+) -> None:
+    """Score chunks ``[a, a + CHUNK)`` of ``n`` times on ``PREPARE_THREADS`` threads.
+
+    The kernel releases the GIL and each chunk writes its own rows, so chunks run side by side and
+    the result does not depend on the thread count. Progress is reported in order and the cancel
+    flag checked before each chunk is queued; at most one chunk per thread is in flight.
+    """
+    with ThreadPoolExecutor(PREPARE_THREADS) as pool:
+        pending: deque[Future[int]] = deque()
+
+        def finish_one() -> None:
+            b = pending.popleft().result()
+            if progress:
+                progress(b, n)
+
+        for a in range(0, n, CHUNK):
+            if cancel is not None and cancel():
+                for f in pending:
+                    f.cancel()
+                raise CancelledError("stopped by user during preparation")
+            pending.append(pool.submit(score, a, min(a + CHUNK, n)))
+            if len(pending) > PREPARE_THREADS:
+                finish_one()
+        while pending:
+            finish_one()
 
 
 def _save(folder: Path, data: PreparedData, t_ns: np.ndarray) -> None:

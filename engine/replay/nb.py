@@ -11,8 +11,9 @@ import math
 import numpy as np
 from numba import njit
 
-from cache.timeutil import NS_PER_DAY, NS_PER_YEAR
+from cache.timeutil import DAYS_PER_YEAR, NS_PER_DAY, NS_PER_YEAR
 from engine.enums import N_CAND_FIELDS, Action, Cand, CloseReason, PolicyParam
+from engine.fills.nb import model_bid_ask_nb
 from engine.policy.nb import (
     buyback_price_nb,
     decide_nb,
@@ -22,13 +23,15 @@ from engine.policy.nb import (
     settlement_value_nb,
     trade_fee_nb,
 )
-from engine.volsurface.nb import model_mark_coin_nb
+from engine.volsurface.nb import model_mark_coin_nb, model_quote_coin_nb
 
 
 @njit(cache=True, nogil=True)
-def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees):
-    # model chains quote no bid: the sale fills at the mark
-    price = sale_price_nb(row[Cand.mark_price_coin], math.nan)
+def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees, ticks, spread):
+    mark = row[Cand.mark_price_coin]
+    bid = model_bid_ask_nb(mark, row[Cand.delta], row[Cand.t_years] * DAYS_PER_YEAR, ticks,
+                           spread)[0]  # fmt: skip
+    price = sale_price_nb(mark, bid)
     fee = trade_fee_nb(qty, price, fees)
     b.coins += qty * price - fee
     b.is_open = 1
@@ -36,6 +39,7 @@ def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees):
     b.expiry_ns = exp_ns
     b.open_ns = t_ns
     b.premium_coin = price
+    b.mark_at_open_coin = mark
     b.open_fee_coin = fee
     b.forward_at_open = row[Cand.forward]
     b.iv_at_open = row[Cand.iv]
@@ -45,7 +49,8 @@ def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees):
 
 
 @njit(cache=True, nogil=True)
-def _close_nb(b, trades, close_ns, close_price, reason, settle, spot_close, fee, qty):
+def _close_nb(b, trades, close_ns, close_price, mark, reason, settle, stale, spot_close, fee,
+              qty):  # fmt: skip
     b.coins -= qty * close_price + fee
     tr = trades[b.n_trades]
     tr.open_ns = b.open_ns
@@ -59,8 +64,11 @@ def _close_nb(b, trades, close_ns, close_price, reason, settle, spot_close, fee,
     tr.score_at_open = b.score_at_open
     tr.premium_coin = b.premium_coin
     tr.close_price_coin = close_price
+    tr.mark_at_open_coin = b.mark_at_open_coin
+    tr.mark_at_close_coin = mark
     tr.close_reason = reason
     tr.settlement_price = settle
+    tr.settlement_stale = stale
     tr.spot_at_close = spot_close
     fees_total = b.open_fee_coin + fee
     tr.fees_coin = fees_total
@@ -86,9 +94,12 @@ def replay_chunk_nb(
     top_exp_ns,
     settle_day0_ns,
     settle_price,
+    settle_stale,
     qty,
     policy,
     fees,
+    ticks,
+    spread,
     surface_args,
     basis_annual,
     book,
@@ -100,11 +111,13 @@ def replay_chunk_nb(
     """Replay instants ``i0 .. i1-1``, carrying the book (``book[0]``, :data:`book_dt`) along.
 
     At each instant, in order: (1) an open call whose expiry has come is settled at the expiry's
-    settlement price (the spot when the day has none), paying ``qty * max(S - K, 0) / S`` coin
-    plus the settlement fee; (2) the policy decides (:func:`engine.policy.nb.decide_nb`) on the
-    open call's model mark and the instant's prepared candidates: a take-profit buys the call
-    back (plus fee) and a roll or a sale sells a candidate at once; one step is recorded per
-    decision instant; (3) the coin equity ``coins - qty * mark`` is booked.
+    settlement price (the spot when the day has none; either flagged stale when more than one
+    base bar old), paying ``qty * max(S - K, 0) / S`` coin plus the settlement fee; (2) the
+    policy decides (:func:`engine.policy.nb.decide_nb`) on the open call's model mark and the
+    instant's prepared candidates: a take-profit buys the call back at the model ask (plus fee)
+    and a roll or a sale sells a candidate at its model bid (:mod:`engine.fills.nb`; both at the
+    mark when ``spread`` says so); one step is recorded per decision instant; (3) the coin equity
+    ``coins - qty * mark`` is booked. ``qty`` is the contracts sold, ``book.coins`` the coins.
 
     Reference: ``tests.reference.backtest.backtest_ref`` (a plain Python loop).
     """
@@ -116,29 +129,34 @@ def replay_chunk_nb(
         s = spot[i]
         if b.is_open == 1 and b.expiry_ns <= t:
             day = (b.expiry_ns - settle_day0_ns) // NS_PER_DAY
-            settle = settle_price[day] if 0 <= day < settle_price.size else math.nan
+            settle, stale = math.nan, 1
+            if 0 <= day < settle_price.size:
+                settle, stale = settle_price[day], settle_stale[day]
             if not settle > 0:
-                settle = s
+                settle, stale = s, 1
             value = settlement_value_nb(settle, b.strike)
             fee = settlement_fee_nb(qty, value, b.expiry_ns, fees)
-            _close_nb(b, trades, b.expiry_ns, value, CloseReason.expiry, settle, settle, fee, qty)
+            _close_nb(b, trades, b.expiry_ns, value, value, CloseReason.expiry, settle, stale,
+                      settle, fee, qty)  # fmt: skip
             b.rolls_in_chain = rolls_after_nb(Action.expiry, b.rolls_in_chain)
         r = prep_row[i]
         rows, exps, n = no_rows, no_exps, 0
         if r >= 0:
             rows, exps, n = top_f[r], top_exp_ns[r], n_cand[r]
-        mark = math.nan
+        mark, delta = math.nan, math.nan
         if b.is_open == 1 and policy[PolicyParam.tp_style] > 0.0:  # only a take-profit reads it
-            mark = model_mark_coin_nb(s, iv_index[i], b.strike, (b.expiry_ns - t) / NS_PER_YEAR,
-                                      surface_args, basis_annual)  # fmt: skip
+            mark, delta = model_quote_coin_nb(s, iv_index[i], b.strike,
+                                              (b.expiry_ns - t) / NS_PER_YEAR, surface_args,
+                                              basis_annual)  # fmt: skip
         action, rank, no_roll, share = decide_nb(
             t, is_decision[i], b.is_open == 1, b.premium_coin, mark, b.strike, b.expiry_ns,
             b.rolls_in_chain, rows, exps, n, policy,
         )  # fmt: skip
         if action == Action.take_profit or action == Action.roll:
-            # model chains quote no ask: the buy-back fills at the mark
-            price = buyback_price_nb(mark, math.nan)
-            _close_nb(b, trades, t, price, CloseReason.take_profit, math.nan, s,
+            dte = (b.expiry_ns - t) / NS_PER_YEAR * DAYS_PER_YEAR
+            ask = model_bid_ask_nb(mark, delta, dte, ticks, spread)[1]
+            price = buyback_price_nb(mark, ask)
+            _close_nb(b, trades, t, price, mark, CloseReason.take_profit, math.nan, 0, s,
                       trade_fee_nb(qty, price, fees), qty)  # fmt: skip
         if action == Action.sell:
             b.chain_id += 1
@@ -147,7 +165,7 @@ def replay_chunk_nb(
         if action == Action.roll:
             b.roll_index = b.rolls_in_chain
         if rank >= 0:
-            _sell_nb(b, rows[rank], exps[rank], t, s, qty, fees)
+            _sell_nb(b, rows[rank], exps[rank], t, s, qty, fees, ticks, spread)
         if is_decision[i]:
             st = steps[b.n_steps]
             st.instant = i
@@ -175,4 +193,5 @@ def close_at_end_nb(book, trades, t_end, spot_end, mark, qty):
     """Close a call still open at the last instant at its mark, without a fee (a valuation)."""
     b = book[0]
     if b.is_open == 1:
-        _close_nb(b, trades, t_end, mark, CloseReason.end_of_data, math.nan, spot_end, 0.0, qty)
+        _close_nb(b, trades, t_end, mark, mark, CloseReason.end_of_data, math.nan, 0, spot_end,
+                  0.0, qty)  # fmt: skip

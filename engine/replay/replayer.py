@@ -14,7 +14,9 @@ import polars as pl
 from cache.timeutil import NS_PER_DAY, from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import Cand, book_dt, step_dt, trade_dt
+from engine.fills import SpreadModel
 from engine.instruments import format_instrument, option_names_expr
+from engine.instruments.contracts import OPTION_SPECS
 from engine.market import RunMarket
 from engine.policy.actions import ACTIONS, CLOSE_REASONS, reason_texts
 from engine.policy.decide import policy_params
@@ -49,12 +51,28 @@ StepsCallback = Callable[[pl.DataFrame, int, int], None]
 
 
 class Replayer:
-    """Replay one run; :meth:`run` may be called once."""
+    """Replay one run; :meth:`run` may be called once.
+
+    ``qty`` is the coins held; calls are sold on the contracts they cover
+    (:meth:`engine.config.StrategyConfig.contracts`), filled as ``spread`` (a
+    :class:`engine.fills.SpreadModel`, the shipped calibration by default) and ``cfg.fill_model``
+    say.
+    """
 
     def __init__(
-        self, market: RunMarket, prepared: PreparedData, cfg: CallSimulationConfig, qty: float
+        self,
+        market: RunMarket,
+        prepared: PreparedData,
+        cfg: CallSimulationConfig,
+        qty: float,
+        spread: SpreadModel | None = None,
     ) -> None:
         self.market, self.prepared, self.cfg, self.qty = market, prepared, cfg, qty
+        self.contracts = cfg.contracts(qty)
+        self.spread = (spread or SpreadModel.default()).spread_params(
+            cfg.underlying, cfg.fill_model
+        )
+        self.ticks = OPTION_SPECS[cfg.underlying].tick_params()
         m = len(market.t_ns)
         self.prep_row = np.full(m, -1, np.int64)
         self.prep_row[prepared.instant_index] = np.arange(len(prepared.instant_index))
@@ -85,7 +103,8 @@ class Replayer:
                 a, min(a + chunk, m), self.market.t_ns, self.spot, self.iv_index, self.prep_row,
                 self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
                 self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
-                self.qty, self.policy, self.fees, surface_args(self.cfg.vol_surface),
+                self.market.settle_stale, self.contracts, self.policy, self.fees, self.ticks,
+                self.spread, surface_args(self.cfg.vol_surface),
                 self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
                 self.eq_coin, self.call_mark,
             )  # fmt: skip
@@ -93,7 +112,7 @@ class Replayer:
                 on_steps(self.steps_frame(before), min(a + chunk, m), m)
         nb.close_at_end_nb(
             self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
-            self.qty,
+            self.contracts,
         )  # fmt: skip
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
@@ -164,7 +183,8 @@ class Replayer:
                 ((pl.col("expiry_ns") - pl.col("open_ns")) / NS_PER_DAY).alias("dte_at_open"),
                 pl.col("iv_at_open") * 100,
                 pl.col("settlement_price").fill_nan(None),
-                pl.lit(self.qty).alias("quantity_coin"),
+                pl.col("settlement_stale").cast(pl.Boolean),
+                pl.lit(self.contracts).alias("quantity_coin"),
                 pl.Series(CLOSE_REASON_NAMES, dtype=pl.String)
                 .gather(tr["close_reason"])
                 .alias("close_reason"),

@@ -81,13 +81,31 @@ TRADES = (
     Column("iv_at_open", FLOAT, "percent", "implied volatility the call was priced at"),
     Column("delta_at_open", FLOAT, "", "Black-76 call delta (forward, USD terms)"),
     Column("score_at_open", FLOAT, "", "candidate score, 0 (worst) to 10 (best)"),
-    Column("quantity_coin", FLOAT, "coin", "contracts sold = coins covered"),
-    Column("premium_coin", FLOAT, "coin per contract", "premium received at the sale"),
+    Column(
+        "quantity_coin",
+        FLOAT,
+        "coin",
+        "contracts sold (1 coin each): the coins held rounded down to Deribit's order step",
+    ),
+    Column(
+        "premium_coin",
+        FLOAT,
+        "coin per contract",
+        "the sale's fill price: the bid (the mark when fill_model is mark)",
+    ),
+    Column("mark_at_open_coin", FLOAT, "coin per contract", "the call's mark at the sale"),
     Column(
         "close_price_coin",
         FLOAT,
         "coin per contract",
-        "paid to close: the buy-back mark, or max(S − K, 0) / S at expiry",
+        "paid to close: the buy-back's fill price (the ask; the mark when fill_model is mark),"
+        " max(S − K, 0) / S at expiry, the mark at the end of the data",
+    ),
+    Column(
+        "mark_at_close_coin",
+        FLOAT,
+        "coin per contract",
+        "the call's mark when closed (its settlement value at expiry)",
     ),
     Column(
         "close_reason",
@@ -102,6 +120,12 @@ TRADES = (
         "USD",
         "the price the expiry settled at (null unless it expired)",
         nullable=True,
+    ),
+    Column(
+        "settlement_stale",
+        BOOL,
+        "",
+        "the settlement price is a close more than one base bar before 08:00 (a data gap)",
     ),
     Column("spot_at_close", FLOAT, "USD", "spot when the call was closed"),
     Column("fees_coin", FLOAT, "coin", "every fee of the trade (open + close or settlement)"),

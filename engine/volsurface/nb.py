@@ -58,10 +58,18 @@ def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta
 
 
 @njit(cache=True, nogil=True)
-def model_mark_coin_nb(spot, iv_index, strike, t_years, surface_args, basis_annual):
-    """Coin mark of a call on the model surface: Black-76 on ``spot * exp(basis * T)``.
+def model_quote_coin_nb(spot, iv_index, strike, t_years, surface_args, basis_annual):
+    """``(mark_coin, delta)`` of a call on the model surface: Black-76 on ``spot·exp(basis·T)``.
 
-    How the backtest (and the agent's model feed) marks an open call at an instant.
+    How the backtest (and the agent's model feed) marks an open call at an instant; the delta
+    prices its buy-back (:func:`engine.fills.nb.model_bid_ask_nb`).
     """
     fwd = spot * math.exp(basis_annual * t_years)
-    return quote_call_nb(fwd, strike, t_years, iv_index, surface_args)[1] / fwd
+    _, price_usd, delta = quote_call_nb(fwd, strike, t_years, iv_index, surface_args)
+    return price_usd / fwd, delta
+
+
+@njit(cache=True, nogil=True)
+def model_mark_coin_nb(spot, iv_index, strike, t_years, surface_args, basis_annual):
+    """Coin mark of a call on the model surface (see :func:`model_quote_coin_nb`)."""
+    return model_quote_coin_nb(spot, iv_index, strike, t_years, surface_args, basis_annual)[0]

@@ -62,7 +62,7 @@ def test_replay_of_real_snapshots_uses_recorded_marks_and_the_batch_scorer(
     chains = pl.read_parquet(snapshots_dir / f"{underlying}_2025-12-07_2025-12-11.parquet")
     cfg = StrategyConfig(underlying=underlying, exit_style="tp_and_roll", tp_threshold_pct=60)
     feed = ReplayChainFeed(chains, cfg)
-    agent = LiveAgent(cfg, feed, PaperBroker(1.0, cfg.fees), journal, cycle_seconds=0)
+    agent = LiveAgent(cfg, feed, PaperBroker(1.0, 1.0, cfg.fees), journal, cycle_seconds=0)
     sold = 0
     for _ in range(len(feed.times)):
         view = feed.view()
@@ -92,7 +92,7 @@ def test_replay_source_agent_matches_backtest_policy_actions(synthetic_data_dir,
     cfg = StrategyConfig(underlying="ETH", exit_style="tp_and_roll")
     ds = DeribitDataSource(synthetic_data_dir, "synthetic")
     feed = ReplaySourceFeed(ds, cfg, datetime(2024, 3, 1, tzinfo=UTC), timedelta(hours=4))
-    broker = PaperBroker(2.0, cfg.fees)
+    broker = PaperBroker(2.0, 2.0, cfg.fees)
     agent = LiveAgent(cfg, feed, broker, journal, cycle_seconds=0)
     actions = []
     for _ in range(6 * 30):
@@ -107,7 +107,7 @@ def test_replay_source_agent_matches_backtest_policy_actions(synthetic_data_dir,
 
 def test_paper_broker_books_by_hand():
     cfg = StrategyConfig(underlying="BTC")
-    b = PaperBroker(2.0, cfg.fees)
+    b = PaperBroker(2.0, 2.0, cfg.fees)
     now = datetime(2025, 1, 1, tzinfo=UTC)
     cand = {"instrument_name": "BTC-10JAN25-100000-C", "strike": 100_000.0,
             "expiry": datetime(2025, 1, 10, 8, tzinfo=UTC)}  # fmt: skip
@@ -148,7 +148,7 @@ def test_failed_cycles_are_journaled_and_the_thread_keeps_running(synthetic_data
     cfg = StrategyConfig(underlying="BTC")
     ds = DeribitDataSource(synthetic_data_dir, "synthetic")
     inner = ReplaySourceFeed(ds, cfg, datetime(2024, 6, 1, tzinfo=UTC), timedelta(hours=1))
-    agent = LiveAgent(cfg, _FlakyFeed(inner, {2, 3}), PaperBroker(1.0, cfg.fees), journal,
+    agent = LiveAgent(cfg, _FlakyFeed(inner, {2, 3}), PaperBroker(1.0, 1.0, cfg.fees), journal,
                       cycle_seconds=0.01)  # fmt: skip
     agent.start()
     deadline = datetime.now(UTC) + timedelta(seconds=20)
@@ -196,7 +196,7 @@ class _StubFeed:
 def test_expired_call_waits_for_its_settlement_price_then_falls_back(journal):
     cfg = StrategyConfig(underlying="BTC")
     expiry = datetime(2025, 1, 10, 8, tzinfo=UTC)
-    broker = PaperBroker(1.0, cfg.fees)
+    broker = PaperBroker(1.0, 1.0, cfg.fees)
     broker.sell({"instrument_name": "BTC-10JAN25-45000-C", "strike": 45_000.0, "expiry": expiry},
                 expiry - timedelta(days=7), Quote(0.01))  # fmt: skip
     feed = _StubFeed(expiry + timedelta(minutes=5))
@@ -231,7 +231,7 @@ def test_a_sale_that_does_not_fill_is_tried_again_at_the_next_cycle(synthetic_da
     cfg = StrategyConfig(underlying="BTC", decision_interval_hours=24, min_score_to_trade=0)
     ds = DeribitDataSource(synthetic_data_dir, "synthetic")
     feed = ReplaySourceFeed(ds, cfg, datetime(2024, 6, 1, tzinfo=UTC), timedelta(hours=1))
-    agent = LiveAgent(cfg, feed, _RefusingBroker(1.0, cfg.fees), journal, cycle_seconds=0)
+    agent = LiveAgent(cfg, feed, _RefusingBroker(1.0, 1.0, cfg.fees), journal, cycle_seconds=0)
     first = agent.run_cycle()
     assert first["action"] == "sell" and first["order_result"][0]["ok"] is False
     assert "sale not filled" in first["reason"] and agent.broker.position is None

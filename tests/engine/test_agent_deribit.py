@@ -58,7 +58,7 @@ def build(fake, tmp_path):
         feed = DeribitFeed(public, cfg, store, SOURCE, clock=fake_clock(fake))
         opened.append(public)
         if paper:
-            broker = PaperBroker(QUANTITY[cfg.underlying], cfg.fees)
+            broker = PaperBroker(QUANTITY[cfg.underlying], QUANTITY[cfg.underlying], cfg.fees)
         else:
             private = DeribitClient(
                 fake.url, client_id=fake.client_id, client_secret=SECRET, **options

@@ -28,7 +28,10 @@ WINDOWS = [
          decision_interval_hours=24, exit_style="hold_to_expiry", target_dte=14, max_dte=40),
     dict(underlying="BTC", start="2020-06-01", end="2020-06-08", timeframe="1h",
          decision_interval_hours=4, exit_style="tp_and_roll", tp_threshold_pct=40,
-         max_rolls_per_chain=1, min_score_to_trade=3.0),
+         max_rolls_per_chain=1, min_score_to_trade=3.0, initial_capital_usd=13_000),
+    dict(underlying="ETH", start="2022-05-01", end="2022-05-25", timeframe="4h",
+         decision_interval_hours=24, exit_style="tp_and_roll", tp_threshold_pct=50,
+         fill_model="mark", position_size=2.5),
 ]  # fmt: skip
 
 
@@ -45,7 +48,9 @@ def _rel(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-12)
 
 
-@pytest.mark.parametrize("window", WINDOWS, ids=lambda w: f"{w['underlying']}-{w['exit_style']}")
+@pytest.mark.parametrize(
+    "window", WINDOWS, ids=lambda w: f"{w['underlying']}-{w['exit_style']}-{w.get('fill_model')}"
+)
 def test_engine_equals_slow_reference(ds, window):
     cfg = CallSimulationConfig(**window)
     res = _run(ds, cfg)
@@ -57,7 +62,9 @@ def test_engine_equals_slow_reference(ds, window):
         assert a["open_time"] == b["open_time"] and a["close_time"] == b["close_time"]
         assert a["close_reason"] == b["close_reason"]
         assert (a["chain_id"], a["roll_index"]) == (b["chain_id"], b["roll_index"])
-        for k in ("premium_coin", "close_price_coin", "fees_coin", "pnl_coin", "pnl_usd"):
+        assert a["quantity_coin"] == ref["quantity"]
+        for k in ("premium_coin", "close_price_coin", "mark_at_open_coin", "mark_at_close_coin",
+                  "fees_coin", "pnl_coin", "pnl_usd"):  # fmt: skip
             assert _rel(a[k], b[k]), (k, a[k], b[k])
     eq = res.equity.select("time", "equity_coin").rows()
     assert [t for t, _ in eq] == [t for t, _ in ref["equity"]]
@@ -187,6 +194,8 @@ def test_config_errors_name_the_field():
         ({"target_dte": 60}, "target_dte"),
         ({"target_delta": 0.5}, "target_delta"),
         ({"initial_capital_usd": 1e5, "position_size": 2}, "either position_size"),
+        ({"position_size": 0.05}, "position_size .*below Deribit's minimum"),
+        ({"fill_model": "mid"}, "fill_model"),
         ({"underlying": "DOGE"}, "underlying"),
         ({"bogus": 1}, "bogus"),
         ({"start": "2021-01-01T00:30:00Z"}, "not on a 1h bar"),
@@ -200,7 +209,18 @@ def test_initial_capital_buys_coins_at_the_first_price(ds):
     cfg = CallSimulationConfig(**{**WINDOWS[0], "initial_capital_usd": 100_000})
     res = _run(ds, cfg)
     first_spot = res.equity["spot"][0]
-    assert res.quantity_coin == pytest.approx(100_000 / first_spot)
+    coins = 100_000 / first_spot
+    assert res.quantity_coin == pytest.approx(coins)
     assert res.metrics["initial_capital_usd"] == pytest.approx(100_000)
-    assert np.all(res.trades["quantity_coin"].to_numpy() == res.quantity_coin)
+    # calls are sold on whole 0.1 BTC contracts: 3.62 BTC held cover 3.6
+    assert np.all(res.trades["quantity_coin"].to_numpy() == math.floor(coins * 10) / 10)
+    assert res.equity["hodl_coin"][0] == pytest.approx(coins)
     assert math.isfinite(res.metrics["sharpe"])
+
+
+def test_sizes_below_deribits_minimum_order_are_refused(ds):
+    with pytest.raises(ValueError, match=r"position_size .*minimum option order of 1 ETH"):
+        CallSimulationConfig(**{**WINDOWS[1], "position_size": 0.9})
+    cfg = CallSimulationConfig(**{**WINDOWS[0], "initial_capital_usd": 1_000})
+    with pytest.raises(ValueError, match=r"initial_capital_usd .*minimum option order of 0\.1 BTC"):
+        _run(ds, cfg)

@@ -11,13 +11,23 @@ pricing and scoring building blocks (through the state builder and the model mar
 engine's; they have twins of their own.
 """
 
+import json
 import math
 from datetime import datetime, timedelta
 
+from engine.calibration import DEFAULT_CALIBRATION_PATH
 from engine.config import CallSimulationConfig, FeeModel, StrategyConfig
 from engine.state import build_historical_state
 from engine.volsurface import surface_args
 from engine.volsurface.nb import quote_call_nb
+from tests.reference.fills import model_bid_ask_ref
+
+MIN_ORDER = {"BTC": 0.1, "ETH": 1.0}  # Deribit's option order step, in coin
+
+
+def _spread_model(underlying: str) -> dict:
+    doc = json.loads(DEFAULT_CALIBRATION_PATH.read_text())
+    return doc["spread"]["underlyings"][underlying]
 
 
 def _settlement_price(ds, cfg: CallSimulationConfig, expiry: datetime) -> float:
@@ -34,11 +44,17 @@ def _settlement_price(ds, cfg: CallSimulationConfig, expiry: datetime) -> float:
     return float(closed["close"][-1])
 
 
-def _mark(cfg, spot, iv_index_pct, t, call) -> float:
+def _quote(cfg, spot, iv_index_pct, t, call) -> tuple[float, float, float]:
+    """``(mark, delta, days to expiry)`` of the open call on the model surface."""
     years = (call["expiry"] - t).total_seconds() / (365 * 86400)
     fwd = spot * math.exp(cfg.vol_surface.basis_annual * years)
     args = surface_args(cfg.vol_surface)
-    return quote_call_nb(fwd, call["strike"], years, iv_index_pct / 100, args)[1] / fwd
+    _, price, delta = quote_call_nb(fwd, call["strike"], years, iv_index_pct / 100, args)
+    return price / fwd, delta, years * 365
+
+
+def _mark(cfg, spot, iv_index_pct, t, call) -> float:
+    return _quote(cfg, spot, iv_index_pct, t, call)[0]
 
 
 def trade_fee_ref(fees: FeeModel, qty: float, price: float) -> float:
@@ -102,17 +118,26 @@ def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
         if t - tf >= cov_start:
             instants.append(t)
         t += tf
-    qty = cfg.position_size
+    held = cfg.position_size
     if cfg.initial_capital_usd is not None:
         first = build_historical_state(ds, cfg, instants[0])
-        qty = cfg.initial_capital_usd / first["spot"]
-    coins = qty
+        held = cfg.initial_capital_usd / first["spot"]
+    step = MIN_ORDER[cfg.underlying]
+    qty = round(math.floor(held / step + 1e-9) * step, 10)  # contracts: whole order steps
+    coins = held
+    spread = _spread_model(cfg.underlying)
+
+    def bid_ask(mark: float, delta: float, dte: float) -> tuple[float, float]:
+        if cfg.fill_model == "mark":
+            return mark, mark
+        return model_bid_ask_ref(spread, mark, delta, dte)
+
     call = None
     rolls = 0
     chain = 0
     trades, equity, steps = [], [], []
 
-    def close(at, price, reason, settle, spot_close, fee):
+    def close(at, price, mark, reason, settle, spot_close, fee):
         nonlocal coins, call
         coins -= qty * price + fee
         fees = call["fee"] + fee
@@ -123,7 +148,9 @@ def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
                 "open_time": call["open_time"],
                 "close_time": at,
                 "premium_coin": call["premium"],
+                "mark_at_open_coin": call["mark"],
                 "close_price_coin": price,
+                "mark_at_close_coin": mark,
                 "close_reason": reason,
                 "settlement_price": settle,
                 "fees_coin": fees,
@@ -137,13 +164,17 @@ def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
 
     def sell(best, at):
         nonlocal coins, call
-        fee = trade_fee_ref(cfg.fees, qty, best["mark_price_coin"])
-        coins += qty * best["mark_price_coin"] - fee
+        mark = best["mark_price_coin"]
+        bid = bid_ask(mark, best["delta"], best["dte"])[0]
+        price = bid if bid > 0 else mark
+        fee = trade_fee_ref(cfg.fees, qty, price)
+        coins += qty * price - fee
         call = {
             "name": best["instrument_name"],
             "strike": best["strike"],
             "expiry": best["expiry"],
-            "premium": best["mark_price_coin"],
+            "premium": price,
+            "mark": mark,
             "fee": fee,
             "open_time": at,
             "chain": chain,
@@ -167,13 +198,15 @@ def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
             settle = _settlement_price(ds, cfg, call["expiry"])
             value = max(settle - call["strike"], 0.0) / settle
             fee = settlement_fee_ref(cfg.fees, qty, value, call["expiry"])
-            close(call["expiry"], value, "expiry", settle, settle, fee)
+            close(call["expiry"], value, value, "expiry", settle, settle, fee)
             rolls = 0
         mark = _mark(cfg, spot, iv_pct, t, call) if call is not None else None
         cands = state["candidate_options"] if state else []
         action, into = decide_ref(cfg, t, call, mark, cands, rolls, is_decision)
         if action in ("take_profit", "roll"):
-            close(t, mark, "take_profit", None, spot, trade_fee_ref(cfg.fees, qty, mark))
+            ask = bid_ask(*_quote(cfg, spot, iv_pct, t, call))[1]
+            price = ask if ask > 0 else mark
+            close(t, price, mark, "take_profit", None, spot, trade_fee_ref(cfg.fees, qty, price))
             rolls = rolls + 1 if action == "roll" else 0
         if action == "sell":
             chain += 1
@@ -186,5 +219,6 @@ def backtest_ref(ds, cfg: CallSimulationConfig) -> dict:
         equity.append((t, coins - qty * mark))
     if call is not None:
         last_t = instants[-1]
-        close(last_t, _mark(cfg, spot, iv_pct, last_t, call), "end_of_data", None, spot, 0.0)
-    return {"trades": trades, "equity": equity, "steps": steps, "quantity": qty}
+        mark = _mark(cfg, spot, iv_pct, last_t, call)
+        close(last_t, mark, mark, "end_of_data", None, spot, 0.0)
+    return {"trades": trades, "equity": equity, "steps": steps, "quantity": qty, "coins": held}

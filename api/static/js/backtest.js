@@ -131,6 +131,7 @@ function requestBody() {
     timeframe: $("bt-timeframe").value,
     decision_interval_hours: Number($("bt-interval").value),
     exit_style: $("bt-exit-style").value,
+    fill_model: $("bt-fill-model").value,
     source: $("bt-source").value || "synthetic",
     pace: pace ? Number(pace) : null,
   };
