@@ -103,7 +103,9 @@ class CoveredCallSimulator:
         out = Replayer(market, prepared, self.cfg, qty).run(steps, cancel)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
-        metrics = compute_metrics(out.trades, out.equity, initial_capital_usd=capital)
+        metrics = compute_metrics(
+            out.trades, out.equity, initial_capital_usd=capital, quantity_coin=qty
+        )
         meta = self.ds.meta
         return SimulationResult(
             config=self.cfg,
