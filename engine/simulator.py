@@ -16,6 +16,7 @@ from engine.market import RunMarket, load_run_market
 from engine.metrics import compute_metrics
 from engine.prepare import PreparedData, prepare
 from engine.replay import Replayer, StepsCallback
+from engine.results.data_quality import quality_facts
 from engine.scoring import CandidateFeatures, score_candidate
 from engine.state import build_historical_state
 
@@ -130,6 +131,7 @@ class CoveredCallSimulator:
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),
                 "engine_version": __version__,
+                **quality_facts(market, self.cfg, out.trades, origin=meta.origin),
             },
         )
 
