@@ -224,7 +224,20 @@ class AgentStrategyRequest(BaseModel):
         return self
 
 
-class RunEntry(BaseModel):
+class RunTrust(BaseModel):
+    """How far a run's numbers can be trusted (``summary.json`` ``data``; null: not recorded)."""
+
+    fill_model: str | None = Field(
+        None, description="bid_ask, or mark (optimistic: no spread paid)"
+    )
+    calibration_id: str | None = Field(None, description="the calibration the models came from")
+    iv_real_share: float | None = Field(
+        None, ge=0, le=1, description="share of decision instants whose IV is a real DVOL print"
+    )
+    warnings: list[str] | None = Field(None, description="plain sentences, most serious first")
+
+
+class RunEntry(RunTrust):
     """One finished run in the history (``GET /api/backtests``)."""
 
     run_id: str
@@ -241,8 +254,17 @@ class RunEntry(BaseModel):
     metrics: dict[str, float | int | None] = Field(description="names carry units (see summary)")
 
 
-class RunData(BaseModel):
-    """The data a run read (``summary.json`` ``data``)."""
+class FeeScheduleOut(BaseModel):
+    """The fee schedule entry a run used (``docs/fees.md``)."""
+
+    name: str
+    valid_from: datetime | None = Field(None, description="null: applied to every date")
+    source: str
+    statement: str
+
+
+class RunData(RunTrust):
+    """The data a run read and how far its numbers can be trusted (``summary.json`` ``data``)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -253,6 +275,7 @@ class RunData(BaseModel):
     fingerprint: str
     first_instant: datetime | None = None
     last_instant: datetime | None = None
+    fee_schedule: FeeScheduleOut | None = None
 
 
 class RunDetail(BaseModel):
@@ -377,10 +400,11 @@ class NoRollText(BaseModel):
 
 
 class MetaResponse(BaseModel):
-    """``GET /api/meta``: the run tables' columns, the trade view, actions and close reasons."""
+    """``GET /api/meta``: run tables' columns, trade view, actions, close reasons, fill models."""
 
     tables: dict[str, list[ColumnMeta]] = Field(description="trades, equity, steps, candidates")
     trade_view: list[TradeViewColumn] = Field(description="a trade as /trades returns it")
     actions: list[ActionInfo]
     close_reasons: list[CloseReasonInfo]
     no_roll: list[NoRollText]
+    fill_models: dict[str, str] = Field(description="how each fill model of a run is named")

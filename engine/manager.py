@@ -250,7 +250,11 @@ class BacktestManager:
         trades = result.trades.filter(pl.col("close_time") <= t)
         equity = result.equity.filter(pl.col("time") <= t)
         capital = result.metrics["initial_capital_usd"]
-        return self._json_metrics(compute_metrics(trades, equity, initial_capital_usd=capital))
+        return self._json_metrics(
+            compute_metrics(
+                trades, equity, initial_capital_usd=capital, quantity_coin=result.quantity_coin
+            )
+        )
 
     @staticmethod
     def _json_metrics(metrics: dict) -> dict:

@@ -47,6 +47,11 @@ class RunMarket:
         """IV index at each instant as a fraction (0.6 = 60 %)."""
         return self.context.get_column("iv_index").to_numpy() / 100.0
 
+    @property
+    def iv_is_real(self) -> np.ndarray:
+        """Whether the IV index at each instant is a real Deribit DVOL print."""
+        return self.context.get_column("iv_is_real").to_numpy()
+
 
 def check_covered(ds, cfg: CallSimulationConfig) -> None:
     """Raise DataNotCoveredError unless the source's candles and IV cover the whole run."""

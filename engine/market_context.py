@@ -12,7 +12,9 @@ closed by ``t``. Windows are in days and converted to bars of the run's timefram
 - ``regime``: bull (+1) when close > MA50 > MA200, bear (−1) when close < MA50 < MA200, sideways (0)
   otherwise, including while the 200-day history is not yet there;
 - ``iv_index``: the IV index (percent) that closed by ``t``; ``iv_rank``: where it sits between its
-  minimum and maximum of the last 365 days (0..1), NaN with less than 30 days of IV history.
+  minimum and maximum of the last 365 days (0..1), NaN with less than 30 days of IV history;
+  ``iv_is_real``: whether that IV value is a real Deribit DVOL print (false for synthetic,
+  imported or realized-vol fallback values, for a series without the flag and before any IV).
 
 Quantities without enough history are NaN. :func:`market_context_batch` computes every decision
 time at once; :func:`compute_market_context_from_ds` computes one, from the data source, and a test
@@ -114,12 +116,14 @@ def candle_context_columns(candles: pl.DataFrame, bar_hours: int) -> pl.DataFram
 
 
 def iv_context_columns(iv: pl.DataFrame) -> pl.DataFrame:
-    """IV index and IV rank as of each IV close (``time`` + the IV step)."""
+    """IV index, IV rank and the real-print flag as of each IV close (``time`` + the IV step)."""
     step = iv.get_column("time").diff().slice(1).mode().sort()[0] if iv.height > 1 else None
     step = step or timedelta(hours=1)
     window = f"{IV_RANK_DAYS}d"
     closed_at = (pl.col("time") + step).alias("time")
-    out = iv.select(closed_at, pl.col("iv").alias("iv_index")).with_columns(
+    real = pl.col("iv_is_real") if "iv_is_real" in iv.columns else pl.lit(False)
+    out = iv.select(closed_at, pl.col("iv").alias("iv_index"), real.alias("iv_is_real"))
+    out = out.with_columns(
         pl.col("iv_index").rolling_min_by("time", window, closed="right").alias("_lo"),
         pl.col("iv_index").rolling_max_by("time", window, closed="right").alias("_hi"),
         pl.col("time").first().alias("_first"),
@@ -128,7 +132,10 @@ def iv_context_columns(iv: pl.DataFrame) -> pl.DataFrame:
     rank = (pl.col("iv_index") - pl.col("_lo")) / (pl.col("_hi") - pl.col("_lo"))
     rank = pl.when(pl.col("_hi") > pl.col("_lo")).then(rank).otherwise(0.5)
     return out.select(
-        "time", "iv_index", pl.when(enough).then(rank).otherwise(None).alias("iv_rank")
+        "time",
+        "iv_index",
+        pl.when(enough).then(rank).otherwise(None).alias("iv_rank"),
+        "iv_is_real",
     )
 
 
@@ -145,7 +152,9 @@ def market_context_batch(
     out = frame.join_asof(bars, on="time", strategy="backward").join_asof(
         ivc, on="time", strategy="backward"
     )
-    return out.with_columns(pl.col(pl.Float64).fill_null(float("nan")))
+    return out.with_columns(
+        pl.col(pl.Float64).fill_null(float("nan")), pl.col("iv_is_real").fill_null(False)
+    )
 
 
 def compute_market_context_from_ds(

@@ -1,7 +1,16 @@
 """Backtest metrics: one function per metric, keyword-only options, NaN when data is too thin.
 
-Returns are computed from equity sampled once per UTC day (the last bar of each day), so Sharpe and
-Sortino are annualised with 365 periods whatever the bar length.
+Returns start from what the run held before it sold anything: USD returns from the initial
+capital, coin returns from the coins held at the start (the run's quantity), not from the first
+equity point, which already has a call sold against it.
+
+Sharpe and Sortino use daily returns of USD equity sampled at 00:00 UTC (the instant at 00:00; on
+a day that lacks it, the last instant before), the first one measured from the initial capital so
+the run's first day counts; they are annualised with 365 periods whatever the bar length. A last
+day that ends before 00:00 is not sampled.
+
+Win rate is given per leg (each covered call) and per chain (a sale and its rolls, summed): a roll
+always follows a take-profit, which is a winning leg, so the per-leg rate flatters a rolled chain.
 """
 
 import math
@@ -16,11 +25,14 @@ PERIODS_PER_YEAR = 365
 MIN_RETURNS = 2  # fewer daily returns than this cannot support a ratio
 
 
-def total_return_pct(equity: np.ndarray) -> float:
-    """Percent change from the first to the last equity value."""
-    if len(equity) < 1 or equity[0] <= 0:
+def total_return_pct(equity: np.ndarray, *, start: float | None = None) -> float:
+    """Percent change from ``start`` (default: the first equity value) to the last value."""
+    if len(equity) < 1:
         return math.nan
-    return float((equity[-1] / equity[0] - 1.0) * 100.0)
+    base = float(equity[0]) if start is None else start
+    if not base > 0:
+        return math.nan
+    return float((equity[-1] / base - 1.0) * 100.0)
 
 
 def max_drawdown_pct(equity: np.ndarray) -> float:
@@ -60,26 +72,49 @@ def sortino_ratio(returns: np.ndarray, *, periods_per_year: int = PERIODS_PER_YE
     return float(np.mean(returns) / dd * math.sqrt(periods_per_year))
 
 
-def daily_returns(times: pl.Series, equity: np.ndarray) -> np.ndarray:
-    """Simple returns of equity sampled at the last bar of each UTC day."""
-    if len(equity) < 2:
+def daily_returns(times: pl.Series, equity: np.ndarray, *, start_equity: float) -> np.ndarray:
+    """Simple returns of equity sampled at every 00:00 UTC from the first to the last instant.
+
+    A day's sample is the equity at 00:00 UTC, or at the last instant before it when that instant
+    is missing. The first return is measured from ``start_equity`` (what the run held before its
+    first instant), so the first day counts; the part of a last day before its 00:00 does not.
+    """
+    if len(equity) == 0:
         return np.empty(0)
-    daily = (
-        pl.DataFrame({"time": times, "equity": equity})
-        .group_by(pl.col("time").dt.date(), maintain_order=True)
-        .agg(pl.col("equity").last())
+    curve = pl.DataFrame({"time": times, "equity": equity}).sort("time")
+    first, last = curve.get_column("time")[0], curve.get_column("time")[-1]
+    midnights = pl.datetime_range(
+        first.replace(hour=0, minute=0, second=0, microsecond=0),
+        last,
+        "1d",
+        eager=True,
+        time_zone="UTC",
+    ).alias("time")
+    samples = (
+        pl.DataFrame({"time": midnights.filter(midnights >= first)})
+        .cast({"time": curve.schema["time"]})
+        .join_asof(curve, on="time", strategy="backward")
         .get_column("equity")
         .to_numpy()
     )
-    prev = daily[:-1]
-    return np.divide(daily[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+    levels = np.concatenate(([start_equity], samples))
+    prev = levels[:-1]
+    return np.divide(levels[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
 
 
 def win_rate_pct(pnl: np.ndarray) -> float:
-    """Share of closed trades with positive PnL, in percent."""
+    """Share of closed trades (legs) with positive PnL, in percent."""
     if len(pnl) == 0:
         return math.nan
     return float(np.mean(pnl > 0) * 100.0)
+
+
+def win_rate_per_chain_pct(chain_id: np.ndarray, pnl: np.ndarray) -> float:
+    """Share of chains (a sale and its rolls) whose legs' PnL sums to more than 0, in percent."""
+    if len(pnl) == 0:
+        return math.nan
+    _, chain = np.unique(chain_id, return_inverse=True)
+    return float(np.mean(np.bincount(chain, weights=pnl) > 0) * 100.0)
 
 
 def average_days_in_trade(open_ns: np.ndarray, close_ns: np.ndarray) -> float:
@@ -95,10 +130,16 @@ def count_where(mask: np.ndarray) -> int:
 
 
 def compute_metrics(
-    trades: pl.DataFrame, equity: pl.DataFrame, *, initial_capital_usd: float
+    trades: pl.DataFrame,
+    equity: pl.DataFrame,
+    *,
+    initial_capital_usd: float,
+    quantity_coin: float,
 ) -> dict[str, float | int]:
     """Every headline metric of a run from its ``trades`` and ``equity`` tables.
 
+    ``initial_capital_usd`` and ``quantity_coin`` are what the run held before its first
+    instant (the coins, and their worth at the first spot): returns are measured from them.
     Units are in the names: ``_usd`` USD, ``_coin`` coin, ``_pct`` percent. Returns and ratios
     use USD equity unless the name says coin.
     """
@@ -108,8 +149,9 @@ def compute_metrics(
     valid = np.isfinite(eq_usd)
     eq_usd, eq_coin, hodl_usd = eq_usd[valid], eq_coin[valid], hodl_usd[valid]
     times = equity.get_column("time").filter(pl.Series(valid))
-    rets = daily_returns(times, eq_usd)
+    rets = daily_returns(times, eq_usd, start_equity=initial_capital_usd)
     qty_premium = trades.get_column("premium_coin") * trades.get_column("quantity_coin")
+    pnl_coin = trades.get_column("pnl_coin").to_numpy()
     last_usd = float(eq_usd[-1]) if len(eq_usd) else math.nan
     return {
         "num_trades": trades.height,
@@ -118,9 +160,9 @@ def compute_metrics(
         "final_equity_coin": float(eq_coin[-1]) if len(eq_coin) else math.nan,
         "final_pnl": last_usd - initial_capital_usd,
         "final_pnl_vs_hodl": last_usd - float(hodl_usd[-1]) if len(hodl_usd) else math.nan,
-        "total_return_pct_usd": (last_usd / initial_capital_usd - 1) * 100,
-        "total_return_pct_coin": total_return_pct(eq_coin),
-        "hodl_return_pct_usd": total_return_pct(hodl_usd),
+        "total_return_pct_usd": total_return_pct(eq_usd, start=initial_capital_usd),
+        "total_return_pct_coin": total_return_pct(eq_coin, start=quantity_coin),
+        "hodl_return_pct_usd": total_return_pct(hodl_usd, start=initial_capital_usd),
         "max_drawdown_pct": max_drawdown_pct(eq_usd),
         "hodl_max_drawdown_pct": max_drawdown_pct(hodl_usd),
         "sharpe": sharpe_ratio(rets),
@@ -128,7 +170,10 @@ def compute_metrics(
         "premium_collected_coin": float(qty_premium.sum()),
         "premium_collected_usd": float((qty_premium * trades.get_column("spot_at_open")).sum()),
         "assignments": count_where(trades.select(assigned_expr()).to_series().to_numpy()),
-        "win_rate_pct": win_rate_pct(trades.get_column("pnl_coin").to_numpy()),
+        "win_rate_pct": win_rate_pct(pnl_coin),
+        "win_rate_chain_pct": win_rate_per_chain_pct(
+            trades.get_column("chain_id").to_numpy(), pnl_coin
+        ),
         "take_profits": count_where(trades.select(take_profit_expr()).to_series().to_numpy()),
         "rolls": count_where(trades.get_column("roll_index").to_numpy() > 0),
         "avg_days_in_trade": average_days_in_trade(

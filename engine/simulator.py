@@ -17,6 +17,7 @@ from engine.market import RunMarket, load_run_market
 from engine.metrics import compute_metrics
 from engine.prepare import PreparedData, prepare
 from engine.replay import Replayer, StepsCallback
+from engine.results.data_quality import quality_facts
 from engine.scoring import CandidateFeatures, score_candidate
 from engine.state import build_historical_state
 
@@ -111,7 +112,9 @@ class CoveredCallSimulator:
         out = Replayer(market, prepared, self.cfg, qty, self.spread).run(steps, cancel)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
-        metrics = compute_metrics(out.trades, out.equity, initial_capital_usd=capital)
+        metrics = compute_metrics(
+            out.trades, out.equity, initial_capital_usd=capital, quantity_coin=qty
+        )
         meta = self.ds.meta
         return SimulationResult(
             config=self.cfg,
@@ -135,9 +138,14 @@ class CoveredCallSimulator:
                 "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),
-                "fill_model": self.cfg.fill_model,
-                "calibration_id": self.spread.calibration_id,
                 "engine_version": __version__,
+                **quality_facts(
+                    market,
+                    self.cfg,
+                    out.trades,
+                    origin=meta.origin,
+                    calibration_id=self.spread.calibration_id,
+                ),
             },
         )
 

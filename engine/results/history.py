@@ -26,6 +26,8 @@ EXPORT_TABLES = ("trades", "equity")
 CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.f%:z"  # ISO 8601 with the +00:00 offset, exact to the µs
 TRADE_COLUMNS = tuple(v.column.name for v in TRADE_VIEW)  # as the API shows a trade
 _RUN_ID = re.compile(RUN_ID_PATTERN)
+# what the history shows of a run's data block beside its source (None where a run lacks it)
+TRUST_KEYS = ("fill_model", "calibration_id", "iv_real_share", "warnings")
 
 
 class RunNotFoundError(LookupError):
@@ -75,7 +77,7 @@ def table_csv(data_dir: Path, run_id: str, table: str) -> bytes:
 
 
 def history_entry(summary: dict) -> dict:
-    """The history line of a run: what ran, on which data, and its metrics."""
+    """The history line of a run: what ran, on which data, how far to trust it, its metrics."""
     cfg, data = summary["config"], summary["data"]
     return {
         "run_id": summary["run_id"],
@@ -89,6 +91,7 @@ def history_entry(summary: dict) -> dict:
         "source": data["source"],
         "origin": data["origin"],
         "synthetic": bool(data["synthetic"]),
+        **{key: data.get(key) for key in TRUST_KEYS},
         "metrics": summary["metrics"],
     }
 

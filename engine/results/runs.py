@@ -17,6 +17,7 @@ from cache.datasource import DeribitDataSource
 from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
+from engine.results.data_quality import FILL_MODEL_LABELS
 from engine.results.labels import METRIC_LABELS
 from engine.results.schema import TABLES, check_table
 from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
@@ -78,6 +79,16 @@ def execute_run(
     return result, write_run(result, data_dir)
 
 
+def trust_line(data: dict) -> str:
+    """Fill model, IV real share and calibration of a run's data block, in one line."""
+    fill = data.get("fill_model")
+    fill = FILL_MODEL_LABELS.get(fill, fill) if fill else "not recorded"
+    share = data.get("iv_real_share")
+    iv = "n/a" if share is None else f"{share * 100:.1f} %"
+    calibration = data.get("calibration_id") or "none"
+    return f"fills {fill}, IV real (DVOL) at {iv} of decisions, calibration {calibration}"
+
+
 def format_summary(summary: dict) -> str:
     """A readable text summary of ``summary.json``."""
     cfg, data, m = summary["config"], summary["data"], summary["metrics"]
@@ -89,6 +100,8 @@ def format_summary(summary: dict) -> str:
         f"[{data['origin']}]{synthetic}",
         f"  target delta {cfg['target_delta']}, target DTE {cfg['target_dte']} d, "
         f"min score {cfg['min_score_to_trade']}, quantity {summary['quantity_coin']:.6g} coin",
+        f"  {trust_line(data)}",
+        *(f"  ! {warning}" for warning in data.get("warnings") or ()),
         "",
     ]
     for key, (label, fmt) in METRIC_LABELS.items():

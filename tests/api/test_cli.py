@@ -79,6 +79,9 @@ def test_backtest_cli_json_and_text(synthetic_data_dir, tmp_path, capsys):
     assert main([*args, "--target-delta", "0.2"]) == 0
     text = capsys.readouterr().out
     assert "SYNTHETIC DATA" in text and "Sharpe (365 d)" in text and run_dir not in text
+    assert "fills bid/ask (sales at the bid, buy-backs at the ask), IV real (DVOL) at 0.0 %" in text
+    assert "  ! SYNTHETIC market: prices, IV and settlement prices are generated" in text
+    assert "  ! fees: Deribit's current schedule" in text
 
 
 def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):

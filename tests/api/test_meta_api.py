@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from engine.policy.actions import CLOSE_REASONS, meta_tables
+from engine.results.data_quality import FILL_MODEL_LABELS
 from engine.results.schema import dtype_name
 
 
@@ -42,6 +43,8 @@ def test_meta_describes_the_tables_runs_write(served):
         "values": [],
     }
     assert {k: meta[k] for k in ("actions", "close_reasons", "no_roll")} == meta_tables()
+    assert meta["fill_models"] == FILL_MODEL_LABELS
+    assert "optimistic" in meta["fill_models"]["mark"]
 
 
 def test_meta_trade_view_is_what_the_trades_endpoint_returns(served):

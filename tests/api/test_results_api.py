@@ -67,6 +67,33 @@ def test_run_detail_is_the_summary_with_its_config(client, runs):
     assert body["data"]["synthetic"] is True and body["config"]["exit_style"] == "hold_to_expiry"
 
 
+def test_history_and_detail_say_how_far_a_run_can_be_trusted(client, runs):
+    _, (hold, _) = runs
+    entry = next(e for e in client.get("/api/backtests").json() if e["run_id"] == hold)
+    data = client.get(f"/api/backtests/{hold}").json()["data"]
+    assert entry["fill_model"] == data["fill_model"] == "bid_ask"
+    assert entry["calibration_id"] is data["calibration_id"] is None
+    assert entry["iv_real_share"] == data["iv_real_share"] == 0.0  # synthetic: no DVOL print
+    assert entry["warnings"] == data["warnings"]
+    assert data["warnings"][0].startswith("SYNTHETIC market")
+    assert data["warnings"][-1] == data["fee_schedule"]["statement"]
+    assert data["fee_schedule"]["name"] == "deribit-current"
+    assert data["fee_schedule"]["valid_from"] is None
+
+
+def test_a_run_written_before_the_trust_facts_reads_as_not_recorded(client, runs):
+    data_dir, (hold, _) = runs
+    path = data_dir / "runs" / hold / "summary.json"
+    summary = json.loads(path.read_text())
+    for key in ("fill_model", "calibration_id", "iv_real_share", "warnings", "fee_schedule"):
+        del summary["data"][key]
+    path.write_text(json.dumps(summary))
+    entry = next(e for e in client.get("/api/backtests").json() if e["run_id"] == hold)
+    assert [entry[k] for k in ("fill_model", "iv_real_share", "warnings")] == [None] * 3
+    detail = client.get(f"/api/backtests/{hold}")
+    assert detail.status_code == 200 and detail.json()["data"]["warnings"] is None
+
+
 def test_equity_is_thinned_to_points_with_ends_extremes_and_markers(client, runs):
     data_dir, (_, tp) = runs
     full = pl.read_parquet(data_dir / "runs" / tp / "equity.parquet")

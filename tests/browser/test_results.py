@@ -1,6 +1,8 @@
 """Results as a person sees them: uPlot charts, trades, history, compare, delete and export."""
 
+import json
 import re
+import shutil
 import time
 
 import httpx
@@ -99,6 +101,16 @@ def test_a_finished_run_is_charted_and_its_trades_sort_and_page(page, live_serve
     expect(page.get_by_test_id("chart-spot").locator(".u-legend")).to_contain_text("Take profit")
     expect(page.get_by_test_id("res-run-title")).to_contain_text("tp_and_roll")
     expect(page.get_by_test_id("res-run-tag")).to_have_text("SYNTHETIC")
+    data = httpx.get(base).json()["data"]
+    expect(page.get_by_test_id("res-data-source")).to_have_text("synthetic (SYNTHETIC)")
+    expect(page.get_by_test_id("res-data-fill-model")).to_have_text(
+        "bid/ask (sales at the bid, buy-backs at the ask)"
+    )
+    expect(page.get_by_test_id("res-data-iv-real")).to_have_text("0.0 % of decisions")
+    expect(page.get_by_test_id("res-data-calibration")).to_have_count(0)  # none recorded
+    warnings = page.get_by_test_id("res-warnings").locator("li")
+    expect(warnings).to_have_text(data["warnings"])
+    expect(warnings.first).to_be_visible()
     shot(page, "results_finished_run")
 
     trades = httpx.get(f"{base}/trades").json()
@@ -245,3 +257,67 @@ def test_without_the_chart_library_the_page_says_so_and_still_works(page, live_s
     expect(page.get_by_test_id("history-row")).to_have_attribute("data-run-id", run_id)
     expect(page.locator("#res-trades-body tr").first).to_be_visible()
     expect(page.get_by_test_id("chart-equity").locator("canvas")).to_have_count(0)
+
+
+def test_the_data_block_of_a_run_is_shown_in_the_results_and_the_history(page, live_server):
+    run_id = run_via_api(live_server, "hold_to_expiry")
+    # a run on partly real DVOL, filled at mark, with a calibration: its summary written by hand
+    marked = "fedcba9876543210"
+    runs = live_server.data_dir / "runs"
+    shutil.copytree(runs / run_id, runs / marked)
+    summary = json.loads((runs / marked / "summary.json").read_text())
+    warnings = [
+        "41 % of IV estimated from realized vol (no DVOL print)",
+        "fills at mark: optimistic (no bid/ask spread paid)",
+        "fees: a statement",
+    ]
+    summary["run_id"] = marked
+    summary["finished_at"] = "2099-01-01T00:00:00+00:00"  # the newest: opened first
+    summary["data"] |= {
+        "synthetic": False,
+        "source": "deribit",
+        "origin": "deribit-mainnet",
+        "fill_model": "mark",
+        "calibration_id": "cal-2025-12-shared",
+        "iv_real_share": 0.59,
+        "warnings": warnings,
+    }
+    (runs / marked / "summary.json").write_text(json.dumps(summary))
+    open_results(page)
+
+    expect(page.get_by_test_id("res-run-title")).to_contain_text(marked)
+    expect(page.get_by_test_id("res-data-source")).to_have_text("deribit (deribit-mainnet)")
+    fill = page.get_by_test_id("res-data-fill-model")
+    expect(fill).to_have_text("mark: optimistic (no bid/ask spread paid)")
+    expect(fill).to_have_class("warn")
+    expect(page.get_by_test_id("res-data-calibration")).to_have_text("cal-2025-12-shared")
+    expect(page.get_by_test_id("res-data-iv-real")).to_have_text("59.0 % of decisions")
+    expect(page.get_by_test_id("res-warnings").locator("li")).to_have_text(warnings)
+
+    under = page.locator(f"[data-testid=history-data][data-for-run='{marked}']")
+    expect(under.get_by_test_id("history-fill-model")).to_have_text(
+        "Fills: mark: optimistic (no bid/ask spread paid)"
+    )
+    expect(under.get_by_test_id("history-calibration")).to_have_text(
+        "Calibration: cal-2025-12-shared"
+    )
+    expect(under.get_by_test_id("history-iv-real")).to_have_text(
+        "IV real (DVOL): 59.0 % of decisions"
+    )
+    expect(under.get_by_test_id("history-warnings").locator("li")).to_have_text(warnings)
+    plain = page.locator(f"[data-testid=history-data][data-for-run='{run_id}']")
+    expect(plain.get_by_test_id("history-fill-model")).to_contain_text("bid/ask")
+    expect(plain.get_by_test_id("history-warnings").locator("li").first).to_contain_text(
+        "SYNTHETIC market"
+    )
+    expect(plain.get_by_test_id("history-calibration")).to_have_count(0)
+    shot(page, "results_data_block")
+
+    # a run from before the data block existed: its facts read "not recorded", nothing breaks
+    for key in ("fill_model", "calibration_id", "iv_real_share", "warnings", "fee_schedule"):
+        del summary["data"][key]
+    (runs / marked / "summary.json").write_text(json.dumps(summary))
+    open_results(page)
+    expect(page.get_by_test_id("res-data-fill-model")).to_have_text("not recorded")
+    expect(page.get_by_test_id("res-data-iv-real")).to_have_text("not recorded")
+    expect(page.get_by_test_id("res-warnings")).to_be_hidden()

@@ -103,3 +103,16 @@ def test_no_look_ahead(ds, tmp_path):
     b1 = market_context_batch(candles, iv, times, 1)
     b2 = market_context_batch(shocked, iv2, times, 1)
     assert b1.equals(b2)
+
+
+def test_iv_is_real_follows_the_iv_value_the_context_reads():
+    candles = make_candles(T0, 48)
+    iv = make_iv(T0, 48).with_columns(
+        iv_is_real=pl.int_range(pl.len()) >= 24  # prints from the hour opening T0 + 24 h on
+    )
+    times = pl.Series([T0 + timedelta(hours=h) for h in (0, 1, 24, 25, 48)])
+    batch = market_context_batch(candles, iv, times, 1)
+    # at T0 no IV has closed yet; the IV read at T0 + 25 h is the one opening at T0 + 24 h
+    assert batch.get_column("iv_is_real").to_list() == [False, False, False, True, True]
+    without_flag = market_context_batch(candles, iv.drop("iv_is_real"), times, 1)
+    assert not without_flag.get_column("iv_is_real").any()

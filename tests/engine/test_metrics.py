@@ -34,11 +34,46 @@ def test_too_little_data_is_nan(fn):
     assert math.isnan(m.average_days_in_trade(np.array([]), np.array([])))
 
 
-def test_daily_returns_sample_last_bar_of_each_day():
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    times = pl.Series([t0 + timedelta(hours=12 * i) for i in range(6)])
-    eq = np.array([100.0, 110.0, 99.0, 121.0, 50.0, 133.1])
-    assert m.daily_returns(times, eq).tolist() == pytest.approx([0.1, 0.1])
+def test_total_return_from_a_given_start():
+    eq = np.array([0.98, 1.01, 1.05])  # coins: the first point has a call sold against it
+    assert m.total_return_pct(eq, start=1.0) == pytest.approx(5.0)
+    assert m.total_return_pct(eq) == pytest.approx((1.05 / 0.98 - 1) * 100)
+    assert math.isnan(m.total_return_pct(eq, start=0.0))
+    assert math.isnan(m.total_return_pct(np.array([]), start=1.0))
+
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_daily_returns_sample_00_utc_from_the_starting_equity():
+    # 12h bars closing 12:00, 00:00, 12:00, 00:00, 12:00: midnights Jan 2 and Jan 3 are sampled,
+    # the first return runs from the starting equity, the half day after Jan 3 00:00 is not used
+    times = pl.Series([T0 + timedelta(hours=12 * (i + 1)) for i in range(5)])
+    eq = np.array([90.0, 110.0, 99.0, 121.0, 50.0])
+    assert m.daily_returns(times, eq, start_equity=100.0).tolist() == pytest.approx([0.1, 0.1])
+
+
+def test_daily_returns_take_the_last_value_before_a_missing_midnight():
+    # the Jan 2 00:00 bar is missing: Jan 1 18:00 stands for it
+    times = pl.Series([T0 + timedelta(hours=h) for h in (6, 18, 30, 48)])
+    eq = np.array([100.0, 104.0, 1000.0, 114.4])
+    got = m.daily_returns(times, eq, start_equity=80.0)
+    assert got.tolist() == pytest.approx([104 / 80 - 1, 114.4 / 104 - 1])
+
+
+def test_daily_returns_of_daily_bars_count_the_first_day():
+    times = pl.Series([T0 + timedelta(days=d) for d in (1, 2, 3)])
+    eq = np.array([105.0, 84.0, 126.0])
+    got = m.daily_returns(times, eq, start_equity=100.0)
+    assert got.tolist() == pytest.approx([0.05, -0.2, 0.5])
+
+
+def test_daily_returns_too_short_a_run():
+    one_bar = pl.Series([T0 + timedelta(hours=1)])
+    assert len(m.daily_returns(one_bar, np.array([99.0]), start_equity=100.0)) == 0
+    assert (
+        len(m.daily_returns(pl.Series([], dtype=one_bar.dtype), np.array([]), start_equity=1)) == 0
+    )
 
 
 def test_trade_stats():
@@ -46,3 +81,59 @@ def test_trade_stats():
     day = 86_400 * 10**9
     assert m.average_days_in_trade(np.array([0, day]), np.array([2 * day, 2 * day])) == 1.5
     assert m.count_where(np.array([True, False, True])) == 2
+
+
+def test_win_rate_per_chain_sums_the_legs_of_a_chain():
+    # chain 7: a take-profit (+0.4) then a roll lost more (-0.5): one losing chain of two legs;
+    # chain 3: +0.2; chain 9: one leg at exactly 0 does not win
+    chain = np.array([3, 7, 7, 9])
+    pnl = np.array([0.2, 0.4, -0.5, 0.0])
+    assert m.win_rate_pct(pnl) == 50.0
+    assert m.win_rate_per_chain_pct(chain, pnl) == pytest.approx(100 / 3)
+    assert m.win_rate_per_chain_pct(np.array([1, 1]), np.array([0.4, -0.1])) == 100.0
+    assert math.isnan(m.win_rate_per_chain_pct(np.array([], np.int64), np.array([])))
+
+
+def _trades(chain: list[int], roll: list[int], pnl: list[float]) -> pl.DataFrame:
+    n = len(pnl)
+    opened = [T0 + timedelta(days=i) for i in range(n)]
+    return pl.DataFrame(
+        {
+            "open_time": opened,
+            "close_time": [t + timedelta(days=1) for t in opened],
+            "quantity_coin": [2.0] * n,
+            "premium_coin": [0.01] * n,
+            "spot_at_open": [100.0] * n,
+            "spot_at_close": [100.0] * n,
+            "close_reason": ["take_profit"] * n,
+            "close_price_coin": [0.0] * n,
+            "fees_coin": [0.0] * n,
+            "pnl_coin": pnl,
+            "chain_id": chain,
+            "roll_index": roll,
+        }
+    )
+
+
+def test_compute_metrics_measures_returns_from_what_the_run_held_at_the_start():
+    # 2 coins at 100 USD; the first instant already has a call sold against them
+    times = [T0 + timedelta(hours=12 * (i + 1)) for i in range(4)]
+    equity = pl.DataFrame(
+        {
+            "time": times,
+            "equity_coin": [1.98, 2.01, 2.02, 2.04],
+            "equity_usd": [198.0, 201.0, 222.2, 224.4],
+            "hodl_usd": [200.0, 200.0, 220.0, 220.0],
+        }
+    )
+    trades = _trades([0, 0, 1], [0, 1, 0], [0.03, -0.05, 0.02])
+    got = m.compute_metrics(trades, equity, initial_capital_usd=200.0, quantity_coin=2.0)
+    assert got["total_return_pct_coin"] == pytest.approx(2.0)
+    assert got["total_return_pct_usd"] == pytest.approx(12.2)
+    assert got["hodl_return_pct_usd"] == pytest.approx(10.0)
+    assert got["win_rate_pct"] == pytest.approx(200 / 3)
+    assert got["win_rate_chain_pct"] == pytest.approx(50.0)
+    # samples: start 200, Jan 2 00:00 201, Jan 3 00:00 224.4
+    rets = np.array([201 / 200 - 1, 224.4 / 201 - 1])
+    assert got["sharpe"] == pytest.approx(rets.mean() / rets.std(ddof=1) * math.sqrt(365))
+    assert math.isnan(got["sortino"])  # no down day

@@ -4,8 +4,10 @@
 import { clearRunCharts, loadChartLibrary, MISSING_LIBRARY, renderRunCharts } from "./charts.js";
 import { formatNumber, formatTime, getJson } from "./format.js";
 import { META } from "./meta.js";
+import { renderWarnings, trustFacts } from "./trust.js";
 
 const PAGE_SIZE = 25;
+const HISTORY_COLUMNS = 13; // the history table's header cells
 const METRICS = new Map(
   JSON.parse(document.getElementById("metric-labels").textContent).map((m) => [m.key, m]),
 );
@@ -68,7 +70,25 @@ function setExports(runId) {
   $("res-dl-summary").href = `${base}/summary.json`;
 }
 
-// Show a finished run: header, downloads, charts and the first page of its trades.
+// The data block of the run shown: source, fill model, calibration, IV real share, warnings.
+function renderRunData(data) {
+  $("res-data").classList.toggle("hidden", !data);
+  const dl = $("res-data-facts");
+  dl.replaceChildren();
+  renderWarnings($("res-warnings"), data ? data.warnings : null);
+  if (!data) return;
+  for (const fact of trustFacts(data, { withSource: true })) {
+    const dt = document.createElement("dt");
+    dt.textContent = fact.label;
+    const dd = document.createElement("dd");
+    dd.textContent = fact.text;
+    dd.dataset.testid = `res-data-${fact.key}`;
+    if (fact.warn) dd.className = "warn";
+    dl.append(dt, dd);
+  }
+}
+
+// Show a finished run: header, data block, downloads, charts and the first page of its trades.
 export async function openRun(runId) {
   showError("");
   const [detail, curve] = await Promise.all([
@@ -83,6 +103,7 @@ export async function openRun(runId) {
   const cfg = detail.body.config;
   $("res-run-title").textContent = describe({ ...cfg, run_id: runId });
   setTag(detail.body.data.synthetic ? "SYNTHETIC" : detail.body.data.source, detail.body.data.synthetic ? "running" : "finished");
+  renderRunData(detail.body.data);
   setExports(runId);
   markOpenRow();
   await Promise.all([drawCurve(curve.body), loadTrades()]);
@@ -92,6 +113,7 @@ function clearRun() {
   Object.assign(state, { runId: null, total: 0, offset: 0 });
   $("res-run-title").textContent = "No run selected";
   setTag("");
+  renderRunData(null);
   setExports(null);
   clearRunCharts(TARGETS);
   $("res-trades-body").replaceChildren();
@@ -109,6 +131,7 @@ async function refreshLive(status) {
     $("res-run-title").textContent =
       `${status.underlying} · ${status.exit_style} · publishing up to ${formatTime(body.until)}`;
     setTag("LIVE", "running");
+    renderRunData(null);
     setExports(null);
     $("res-trades-body").replaceChildren();
     $("res-trades-info").textContent = "the trades table fills when the run finishes";
@@ -222,6 +245,30 @@ function historyCells(e) {
   ];
 }
 
+// Under a run of the history: its fill model, calibration, IV real share and warnings.
+function historyDataRow(e) {
+  const tr = document.createElement("tr");
+  tr.className = "history-data";
+  tr.dataset.testid = "history-data";
+  tr.dataset.forRun = e.run_id;
+  const td = document.createElement("td");
+  td.colSpan = HISTORY_COLUMNS - 1;
+  for (const fact of trustFacts(e)) {
+    const span = document.createElement("span");
+    span.className = fact.warn ? "fact warn" : "fact";
+    span.dataset.testid = `history-${fact.key}`;
+    span.textContent = `${fact.label}: ${fact.text}`;
+    td.appendChild(span);
+  }
+  const ul = document.createElement("ul");
+  ul.className = "warnings";
+  ul.dataset.testid = "history-warnings";
+  renderWarnings(ul, e.warnings);
+  td.appendChild(ul);
+  tr.append(document.createElement("td"), td);
+  return tr;
+}
+
 function button(text, testid, onClick) {
   const b = document.createElement("button");
   b.className = "small";
@@ -237,7 +284,7 @@ function renderHistory() {
   if (!state.history.length) {
     const tr = document.createElement("tr");
     const td = document.createElement("td");
-    td.colSpan = 13;
+    td.colSpan = HISTORY_COLUMNS;
     td.className = "muted";
     td.textContent = "No finished runs in data/runs yet";
     tr.appendChild(td);
@@ -269,7 +316,7 @@ function renderHistory() {
       button("Delete", "history-delete", () => deleteRun(e.run_id)),
     );
     tr.appendChild(actions);
-    body.appendChild(tr);
+    body.append(tr, historyDataRow(e));
   }
   markOpenRow();
   renderCompareButton();
