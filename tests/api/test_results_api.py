@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from engine.config import CallSimulationConfig
+from engine.fills import SpreadModel
 from engine.results.runs import execute_run
 from tests.api.test_backtest_api import BODY, wait_for
 
@@ -72,7 +73,7 @@ def test_history_and_detail_say_how_far_a_run_can_be_trusted(client, runs):
     entry = next(e for e in client.get("/api/backtests").json() if e["run_id"] == hold)
     data = client.get(f"/api/backtests/{hold}").json()["data"]
     assert entry["fill_model"] == data["fill_model"] == "bid_ask"
-    assert entry["calibration_id"] is data["calibration_id"] is None
+    assert entry["calibration_id"] == data["calibration_id"] == SpreadModel.default().calibration_id
     assert entry["iv_real_share"] == data["iv_real_share"] == 0.0  # synthetic: no DVOL print
     assert entry["warnings"] == data["warnings"]
     assert data["warnings"][0].startswith("SYNTHETIC market")
