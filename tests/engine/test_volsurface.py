@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.calibration.chains import read_chain_file
 from engine.config import VolSurfaceParams
 from engine.volsurface import candidate_iv, forward_price, surface_args
 from engine.volsurface.fit import SurfaceData, fit_params, surface_errors, variance_at
@@ -15,7 +16,7 @@ from tests.reference.volsurface import surface_iv_ref
 
 
 def test_defaults_are_the_fit_to_the_real_snapshots(snapshots_dir):
-    frames = [pl.read_parquet(p) for p in sorted(snapshots_dir.glob("*.parquet"))]
+    frames = [read_chain_file(p) for p in sorted(snapshots_dir.glob("*.parquet"))]
     data = SurfaceData.from_frames(frames)
     params = fit_params(data.atm, data.smile)
     assert params == VolSurfaceParams(), "re-fit and update VolSurfaceParams defaults + docs"
