@@ -15,12 +15,11 @@ surface parameters to three decimals), so the same snapshots give the same docum
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from cache.store import atomic_write
 from engine.calibration.chains import conform_chain
 from engine.calibration.ivindex import iv_index
 from engine.calibration.relation import relation_block, relation_table
@@ -117,10 +116,6 @@ def calibrate(chains: dict[str, pl.DataFrame]) -> dict:
 def write_calibration(doc: dict, path: Path) -> Path:
     """Write the document atomically (temp file, then ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
     return path
