@@ -219,6 +219,53 @@ def _agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chains(arg: str, data_dir: Path) -> dict:
+    """The snapshot frames one ``--chains`` argument names: a Parquet file or a cached source."""
+    from engine.calibration.chains import read_chain_file, read_chain_source
+
+    path = Path(arg)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return {path.name: read_chain_file(path)}
+    store = Store(data_dir)
+    if not store.has_source(arg):
+        known = [m.name for m in store.list_sources()]
+        raise CliError(
+            f"--chains {arg}: no such file, and no cached source {arg!r} in {data_dir} "
+            f"(sources: {', '.join(known) or 'none'})"
+        )
+    return read_chain_source(data_dir, arg)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from engine.calibration import calibrate, write_calibration
+    from engine.calibration.report import format_report
+
+    data_dir = _settings(args).data_dir
+    if args.out is not None and args.out.is_dir():
+        raise CliError(f"--out {args.out}: is a directory; name the JSON file to write")
+    chains: dict = {}
+    for arg in args.chains:
+        for name, frame in _chains(arg, data_dir).items():
+            if name in chains:
+                raise CliError(f"--chains: {name} is given twice")
+            chains[name] = frame
+    _say(f"thetadesk: calibrating on {', '.join(chains)} (under a minute for a few days)")
+    doc = calibrate(chains)
+    print(format_report(doc))
+    if args.out is None:
+        print(
+            f"\nnot written: add --out FILE to keep it (the app ships "
+            f"engine/calibration/default.json; e.g. --out {data_dir}/calibrations/"
+            f"{doc['calibration_id']}.json)"
+        )
+    else:
+        try:
+            print(f"\nwritten: {write_calibration(doc, args.out)}")
+        except OSError as exc:
+            raise CliError(f"--out {args.out}: {exc}") from exc
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     _print_coverage(Store(_settings(args).data_dir))
     return 0
@@ -282,6 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--iv", type=Path, help="time,iv (percent)")
 
     add("cache", "list data sources, coverage and sizes", _cache)
+
+    cal = add(
+        "calibrate",
+        "fit the spread, IV-index, smile/term and basis models to option-chain snapshots and "
+        "print their leave-one-day-out errors",
+        _calibrate,
+    )
+    cal.add_argument(
+        "--chains",
+        nargs="+",
+        required=True,
+        metavar="FILE_OR_SOURCE",
+        help="Parquet snapshot files (../shared schema) or cached sources holding chains",
+    )
+    cal.add_argument("--out", type=Path, metavar="FILE", help="write the calibration JSON here")
 
     bt = add("backtest", "run a covered-call backtest and write its outputs", _backtest)
     bt.add_argument("--underlying", required=True, type=str.upper, choices=["BTC", "ETH"])

@@ -39,10 +39,11 @@ class VolSurfaceParams(_Frozen):
 
     ``iv(K, T) = iv_index * (T / 30d) ** term_beta * clip(1 + skew*x + curvature*x**2)`` with
     ``x = ln(K / F) / (atm * sqrt(T))`` the standardised moneyness; the defaults are fitted to the
-    real Deribit snapshots in ``../shared`` by :mod:`engine.volsurface.fit`.
+    real Deribit snapshots in ``../shared`` by :mod:`engine.volsurface.fit` (the ``surface`` block
+    of the calibration the app ships, ``engine/calibration/default.json``).
     """
 
-    term_beta: float = Field(0.009, ge=-1, le=1)
+    term_beta: float = Field(0.005, ge=-1, le=1)
     skew: float = Field(-0.058, ge=-1, le=1)
     curvature: float = Field(0.047, ge=0, le=1)
     min_ratio: float = Field(0.5, gt=0, le=1)

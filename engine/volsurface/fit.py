@@ -1,52 +1,53 @@
-"""Fit the candidate-IV model to real Deribit chain snapshots.
+"""Fit the vol-surface model to real Deribit chain snapshots, and measure its error.
 
-Run ``python -m engine.volsurface.fit ../shared/data/deribit_chain_snapshots/*.parquet`` to print
-the fitted parameters and their error. The steps, per snapshot (``harvest_time``):
+The model (:class:`engine.config.VolSurfaceParams`, ``docs/volsurface.md``) shapes a 30-day ATM
+level into an IV per strike and expiry. The data are snapshot frames in the ``../shared`` schema
+with their contract fields complete (:func:`engine.calibration.chains.conform_chain` fills them
+from the instrument names). Per snapshot (``underlying``, ``harvest_time``):
 
-1. ATM IV of each expiry: ``mark_iv`` interpolated linearly in log-moneyness at ``K = F``.
-2. The 30-day ATM IV (our stand-in for DVOL, the IV index the model starts from): total variance
-   ``atm² T`` interpolated linearly in ``T`` at 30 days.
-3. ``term_beta``: least squares of ``ln(atm / atm30)`` on ``ln(max(T, 1 d) / 30 d)``.
-4. ``skew``, ``curvature``: least squares of ``mark_iv / atm − 1`` on ``x`` and ``x²`` over calls
-   with ``|x| ≤ 3`` and at least a day to expiry.
-5. ``basis_annual``: least squares of ``ln(F_T / F_shortest)`` on ``T − T_shortest``.
+1. Rows: options with strike, expiry, mark IV and forward; ``T`` in ACT/365 years to the 08:00 UTC
+   expiry, ``k = ln(K / F)`` on the row's forward.
+2. ATM IV of each expiry: the calls' ``mark_iv`` interpolated linearly in ``k`` at 0.
+3. The 30-day ATM IV: total variance ``atm² T`` interpolated linearly in ``T`` at 30 days, between
+   the expiries bracketing 30 days (:func:`variance_at`).
+4. ``term_beta``: least squares of ``ln(atm / atm30)`` on ``ln(max(T, 1 d) / 30 d)``.
+5. ``skew``, ``curvature``: least squares of ``mark_iv / atm − 1`` on ``x`` and ``x²`` over calls
+   with ``|x| ≤ 3`` and at least a day to expiry (``x = k / (atm √T)``).
+6. ``basis_annual``: least squares of ``ln(F_T / F_shortest)`` on ``T − T_shortest``.
 
-Rows from the early recorder without ``strike``/``expiry`` are skipped (their names are parsed
-elsewhere; here every snapshot has enough complete rows).
+:func:`surface_errors` measures fitted parameters on (other) snapshots, in vol points:
+``term`` (the ATM IV of each expiry from the 30-day ATM IV), ``smile`` (each call's IV from its
+expiry's own ATM IV), ``surface`` (each call's IV from the 30-day ATM IV: the whole model as the
+engine uses it); and ``basis`` (annualised, expiries at least :data:`BASIS_MIN_SPAN_DAYS` beyond
+the shortest: over shorter spans a forward's noise annualises into nonsense).
 """
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from cache.timeutil import SECONDS_PER_YEAR
+from cache.timeutil import DAYS_PER_YEAR, SECONDS_PER_YEAR
 from engine.config import VolSurfaceParams
 from engine.volsurface import surface_args
 from engine.volsurface.nb import surface_iv_nb
 
-T30 = 30 / 365
-MIN_T = 1 / 365
+T30 = 30 / DAYS_PER_YEAR
+MIN_T = 1 / DAYS_PER_YEAR
+MAX_ABS_X = 3.0
+BASIS_MIN_SPAN_DAYS = 7.0
+PARAM_DECIMALS = 3
+SNAPSHOT = ["underlying", "harvest_time"]
+EXPIRY = [*SNAPSHOT, "expiry"]
 
 
-@dataclass(frozen=True)
-class FitReport:
-    """Fitted parameters and how well the model reproduces ``mark_iv`` (vol points)."""
-
-    params: VolSurfaceParams
-    rows: int
-    rmse_vol_pts: float
-    median_abs_err_vol_pts: float
-    p90_abs_err_vol_pts: float
-
-
-def _prepare(df: pl.DataFrame) -> pl.DataFrame:
+def prepare_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Options with strike, expiry, mark IV and forward, with ``t`` (years) and ``k = ln(K/F)``."""
     expiry = (pl.col("expiry_timestamp") * 1e6).cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
     return (
-        df.filter(
-            pl.col("strike").is_not_null()
+        frame.filter(
+            pl.col("underlying").is_not_null()
+            & pl.col("strike").is_not_null()
             & pl.col("expiry_timestamp").is_not_null()
             & (pl.col("mark_iv") > 0)
             & (pl.col("underlying_price") > 0)
@@ -59,86 +60,151 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _atm_table(df: pl.DataFrame) -> pl.DataFrame:
-    rows = []
-    calls = df.filter(pl.col("option_type") == "C").sort("harvest_time", "expiry", "k")
-    for (ht, exp), g in calls.group_by(["harvest_time", "expiry"], maintain_order=True):
-        k = g.get_column("k").to_numpy()
-        if k.min() > 0 or k.max() < 0:
-            continue
-        atm = float(np.interp(0.0, k, g.get_column("mark_iv").to_numpy())) / 100
-        rows.append((ht, exp, float(g.get_column("t")[0]), atm, float(g["underlying_price"][0])))
-    table = pl.DataFrame(
-        rows, schema=["harvest_time", "expiry", "t", "atm", "forward"], orient="row"
+def variance_at(table: pl.DataFrame, var: str, at: float = T30) -> pl.DataFrame:
+    """Per snapshot, the annualised variance at ``at`` years from per-expiry variances ``var``.
+
+    Total variance ``var · t`` is interpolated linearly in ``t`` between the expiries bracketing
+    ``at`` (the VIX rule); snapshots without an expiry on each side are left out. Returns the
+    snapshot keys, ``t_near``, ``t_next`` and ``var_at``.
+    """
+    t = pl.col("t")
+    side = table.select(
+        *SNAPSHOT,
+        "t",
+        total=pl.col(var) * t,
+        t_near=t.filter(t <= at).max().over(SNAPSHOT),
+        t_next=t.filter(t >= at).min().over(SNAPSHOT),
     )
-    atm30 = []
-    for (ht,), g in table.sort("t").group_by(["harvest_time"], maintain_order=True):
-        t, a = g.get_column("t").to_numpy(), g.get_column("atm").to_numpy()
-        if t.min() <= T30 <= t.max():
-            atm30.append((ht, float(np.sqrt(np.interp(T30, t, a * a * t) / T30))))
-    a30 = pl.DataFrame(atm30, schema=["harvest_time", "atm30"], orient="row")
-    return table.join(a30, on="harvest_time")
+    near = (
+        side.filter(t == pl.col("t_near"))
+        .group_by(SNAPSHOT)
+        .agg(pl.col("t_near").first(), pl.col("t_next").first(), w_near=pl.col("total").first())
+    )
+    nxt = side.filter(t == pl.col("t_next")).group_by(SNAPSHOT).agg(w_next=pl.col("total").first())
+    t_near, t_next = pl.col("t_near"), pl.col("t_next")
+    span = t_next - t_near
+    between = (pl.col("w_near") * (t_next - at) + pl.col("w_next") * (at - t_near)) / span
+    total = pl.when(span > 0).then(between).otherwise(pl.col("w_near"))
+    return (
+        near.join(nxt, on=SNAPSHOT)
+        .select(*SNAPSHOT, "t_near", "t_next", var_at=total / at)
+        .sort(SNAPSHOT)
+    )
 
 
-def fit_surface(frames: list[pl.DataFrame]) -> FitReport:
-    """Fit the model to snapshot frames (``../shared`` schema) and measure its error."""
-    df = pl.concat([_prepare(f.select(sorted(f.columns))) for f in frames], how="diagonal")
-    atm = _atm_table(df)
+def atm_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per expiry of each snapshot: ``t``, ``atm`` (fraction), ``forward``, and the snapshot's
+    ``atm30``; snapshots without expiries bracketing 30 days are left out."""
+    k, iv = pl.col("k"), pl.col("mark_iv") / 100
+    below, above = k <= 0, k >= 0
+    per_expiry = (
+        rows.filter(pl.col("option_type") == "C")
+        .sort(*EXPIRY, "k")
+        .group_by(EXPIRY, maintain_order=True)
+        .agg(
+            pl.col("t").first(),
+            forward=pl.col("underlying_price").first(),
+            k_lo=k.filter(below).last(),
+            k_hi=k.filter(above).first(),
+            iv_lo=iv.filter(below).last(),
+            iv_hi=iv.filter(above).first(),
+        )
+        .drop_nulls(["k_lo", "k_hi"])
+    )
+    gap = pl.col("k_hi") - pl.col("k_lo")
+    atm = pl.when(gap > 0).then(
+        pl.col("iv_lo") + (pl.col("iv_hi") - pl.col("iv_lo")) * -pl.col("k_lo") / gap
+    )
+    per_expiry = per_expiry.select(*EXPIRY, "t", "forward", atm=atm.otherwise(pl.col("iv_lo")))
+    atm30 = variance_at(per_expiry.with_columns(var=pl.col("atm") ** 2), "var")
+    return per_expiry.join(
+        atm30.select(*SNAPSHOT, atm30=pl.col("var_at").sqrt()), on=SNAPSHOT
+    ).sort(EXPIRY)
 
-    tt = np.log(np.maximum(atm["t"].to_numpy(), MIN_T) / T30)
-    yy = np.log(atm["atm"].to_numpy() / atm["atm30"].to_numpy())
+
+def smile_rows(rows: pl.DataFrame, atm: pl.DataFrame) -> pl.DataFrame:
+    """Calls with their expiry's ``atm`` and ``atm30`` and ``x``, where the smile is fitted."""
+    calls = rows.filter(pl.col("option_type") == "C").join(
+        atm.select(*EXPIRY, "atm", "atm30"), on=EXPIRY
+    )
+    calls = calls.with_columns(x=pl.col("k") / (pl.col("atm") * pl.col("t").sqrt()))
+    return calls.filter((pl.col("x").abs() <= MAX_ABS_X) & (pl.col("t") >= MIN_T)).select(
+        *EXPIRY, "t", "k", "x", "mark_iv", "atm", "atm30"
+    )
+
+
+@dataclass(frozen=True)
+class SurfaceData:
+    """What the fit reads: the ATM table (per expiry) and the smile rows (per call)."""
+
+    atm: pl.DataFrame
+    smile: pl.DataFrame
+
+    @classmethod
+    def from_frames(cls, frames: list[pl.DataFrame]) -> "SurfaceData":
+        """Build the tables from snapshot frames (contract fields complete)."""
+        rows = pl.concat(
+            [prepare_rows(f.select(sorted(f.columns))) for f in frames], how="diagonal"
+        )
+        atm = atm_table(rows)
+        return cls(atm=atm, smile=smile_rows(rows, atm))
+
+
+def _basis_spans(atm: pl.DataFrame) -> pl.DataFrame:
+    """Expiries after each snapshot's shortest: ``dt`` (years) and ``ln(F / F_shortest)``."""
+    first = (
+        atm.sort("t").group_by(SNAPSHOT).agg(t0=pl.col("t").first(), f0=pl.col("forward").first())
+    )
+    log_ratio = (pl.col("forward") / pl.col("f0")).log()
+    return (
+        atm.join(first, on=SNAPSHOT)
+        .filter(pl.col("t") > pl.col("t0"))
+        .select(*SNAPSHOT, dt=pl.col("t") - pl.col("t0"), log_ratio=log_ratio)
+    )
+
+
+def fit_params(atm: pl.DataFrame, smile: pl.DataFrame) -> VolSurfaceParams:
+    """The fitted parameters (rounded to :data:`PARAM_DECIMALS`) of an ATM table and smile rows."""
+    tt = np.log(np.maximum(atm.get_column("t").to_numpy(), MIN_T) / T30)
+    yy = np.log((atm.get_column("atm") / atm.get_column("atm30")).to_numpy())
     term_beta = float(tt @ yy / (tt @ tt))
 
-    first = (
-        atm.sort("t")
-        .group_by("harvest_time")
-        .agg(pl.col("t").first().alias("t0"), pl.col("forward").first().alias("f0"))
-    )
-    b = atm.join(first, on="harvest_time").filter(pl.col("t") > pl.col("t0"))
-    dt = (b["t"] - b["t0"]).to_numpy()
-    basis = float(dt @ np.log((b["forward"] / b["f0"]).to_numpy()) / (dt @ dt))
+    spans = _basis_spans(atm)
+    dt = spans.get_column("dt").to_numpy()
+    basis = float(dt @ spans.get_column("log_ratio").to_numpy() / (dt @ dt))
 
-    rows = df.filter(pl.col("option_type") == "C").join(
-        atm.select("harvest_time", "expiry", "atm", "atm30"), on=["harvest_time", "expiry"]
-    )
-    rows = rows.with_columns(x=pl.col("k") / (pl.col("atm") * pl.col("t").sqrt()))
-    fit_rows = rows.filter((pl.col("x").abs() <= 3) & (pl.col("t") >= MIN_T))
-    x = fit_rows["x"].to_numpy()
-    y = fit_rows["mark_iv"].to_numpy() / 100 / fit_rows["atm"].to_numpy() - 1
+    x = smile.get_column("x").to_numpy()
+    y = (smile.get_column("mark_iv") / 100 / smile.get_column("atm")).to_numpy() - 1
     skew, curvature = np.linalg.lstsq(np.c_[x, x * x], y, rcond=None)[0]
-
-    params = VolSurfaceParams(
-        term_beta=round(term_beta, 3),
-        skew=round(float(skew), 3),
-        curvature=round(float(curvature), 3),
-        basis_annual=round(basis, 3),
+    return VolSurfaceParams(
+        term_beta=round(term_beta, PARAM_DECIMALS),
+        skew=round(float(skew), PARAM_DECIMALS),
+        curvature=round(float(curvature), PARAM_DECIMALS),
+        basis_annual=round(basis, PARAM_DECIMALS),
     )
+
+
+def _ivs(level: np.ndarray, k: np.ndarray, t: np.ndarray, args: tuple[float, ...]) -> np.ndarray:
+    """IVs in vol points from the surface kernel, one call per row."""
+    rows = zip(level, k, t, strict=True)
+    return 100 * np.array([surface_iv_nb(a, kk, tt, *args) for a, kk, tt in rows])
+
+
+def surface_errors(
+    params: VolSurfaceParams, atm: pl.DataFrame, smile: pl.DataFrame
+) -> dict[str, np.ndarray]:
+    """Signed errors of ``params`` on an ATM table and smile rows (see the module docstring)."""
     args = surface_args(params)
-    err = np.array(
-        [
-            100 * surface_iv_nb(a30, k, t, *args) - iv
-            for a30, k, t, iv in fit_rows.select("atm30", "k", "t", "mark_iv").iter_rows()
-        ]
-    )
-    abs_err = np.abs(err)
-    return FitReport(
-        params=params,
-        rows=len(err),
-        rmse_vol_pts=float(np.sqrt(np.mean(err**2))),
-        median_abs_err_vol_pts=float(np.median(abs_err)),
-        p90_abs_err_vol_pts=float(np.quantile(abs_err, 0.9)),
-    )
-
-
-def main(paths: list[str]) -> None:
-    """Print the fit of the snapshot files given on the command line."""
-    report = fit_surface([pl.read_parquet(Path(p)) for p in paths])
-    print(report.params.model_dump_json(indent=2))
-    print(
-        f"rows={report.rows} rmse={report.rmse_vol_pts:.2f} vol pts "
-        f"median|err|={report.median_abs_err_vol_pts:.2f} p90|err|={report.p90_abs_err_vol_pts:.2f}"
-    )
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    flat = (0.0, *args[1:])  # no term structure: the level is the expiry's own ATM IV
+    a_t = atm.get_column("t").to_numpy()
+    term = _ivs(atm.get_column("atm30").to_numpy(), np.zeros(a_t.size), a_t, args)
+    s_k, s_t = smile.get_column("k").to_numpy(), smile.get_column("t").to_numpy()
+    quoted = smile.get_column("mark_iv").to_numpy()
+    spans = _basis_spans(atm).filter(pl.col("dt") >= BASIS_MIN_SPAN_DAYS / DAYS_PER_YEAR)
+    basis = (spans.get_column("log_ratio") / spans.get_column("dt")).to_numpy()
+    return {
+        "term": term - 100 * atm.get_column("atm").to_numpy(),
+        "smile": _ivs(smile.get_column("atm").to_numpy(), s_k, s_t, flat) - quoted,
+        "surface": _ivs(smile.get_column("atm30").to_numpy(), s_k, s_t, args) - quoted,
+        "basis": params.basis_annual - basis,
+    }

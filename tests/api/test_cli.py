@@ -1,10 +1,14 @@
 """The command line as a user runs it: exit codes, messages, files on disk."""
 
 import polars as pl
+import pytest
 
 from api.cli import main
 from cache.store import Store
+from engine.calibration import load_calibration
 from tests.cache.helpers import T0, make_candles
+from tests.conftest import SNAPSHOTS_DIR, require_dir
+from tests.engine.model_chains import flat, model_chain
 
 
 def _tree(root):
@@ -91,3 +95,87 @@ def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):
     assert "cover 2019-01-01 to 2026-01-01" in capsys.readouterr().err
     assert main([*base, "--start", "2024-01-01", "--end", "2023-01-01"]) == 2
     assert "must be after start" in capsys.readouterr().err
+
+
+# --- calibrate -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chain_sample(tmp_path_factory) -> dict[str, pl.DataFrame]:
+    """Every third snapshot of the real ../shared chains, per file name."""
+    frames = {}
+    for path in sorted(require_dir(SNAPSHOTS_DIR).glob("*.parquet")):
+        raw = pl.read_parquet(path)
+        keep = raw["harvest_time"].unique().sort().gather_every(3)
+        frames[path.name] = raw.filter(pl.col("harvest_time").is_in(keep.implode()))
+    return frames
+
+
+def test_calibrate_from_files_and_from_a_cached_source(chain_sample, tmp_path, capsys):
+    files = []
+    for name, frame in chain_sample.items():
+        frame.write_parquet(tmp_path / name)
+        files.append(str(tmp_path / name))
+    out = tmp_path / "cal" / "mine.json"
+    assert main(["calibrate", "--chains", *files, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    cal = load_calibration(out)
+    assert f"Calibration {cal.calibration_id}" in text and f"written: {out}" in text
+    for section in ("Spread model", "IV index -> 30-day ATM IV", "Vol surface", "Forward basis"):
+        assert section in text
+    assert "BTC" in text and "ETH" in text and "vol pts" in text
+    assert 0.85 < cal.atm_over_index("BTC") < 0.95
+
+    data_dir = tmp_path / "d"
+    store = Store(data_dir)
+    store.ensure_source("rec", "deribit-mainnet", label="recorded chains")
+    for frame in chain_sample.values():
+        store.append_chain("rec", frame["instrument_name"][0][:3], frame)
+    again = tmp_path / "from_source.json"
+    args = ["calibrate", "--data-dir", str(data_dir), "--chains", "rec"]
+    assert main([*args, "--out", str(again)]) == 0
+    capsys.readouterr()
+    from_source = load_calibration(again).doc
+    assert from_source["fitted_on"]["chains"] == ["rec:BTC", "rec:ETH"]
+    differ = ("calibration_id", "fitted_on")
+    assert {k: v for k, v in from_source.items() if k not in differ} == {
+        k: v for k, v in cal.doc.items() if k not in differ
+    }
+
+    before = sorted(tmp_path.rglob("*"))
+    assert main(args) == 0  # no --out: nothing written, and it says how to keep it
+    assert "not written: add --out FILE" in capsys.readouterr().out
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def _calibrate_error(args: list[str], capsys) -> str:
+    assert main(["calibrate", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_calibrate_bad_input_is_one_clear_line(tmp_path, capsys):
+    chain = model_chain(flat(0.5))
+    assert "absent.parquet: no such file" in _calibrate_error(
+        ["--chains", str(tmp_path / "absent.parquet")], capsys
+    )
+    chain.drop("mark_iv").write_parquet(tmp_path / "no_iv.parquet")
+    err = _calibrate_error(["--chains", str(tmp_path / "no_iv.parquet")], capsys)
+    assert "no_iv.parquet: missing column(s) ['mark_iv']" in err
+    chain.with_columns(mark_price=pl.lit(0.0)).write_parquet(tmp_path / "zero.parquet")
+    err = _calibrate_error(["--chains", str(tmp_path / "zero.parquet")], capsys)
+    assert "zero.parquet: no usable rows" in err
+    chain.write_parquet(tmp_path / "one_day.parquet")
+    one_day = str(tmp_path / "one_day.parquet")
+    assert "at least two UTC days" in _calibrate_error(["--chains", one_day], capsys)
+    assert "is a directory" in _calibrate_error(
+        ["--chains", one_day, "--out", str(tmp_path)], capsys
+    )
+
+    data = ["--data-dir", str(tmp_path / "d")]
+    err = _calibrate_error([*data, "--chains", "rec"], capsys)
+    assert "--chains rec: no such file, and no cached source 'rec'" in err
+    Store(tmp_path / "d").ensure_source("rec", "deribit-mainnet", label="recorded chains")
+    err = _calibrate_error([*data, "--chains", "rec"], capsys)
+    assert "source 'rec' holds no option-chain snapshots" in err

@@ -1,25 +1,56 @@
 import math
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.calibration.chains import read_chain_file
 from engine.config import VolSurfaceParams
 from engine.volsurface import candidate_iv, forward_price, surface_args
-from engine.volsurface.fit import fit_surface
+from engine.volsurface.fit import SurfaceData, fit_params, surface_errors, variance_at
 from engine.volsurface.nb import surface_iv_nb
 from tests.reference.volsurface import surface_iv_ref
 
 
 def test_defaults_are_the_fit_to_the_real_snapshots(snapshots_dir):
-    frames = [pl.read_parquet(p) for p in sorted(snapshots_dir.glob("*.parquet"))]
-    report = fit_surface(frames)
-    defaults = VolSurfaceParams()
-    assert report.params == defaults, "re-fit and update VolSurfaceParams defaults + docs"
-    assert report.rows > 50_000
-    assert report.rmse_vol_pts < 4.0
-    assert report.median_abs_err_vol_pts < 2.0
+    frames = [read_chain_file(p) for p in sorted(snapshots_dir.glob("*.parquet"))]
+    data = SurfaceData.from_frames(frames)
+    params = fit_params(data.atm, data.smile)
+    assert params == VolSurfaceParams(), "re-fit and update VolSurfaceParams defaults + docs"
+    err = surface_errors(params, data.atm, data.smile)
+    assert err["surface"].size == data.smile.height > 50_000
+    assert np.sqrt(np.mean(err["surface"] ** 2)) < 4.0
+    assert np.median(np.abs(err["surface"])) < 2.0
+    # the expiry's own ATM IV leaves only the smile's error: smaller than the whole surface's
+    assert np.median(np.abs(err["smile"])) < np.median(np.abs(err["surface"]))
+    assert np.median(np.abs(err["basis"])) < 0.02  # per year
+
+
+def _expiries(rows: list[tuple[str, float, float]]) -> pl.DataFrame:
+    t0 = datetime(2025, 12, 10, tzinfo=UTC)
+    return pl.DataFrame(
+        [("BTC", t0 + timedelta(minutes=m), t, v) for m, t, v in rows],
+        schema=["underlying", "harvest_time", "t", "var"],
+        orient="row",
+    )
+
+
+def test_variance_at_interpolates_total_variance_between_the_bracketing_expiries():
+    d = 1 / 365
+    table = _expiries(
+        [(0, 7 * d, 0.9), (0, 20 * d, 0.25), (0, 40 * d, 0.16), (0, 90 * d, 0.5),  # bracketed
+         (5, 30 * d, 0.36), (5, 60 * d, 0.1),  # an expiry at exactly 30 days
+         (9, 10 * d, 0.2), (9, 20 * d, 0.2)]  # nothing beyond 30 days: left out
+    )  # fmt: skip
+    out = variance_at(table, "var").sort("harvest_time")
+    assert out.height == 2
+    total = (0.25 * 20 * (40 - 30) + 0.16 * 40 * (30 - 20)) / (40 - 20)
+    assert out["var_at"][0] == pytest.approx(total / 30)
+    assert out["t_near"][0] == pytest.approx(20 * d) and out["t_next"][0] == pytest.approx(40 * d)
+    assert out["var_at"][1] == pytest.approx(0.36)
 
 
 @settings(max_examples=300)
