@@ -37,7 +37,8 @@ class FeeModel(_Frozen):
 class VolSurfaceParams(_Frozen):
     """How a candidate's IV is shaped from the 30-day IV index (see ``docs/volsurface.md``).
 
-    ``iv(K, T) = iv_index * (T / 30d) ** term_beta * clip(1 + skew*x + curvature*x**2)`` with
+    ``iv(K, T) = iv_index * atm_over_index * (T / 30d) ** term_beta * clip(1 + skew*x +
+    curvature*x**2)`` with
     ``x = ln(K / F) / (atm * sqrt(T))`` the standardised moneyness; the defaults are fitted to the
     real Deribit snapshots in ``../shared`` by :mod:`engine.volsurface.fit` (the ``surface`` block
     of the calibration the app ships, ``engine/calibration/default.json``).
@@ -50,6 +51,8 @@ class VolSurfaceParams(_Frozen):
     max_ratio: float = Field(3.0, ge=1, le=10)
     min_term_days: float = Field(1.0, gt=0, le=30)
     basis_annual: float = Field(0.041, ge=-1, le=1)  # forward = spot * exp(basis_annual * T)
+    # 30-day ATM IV / IV index; None: the calibration's ratio for the strategy's underlying
+    atm_over_index: float | None = Field(None, gt=0, le=2)
 
 
 class ScoringParams(_Frozen):
@@ -108,6 +111,25 @@ class StrategyConfig(_Frozen):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_atm_over_index(cls, data: Any) -> Any:
+        """Fill ``vol_surface.atm_over_index`` from the shipped calibration when it is unset."""
+        if not isinstance(data, Mapping):
+            return data
+        underlying = data.get("underlying")
+        surface = data.get("vol_surface", {})
+        if isinstance(surface, VolSurfaceParams):
+            surface = surface.model_dump()
+        if not (isinstance(surface, Mapping) and isinstance(underlying, str)):
+            return data
+        if surface.get("atm_over_index") is not None or underlying.upper() not in OPTION_SPECS:
+            return data
+        from engine.calibration import load_calibration  # the calibration imports this module
+
+        ratio = load_calibration().atm_over_index(underlying.upper())
+        return {**data, "vol_surface": {**surface, "atm_over_index": ratio}}
 
     @model_validator(mode="after")
     def _check_bands(self) -> "StrategyConfig":

@@ -194,8 +194,8 @@ def surface_errors(
     params: VolSurfaceParams, atm: pl.DataFrame, smile: pl.DataFrame
 ) -> dict[str, np.ndarray]:
     """Signed errors of ``params`` on an ATM table and smile rows (see the module docstring)."""
-    args = surface_args(params)
-    flat = (0.0, *args[1:])  # no term structure: the level is the expiry's own ATM IV
+    args = surface_args(params.model_copy(update={"atm_over_index": 1.0}))  # levels are ATM
+    flat = (1.0, 0.0, *args[2:])  # no term structure: the level is the expiry's own ATM IV
     a_t = atm.get_column("t").to_numpy()
     term = _ivs(atm.get_column("atm30").to_numpy(), np.zeros(a_t.size), a_t, args)
     s_k, s_t = smile.get_column("k").to_numpy(), smile.get_column("t").to_numpy()

@@ -1,7 +1,7 @@
 """Candidate implied vol: the 30-day IV index shaped by a term structure and a smile.
 
 ``iv(K, T) = atm(T) * clip(1 + skew*x + curvature*x², min_ratio, max_ratio)`` with
-``atm(T) = iv_index * (max(T, min_term) / 30d) ** term_beta`` and ``x = ln(K/F) / (atm * sqrt(T))``
+``atm(T) = iv_index * atm_over_index * (max(T, min_term) / 30d) ** term_beta`` and ``x = ln(K/F) / (atm * sqrt(T))``
 (standardised moneyness). Default parameters are fitted to real Deribit snapshots by
 :mod:`engine.volsurface.fit`; the fit and its error are in ``docs/volsurface.md``.
 """
@@ -13,8 +13,18 @@ from engine.volsurface.nb import surface_iv_nb
 
 
 def surface_args(p: VolSurfaceParams) -> tuple[float, ...]:
-    """The parameter tuple the kernels take after ``(iv_index, log_moneyness, t_years)``."""
-    return (p.term_beta, p.skew, p.curvature, p.min_ratio, p.max_ratio, p.min_term_days / 365.0)
+    """The parameter tuple the kernels take after ``(iv_index, log_moneyness, t_years)``.
+
+    ``p.atm_over_index`` must be resolved: a :class:`engine.config.StrategyConfig` fills it in
+    from the calibration for its underlying.
+    """
+    if p.atm_over_index is None:
+        raise ValueError(
+            "vol_surface.atm_over_index is unresolved: build the surface through a strategy "
+            "config (it takes the calibration's ratio for the underlying) or set it"
+        )
+    return (p.atm_over_index, p.term_beta, p.skew, p.curvature, p.min_ratio, p.max_ratio,
+            p.min_term_days / 365.0)  # fmt: skip
 
 
 def candidate_iv(

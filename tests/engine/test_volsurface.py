@@ -61,17 +61,23 @@ def test_variance_at_interpolates_total_variance_between_the_bracketing_expiries
     beta=st.floats(-0.3, 0.3),
     skew=st.floats(-0.5, 0.5),
     curv=st.floats(0.0, 0.5),
+    ratio=st.floats(0.5, 1.5),
 )
-def test_kernel_equals_reference(iv, k, t, beta, skew, curv):
-    args = (beta, skew, curv, 0.5, 3.0, 1 / 365)
+def test_kernel_equals_reference(iv, k, t, beta, skew, curv, ratio):
+    args = (ratio, beta, skew, curv, 0.5, 3.0, 1 / 365)
     assert surface_iv_nb(iv, k, t, *args) == pytest.approx(
         surface_iv_ref(iv, k, t, *args), rel=1e-12
     )
 
 
 def test_atm_30d_equals_index_and_smile_shape():
-    p = VolSurfaceParams()
+    p = VolSurfaceParams(atm_over_index=1.0)
     assert candidate_iv(60.0, 100.0, 100.0, 30 / 365, p) == pytest.approx(60.0)
+    # a DVOL-style index sits above the 30-day ATM IV: the calibrated ratio brings it down
+    lower = VolSurfaceParams(atm_over_index=0.9)
+    assert candidate_iv(60.0, 100.0, 100.0, 30 / 365, lower) == pytest.approx(54.0)
+    with pytest.raises(ValueError, match="atm_over_index is unresolved"):
+        candidate_iv(60.0, 100.0, 100.0, 30 / 365, VolSurfaceParams())
     # negative skew: OTM calls a little under ATM near the money, wings rise again
     near = candidate_iv(60.0, 105.0, 100.0, 30 / 365, p)
     wing = candidate_iv(60.0, 200.0, 100.0, 30 / 365, p)
@@ -83,6 +89,6 @@ def test_atm_30d_equals_index_and_smile_shape():
 
 
 def test_forward_carries_basis():
-    p = VolSurfaceParams(basis_annual=0.05)
+    p = VolSurfaceParams(basis_annual=0.05, atm_over_index=1.0)
     assert forward_price(100.0, 0.5, p) == pytest.approx(100 * math.exp(0.025))
     assert surface_args(p)[-1] == pytest.approx(1 / 365)
