@@ -1,9 +1,10 @@
 """Candidate implied vol: the 30-day IV index shaped by a term structure and a smile.
 
 ``iv(K, T) = atm(T) * clip(1 + skew*x + curvature*x², min_ratio, max_ratio)`` with
-``atm(T) = iv_index * atm_over_index * (max(T, min_term) / 30d) ** term_beta`` and ``x = ln(K/F) / (atm * sqrt(T))``
-(standardised moneyness). Default parameters are fitted to real Deribit snapshots by
-:mod:`engine.volsurface.fit`; the fit and its error are in ``docs/volsurface.md``.
+``atm(T) = iv_index * atm_over_index * (max(T, min_term) / 30d) ** term_beta`` and
+``x = ln(K/F) / (atm * sqrt(T))`` (standardised moneyness). Default parameters are fitted to
+real Deribit snapshots by :mod:`engine.volsurface.fit` (``atm_over_index`` by the calibration);
+the fits and their errors are in ``docs/volsurface.md``.
 """
 
 import numpy as np
