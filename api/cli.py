@@ -120,6 +120,7 @@ STRATEGY_OPTIONS = {
     "min_dte_to_roll": float,
     "position_size": float,
     "initial_capital_usd": float,
+    "fill_model": str,  # bid_ask (default) or mark (optimistic)
 }
 
 

@@ -86,6 +86,14 @@ def test_backtest_cli_json_and_text(synthetic_data_dir, tmp_path, capsys):
     assert "fills bid/ask (sales at the bid, buy-backs at the ask), IV real (DVOL) at 0.0 %" in text
     assert "  ! SYNTHETIC market: prices, IV and settlement prices are generated" in text
     assert "  ! fees: Deribit's current schedule" in text
+    assert main([*args, "--fill-model", "mark", "--json"]) == 0
+    at_mark = json.loads(capsys.readouterr().out)
+    assert at_mark["data"]["fill_model"] == "mark" and at_mark["run_id"] != out["run_id"]
+    assert any("optimistic" in w for w in at_mark["data"]["warnings"])
+    assert main([*args, "--fill-model", "mid"]) == 2
+    assert "fill_model" in capsys.readouterr().err
+    assert main([*args, "--initial-capital-usd", "1000"]) == 2
+    assert "initial_capital_usd" in capsys.readouterr().err
 
 
 def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):

@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 import polars as pl
@@ -31,15 +32,25 @@ def _minute(iso: str) -> str:
     return iso.replace("T", " ")[:16]
 
 
+def _fixed(x: float, digits: int, sign: str = "") -> str:
+    """``x`` as the browser's Intl.NumberFormat shows it: its shortest decimal, half away from 0.
+
+    Python's ``format`` rounds the binary value instead; the two differ on a tie such as
+    0.0083375 (fills on the tick grid make such PnLs common).
+    """
+    d = Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{d:{sign},.{digits}f}"
+
+
 def trade_cells(t: dict) -> list[list[str]]:
     """The cells of a trade's row as the page shows them: text and class of each."""
     reason = "expiry (assigned)" if t["assigned"] else t["close_reason"]
     pnl = "num ok" if t["pnl_usd"] > 0 else "num err" if t["pnl_usd"] < 0 else "num"
     return [[_minute(t["open_time"]), ""], [_minute(t["close_time"]), ""],
-            [t["instrument_name"], ""], [f"{t['strike']:,.0f}", "num"],
-            [f"{t['dte_at_open']:,.1f}", "num"], [f"{t['premium_coin']:,.6f}", "num"],
-            [f"{t['premium_usd']:,.2f}", "num"], [reason, ""],
-            [f"{t['pnl_coin']:+,.6f}", pnl], [f"{t['pnl_usd']:+,.2f}", pnl]]  # fmt: skip
+            [t["instrument_name"], ""], [_fixed(t["strike"], 0), "num"],
+            [_fixed(t["dte_at_open"], 1), "num"], [_fixed(t["premium_coin"], 6), "num"],
+            [_fixed(t["premium_usd"], 2), "num"], [reason, ""],
+            [_fixed(t["pnl_coin"], 6, "+"), pnl], [_fixed(t["pnl_usd"], 2, "+"), pnl]]  # fmt: skip
 
 
 def run_via_api(server, exit_style: str) -> str:
@@ -107,7 +118,7 @@ def test_a_finished_run_is_charted_and_its_trades_sort_and_page(page, live_serve
         "bid/ask (sales at the bid, buy-backs at the ask)"
     )
     expect(page.get_by_test_id("res-data-iv-real")).to_have_text("0.0 % of decisions")
-    expect(page.get_by_test_id("res-data-calibration")).to_have_count(0)  # none recorded
+    expect(page.get_by_test_id("res-data-calibration")).to_have_text(data["calibration_id"])
     warnings = page.get_by_test_id("res-warnings").locator("li")
     expect(warnings).to_have_text(data["warnings"])
     expect(warnings.first).to_be_visible()
@@ -310,7 +321,7 @@ def test_the_data_block_of_a_run_is_shown_in_the_results_and_the_history(page, l
     expect(plain.get_by_test_id("history-warnings").locator("li").first).to_contain_text(
         "SYNTHETIC market"
     )
-    expect(plain.get_by_test_id("history-calibration")).to_have_count(0)
+    expect(plain.get_by_test_id("history-calibration")).to_contain_text("cal-")
     shot(page, "results_data_block")
 
     # a run from before the data block existed: its facts read "not recorded", nothing breaks

@@ -9,6 +9,7 @@ import pytest
 
 from cache.datasource import DeribitDataSource
 from cache.store import Store
+from engine.calibration import load_calibration
 from engine.config import CallSimulationConfig
 from engine.results.data_quality import data_warnings, iv_real_share, stale_settlements
 from engine.simulator import CoveredCallSimulator
@@ -104,7 +105,8 @@ def test_a_run_reports_the_share_of_decisions_on_real_dvol(tmp_path):
     )
     data = CoveredCallSimulator(DeribitDataSource(tmp_path, "part"), cfg).simulate_policy().data
     assert data["iv_real_share"] == pytest.approx(9 / 19)
-    assert data["fill_model"] == "bid_ask" and data["calibration_id"] is None
+    assert data["fill_model"] == "bid_ask"
+    assert data["calibration_id"] == load_calibration().calibration_id
     assert data["fee_schedule"]["name"] == "deribit-current"
     assert data["warnings"] == [
         "53 % of IV estimated from realized vol (no DVOL print)",
