@@ -19,6 +19,7 @@ from cache.datasource import DeribitDataSource
 from cache.store import Store
 from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
+from engine.prepare import driver
 from engine.results.runs import execute_run
 from tests.reference.backtest import backtest_ref
 
@@ -68,6 +69,17 @@ def main(argv: list[str] | None = None) -> None:
             f"({scored:,} in all); reference loop {ref_s:.2f} s for {len(ref['equity'])} instants "
             f"-> {ref_scaled:.0f} s scaled to {instants} instants: {ref_scaled / cold:.0f}x faster"
         )
+    cfg = CallSimulationConfig(**W1, exit_style="hold_to_expiry")
+    threads = {}
+    for n in sorted({1, driver.PREPARE_THREADS}):
+        driver.PREPARE_THREADS = n
+        shutil.rmtree(data_dir / "prepared", ignore_errors=True)
+        threads[n] = execute_run(data_dir, cfg)[0].timings["prepare_s"]
+    print(
+        "prepare (hold_to_expiry, not cached): "
+        + ", ".join(f"{n} thread{'s' if n > 1 else ''} {s:.3f} s" for n, s in threads.items())
+        + f"; {threads[1] / threads[max(threads)]:.2f}x with {max(threads)}"
+    )
     print(f"peak RSS {_peak_rss_mb():.0f} MB (whole process, compilation included)")
 
 
