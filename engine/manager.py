@@ -203,6 +203,8 @@ class BacktestManager:
             )
         except CancelledError:
             self._finish("stopped", message="stopped by user")
+        except ValueError as exc:  # bad input the config could not see (e.g. a too small capital)
+            self._finish("error", error=str(exc))
         except Exception as exc:  # the UI must see the failure, never a stuck "running"
             traceback.print_exc()
             self._finish("error", error=f"{type(exc).__name__}: {exc}")

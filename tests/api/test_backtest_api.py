@@ -99,6 +99,20 @@ def test_bad_input_names_the_field_and_starts_nothing(client, change, status, fi
     assert client.get("/api/backtest/status").json()["state"] == "idle"
 
 
+def test_a_capital_below_deribits_minimum_order_ends_in_an_error_naming_it(client):
+    body = {**BODY, "initial_capital_usd": 500}
+    assert client.post("/api/backtest/start", json=body).json()["started"] is True
+    status = wait_for(client, lambda s: not s["running"])
+    assert status["state"] == "error"
+    assert status["error"].startswith("initial_capital_usd (500.00 USD) buys")
+    assert "below Deribit's minimum option order of 0.1 BTC" in status["error"]
+
+
+def test_a_position_below_the_minimum_is_refused_at_start(client):
+    res = client.post("/api/backtest/start", json={**BODY, "position_size": 0.05})
+    assert res.status_code == 422 and "position_size" in res.json()["error"]
+
+
 def test_fifty_concurrent_starts_start_exactly_one(client):
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(lambda _: client.post("/api/backtest/start", json=BODY), range(50)))
