@@ -63,7 +63,8 @@ function describeStrategy(c) {
     : "hold to expiry";
   return `delta ${c.target_delta} (${c.delta_min}–${c.delta_max}), ${c.target_dte} DTE `
     + `(${c.min_dte}–${c.max_dte} d), min score ${c.min_score_to_trade}, `
-    + `${c.position_size} coin; decides every ${c.decision_interval_hours} h on ${c.timeframe} bars; ${exit}`;
+    + `${c.position_size} coin; decides every ${c.decision_interval_hours} h on ${c.timeframe} bars; ${exit}`
+    + (c.fill_model === "mark" ? "; model chains fill at the mark (optimistic)" : "");
 }
 
 function renderDecisions(rows) {
