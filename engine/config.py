@@ -14,6 +14,15 @@ from cache.timeutil import TIMEFRAME_HOURS, as_utc
 from engine.instruments.contracts import OPTION_SPECS
 
 
+class FieldValueError(ValueError):
+    """A config value that the data makes impossible (``field`` names it), e.g. a capital that
+    buys less than Deribit's minimum order at the run's first price."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -221,10 +230,11 @@ class CallSimulationConfig(StrategyConfig):
         coins = self.initial_capital_usd / first_spot_usd
         minimum = OPTION_SPECS[self.underlying].min_amount
         if coins < minimum:
-            raise ValueError(
+            raise FieldValueError(
+                "initial_capital_usd",
                 f"initial_capital_usd ({self.initial_capital_usd:,.2f} USD) buys "
                 f"{coins:.4g} {self.underlying} at the first price ({first_spot_usd:,.2f} USD), "
-                f"below Deribit's minimum option order of {minimum:g} {self.underlying}"
+                f"below Deribit's minimum option order of {minimum:g} {self.underlying}",
             )
         return coins
 

@@ -27,7 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from cache.datasource import DeribitDataSource
 from cache.timeutil import as_utc
 from engine.config import CallSimulationConfig
-from engine.market import check_covered
+from engine.market import check_covered, first_spot_usd
 from engine.metrics import compute_metrics
 from engine.prepare import CancelledError
 from engine.results.runs import write_run
@@ -90,8 +90,15 @@ class BacktestManager:
 
     # -- public API ----------------------------------------------------------------------------
     def validate(self, cfg: CallSimulationConfig) -> None:
-        """Raise (SourceNotFoundError, DataNotCoveredError, ValueError) if ``cfg`` cannot run."""
-        check_covered(DeribitDataSource(self.data_dir, cfg.source), cfg)
+        """Raise (SourceNotFoundError, DataNotCoveredError, FieldValueError) if ``cfg`` cannot run.
+
+        That includes an ``initial_capital_usd`` buying less than Deribit's minimum order at the
+        run's first price.
+        """
+        ds = DeribitDataSource(self.data_dir, cfg.source)
+        check_covered(ds, cfg)
+        if cfg.initial_capital_usd is not None:
+            cfg.quantity_coin(first_spot_usd(ds, cfg))
 
     def start(self, cfg: CallSimulationConfig, pace: int | None = None) -> bool:
         """Start a run; False (and nothing starts) if one is already running."""

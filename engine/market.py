@@ -18,7 +18,7 @@ import polars as pl
 
 from cache.datasource import DataNotCoveredError
 from cache.timeutil import TIMEFRAME_HOURS, to_ns
-from engine.config import CallSimulationConfig
+from engine.config import CallSimulationConfig, FieldValueError
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
 from engine.policy.schedule import decision_mask
 
@@ -65,7 +65,26 @@ def check_covered(ds, cfg: CallSimulationConfig) -> None:
             )
     base = ds.base_timeframe(cfg.underlying)
     if cfg.timeframe_hours < TIMEFRAME_HOURS[base]:
-        raise ValueError(f"timeframe {cfg.timeframe} is finer than the {base} data of the source")
+        raise FieldValueError(
+            "timeframe", f"timeframe {cfg.timeframe} is finer than the {base} data of the source"
+        )
+
+
+def first_spot_usd(ds, cfg: CallSimulationConfig) -> float:
+    """The spot (USD) at the run's first instant, as :func:`load_run_market` gives it.
+
+    The close of the first ``cfg.timeframe`` bar closing at or after ``cfg.start``: what
+    ``initial_capital_usd`` buys coins at. The range must be covered (:func:`check_covered`).
+    """
+    tf = timedelta(hours=cfg.timeframe_hours)
+    cov = ds.coverage(cfg.underlying).candles
+    bars = ds.get_candles(
+        cfg.underlying, max(cfg.start - tf, cov.start), min(cfg.start + tf, cov.end), cfg.timeframe
+    )
+    first = bars.filter(pl.col("time") + tf >= cfg.start)
+    if first.is_empty():
+        raise FieldValueError("start", f"no {cfg.timeframe} bar closes at {cfg.start.isoformat()}")
+    return float(first.get_column("close")[0])
 
 
 def context_inputs(

@@ -14,7 +14,7 @@ from api.schemas import (
 )
 from cache.datasource import DataNotCoveredError
 from cache.store import SourceNotFoundError
-from engine.config import CallSimulationConfig
+from engine.config import CallSimulationConfig, FieldValueError
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
 
@@ -50,8 +50,10 @@ def start_backtest(body: BacktestStartRequest, request: Request):
         return _refuse(404, str(exc), [{"field": "source", "message": str(exc)}])
     except DataNotCoveredError as exc:
         return _refuse(400, str(exc), [{"field": "start", "message": str(exc)}])
+    except FieldValueError as exc:
+        return _refuse(400, str(exc), [{"field": exc.field, "message": str(exc)}])
     except ValueError as exc:
-        return _refuse(400, str(exc), [{"field": "timeframe", "message": str(exc)}])
+        return _refuse(400, str(exc), [{"field": "config", "message": str(exc)}])
     if not manager.start(cfg, pace=body.pace):
         return _refuse(409, ALREADY_RUNNING)
     return StartResponse(started=True)

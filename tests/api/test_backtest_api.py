@@ -99,13 +99,17 @@ def test_bad_input_names_the_field_and_starts_nothing(client, change, status, fi
     assert client.get("/api/backtest/status").json()["state"] == "idle"
 
 
-def test_a_capital_below_deribits_minimum_order_ends_in_an_error_naming_it(client):
-    body = {**BODY, "initial_capital_usd": 500}
-    assert client.post("/api/backtest/start", json=body).json()["started"] is True
-    status = wait_for(client, lambda s: not s["running"])
-    assert status["state"] == "error"
-    assert status["error"].startswith("initial_capital_usd (500.00 USD) buys")
-    assert "below Deribit's minimum option order of 0.1 BTC" in status["error"]
+def test_a_capital_below_deribits_minimum_order_is_refused_naming_it(client):
+    res = client.post("/api/backtest/start", json={**BODY, "initial_capital_usd": 500})
+    assert res.status_code == 400
+    body = res.json()
+    assert body["error"].startswith("initial_capital_usd (500.00 USD) buys")
+    assert "below Deribit's minimum option order of 0.1 BTC" in body["error"]
+    assert [d["field"] for d in body["detail"]] == ["initial_capital_usd"]
+    assert client.get("/api/backtest/status").json()["running"] is False
+    enough = client.post("/api/backtest/start", json={**BODY, "initial_capital_usd": 50_000})
+    assert enough.json()["started"] is True
+    assert wait_for(client, lambda s: not s["running"])["state"] == "finished"
 
 
 def test_a_position_below_the_minimum_is_refused_at_start(client):

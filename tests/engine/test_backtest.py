@@ -15,6 +15,7 @@ from cache.store import Store
 from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import Cand
+from engine.market import first_spot_usd
 from engine.results.runs import write_run
 from engine.simulator import CoveredCallSimulator
 from tests.reference.backtest import backtest_ref
@@ -224,3 +225,10 @@ def test_sizes_below_deribits_minimum_order_are_refused(ds):
     cfg = CallSimulationConfig(**{**WINDOWS[0], "initial_capital_usd": 1_000})
     with pytest.raises(ValueError, match=r"initial_capital_usd .*minimum option order of 0\.1 BTC"):
         _run(ds, cfg)
+
+
+@pytest.mark.parametrize("window", WINDOWS[:3], ids=lambda w: w["timeframe"])
+def test_first_spot_is_the_runs_first_instant(ds, window):
+    """What the API checks a capital against before starting is what the run buys coins at."""
+    cfg = CallSimulationConfig(**window)
+    assert first_spot_usd(ds, cfg) == CoveredCallSimulator(ds, cfg).market.spot[0]
