@@ -89,7 +89,9 @@ def split_authority(authority: str, scheme: str = "http") -> tuple[str, str]:
 def cross_site_reason(headers: Headers, host: str) -> str | None:
     """Why a request comes from a page of another origin, or None when nothing says so.
 
-    Requests without ``Origin`` and ``Sec-Fetch-*`` (curl, scripts) are not from a web page.
+    Requests without ``Origin`` and ``Sec-Fetch-*`` (curl, scripts) are not from a web page. The
+    scheme is not compared: behind a TLS proxy the page is https and the app sees http, and no
+    other page can be served from this host and port.
     """
     site = headers.get("sec-fetch-site")
     if site in CROSS_SITE:
