@@ -60,6 +60,7 @@ def test_a_token_server_asks_for_the_token_then_the_dashboard_works(
         page = context.new_page()
         page.goto(server.url)
         expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+        expect(page.locator("[data-testid=logout]")).to_have_count(0)
         page.fill("[data-testid=login-token]", "not-the-token-at-all")
         page.click("[data-testid=login-submit]")
         expect(page.locator("[data-testid=login-error]")).to_be_visible()
