@@ -60,10 +60,19 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import create_app
+    from api.security import allowed_host_names, is_loopback, require_token_beyond_loopback
 
     settings = _settings(args, host=args.host, port=args.port)
+    require_token_beyond_loopback(settings)
     ensure_default_data(Store(settings.data_dir))
     print(f"thetadesk: serving on http://{settings.host}:{settings.port}", flush=True)
+    if not is_loopback(settings.host):
+        names = ", ".join(sorted(allowed_host_names(settings)))
+        print(
+            f"thetadesk: beyond loopback: the token is required; Host names answered: {names} "
+            "(add more with THETADESK_ALLOWED_HOSTS)",
+            flush=True,
+        )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 

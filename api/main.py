@@ -11,14 +11,22 @@ from fastapi.templating import Jinja2Templates
 
 from api.agent_setup import build_agent
 from api.errors import install_error_handlers
-from api.routers import agent, backtest, meta, pages, results, status
+from api.routers import agent, auth, backtest, docs, meta, pages, results, status
 from api.schemas import ErrorResponse
+from api.security import SecurityMiddleware
 from api.settings import Settings, get_settings
 from engine import __version__
 from engine.manager import BacktestManager
 
 log = logging.getLogger(__name__)
-ERRORS = {422: "Invalid request: names the bad field(s)", 500: "Internal error"}
+ERRORS = {
+    400: "Bad request, e.g. a Host header that names another server",
+    401: "Token required (a server bound beyond loopback)",
+    403: "Cross-site write refused",
+    413: "Request body too large",
+    422: "Invalid request: names the bad field(s)",
+    500: "Internal error",
+}
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,10 +59,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.agent.journal.close()
 
     errors = {code: {"model": ErrorResponse, "description": text} for code, text in ERRORS.items()}
-    app = FastAPI(title="thetadesk", version=__version__, lifespan=lifespan, responses=errors)
+    # /docs is served from a local copy of Swagger UI (routers/docs.py); ReDoc only comes from a CDN
+    app = FastAPI(
+        title="thetadesk",
+        version=__version__,
+        lifespan=lifespan,
+        responses=errors,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    app.state.templates.env.globals["auth_required"] = settings.auth_token is not None
     install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if UPLOT_DIR.is_dir():
         app.mount("/vendor/uplot", StaticFiles(directory=UPLOT_DIR), name="uplot")
@@ -66,4 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(results.router)
     app.include_router(meta.router)
     app.include_router(pages.router)
+    app.include_router(auth.router)
+    app.include_router(docs.router)
     return app

@@ -4,15 +4,20 @@ Deribit credentials are secrets: read from the environment only, kept as ``Secre
 printed, logged or returned by the API). No order reaches Deribit unless the broker is
 ``testnet`` with testnet credentials, or ``mainnet`` with mainnet credentials *and*
 ``THETADESK_AGENT_ALLOW_MAINNET_ORDERS=true``.
+
+``AUTH_TOKEN``, ``ALLOWED_HOSTS`` and ``MAX_BODY_BYTES`` decide who may reach the app (see
+``api/security.py``); the token is a secret like the credentials.
 """
 
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_TOKEN_CHARS = 16  # a token a person or a script could guess is no gate
 
 
 class Settings(BaseSettings):
@@ -25,6 +30,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = 8000
+    # who may reach the app: the token is required to serve beyond loopback (Bearer or the login
+    # cookie); Host names accepted besides loopback's and `host` (comma-separated in the env)
+    auth_token: SecretStr | None = None
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    max_body_bytes: int = 1 << 20  # a larger request body is refused with 413
 
     agent_enabled: bool = True
     agent_strategy: Path | None = None  # a strategy / run config / summary.json to run live
@@ -46,6 +56,23 @@ class Settings(BaseSettings):
     deribit_mainnet_client_id: SecretStr | None = None
     deribit_mainnet_client_secret: SecretStr | None = None
     agent_allow_mainnet_orders: bool = False
+
+    @field_validator("auth_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_CHARS} characters (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return token
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, hosts: object) -> object:
+        if isinstance(hosts, str):
+            return [h.strip() for h in hosts.split(",") if h.strip()]
+        return hosts
 
 
 @lru_cache

@@ -4,7 +4,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.security import LOOPBACK_NAMES
 from api.settings import Settings
+
+
+@pytest.fixture(scope="package", autouse=True)
+def testclient_host():
+    """Let the apps these tests build answer to ``Host: testserver``, TestClient's default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("api.security.LOOPBACK_NAMES", (*LOOPBACK_NAMES, "testserver"))
+        yield
 
 
 @pytest.fixture

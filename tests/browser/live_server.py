@@ -4,6 +4,7 @@ The server is the one a person starts (uvicorn through the command line), not an
 ASGI app, so what is exercised includes the socket, the worker thread and the event loop.
 """
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,13 +35,30 @@ class LiveServer:
         The server's data dir (written to: give it a private copy).
     ready_timeout_s
         How long to wait for ``GET /status`` to answer 200 before giving up.
+    host
+        The address to bind; requests always go to 127.0.0.1 (``url``).
+    env
+        Extra environment variables for the server (``THETADESK_AUTH_TOKEN``, ...).
+    headers
+        Headers of the readiness poll (a bearer token when the server requires one).
     """
 
-    def __init__(self, data_dir: Path, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        *,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_timeout_s = ready_timeout_s
+        self.host = host
+        self.env = os.environ | (env or {})
+        self.headers = headers or {}
         # a file, not a pipe: a chatty server must never block on a full pipe nobody reads
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
             prefix="thetadesk-server-", suffix=".log", delete=False
@@ -50,16 +68,21 @@ class LiveServer:
     def start(self) -> "LiveServer":
         """Launch the server and poll ``/status`` until it answers; raise with the log if not."""
         cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
-        cmd += ["--host", "127.0.0.1", "--data-dir", str(self.data_dir)]
+        cmd += ["--host", self.host, "--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self._proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/status", timeout=1.0).status_code == 200:
+                status = httpx.get(f"{self.url}/status", headers=self.headers, timeout=1.0)
+                if status.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
