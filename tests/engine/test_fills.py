@@ -40,6 +40,7 @@ def _on_grid(price: float) -> bool:
 
 
 @example(underlying="BTC", mark=0.005000000000000001, delta=0.25, dte=1.0)  # a grid level + noise
+@example(underlying="ETH", mark=0.29999999999999993, delta=0.5, dte=1.0)  # a grid level - noise
 @given(
     underlying=st.sampled_from(["BTC", "ETH"]),
     mark=st.floats(1e-4, 0.3),
