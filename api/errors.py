@@ -48,8 +48,13 @@ def _extra_of(request: Request) -> dict:
     return getattr(request.scope.get("endpoint"), "error_extra", {})
 
 
-def validation_fields(exc: RequestValidationError | ValidationError) -> tuple[str, list[dict]]:
-    """A one-line message naming every bad field, and the per-field list."""
+def validation_fields(
+    exc: RequestValidationError | ValidationError, prefix: str = ""
+) -> tuple[str, list[dict]]:
+    """A one-line message naming every bad field, and the per-field list.
+
+    ``prefix`` is where the validated object sits in the request (``"config."``).
+    """
     body = getattr(exc, "body", None)
     fields = []
     for err in exc.errors():
@@ -64,7 +69,10 @@ def validation_fields(exc: RequestValidationError | ValidationError) -> tuple[st
             message += ", not a boolean"
         path = [str(p) for p in loc if p not in ("body", "query", "path")]
         field = ".".join(path) or _field_named_first(message)
-        fields.append({"field": field, "message": message.removeprefix(f"{field}: ")})
+        message = message.removeprefix(f"{field}: ")
+        if prefix:  # "body" stands for the whole object checked, here the prefix itself
+            field = prefix.removesuffix(".") if field == "body" else prefix + field
+        fields.append({"field": field, "message": message})
     summary = "; ".join(
         f["message"] if f["field"] == "body" else f"{f['field']}: {f['message']}" for f in fields
     )

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import ValidationError
 
 from api.agent_setup import AgentConfigError, build_agent
-from api.errors import error_response, validation_fields
+from api.errors import error_response, field_error, validation_fields
 from api.schemas import (
     AgentDecision,
     AgentStatus,
@@ -107,20 +107,21 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
             f"the {agent.broker.name} agent takes a strategy only at start "
             "(THETADESK_AGENT_STRATEGY); only a paper agent switches while running",
         )
+    where = "config" if body.from_run is None else "from_run"
     if body.from_run is not None:
         try:
             source = read_summary(settings.data_dir, body.from_run)["config"]
         except RunNotFoundError as exc:
-            return error_response(404, str(exc), [{"field": "from_run", "message": str(exc)}])
+            return field_error(404, "from_run", str(exc))
     else:
         source = body.config
     try:
         strategy, _ = split_strategy(source)
     except ValidationError as exc:
-        message, detail = validation_fields(exc)
+        message, detail = validation_fields(exc, prefix=f"{where}.")
         return error_response(422, message, detail)
     except ValueError as exc:
-        return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+        return field_error(422, where, str(exc))
     with _switching:
         if agent.broker.position is not None and not body.close_open_call:
             name = agent.broker.position.instrument_name
@@ -132,7 +133,7 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
         try:
             new = build_agent(settings, strategy)
         except (AgentConfigError, ValueError) as exc:
-            return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+            return field_error(422, where, str(exc))
         agent.pause()
         if agent.broker.position is not None:
             closed = agent.close_open_call("switching strategy")
