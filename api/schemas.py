@@ -224,6 +224,18 @@ class AgentStrategyRequest(BaseModel):
         return self
 
 
+class AgentResumeRequest(BaseModel):
+    """Optional body of ``POST /api/agent/resume``."""
+
+    model_config = STRICT_INPUT
+
+    adopt_account: bool = Field(
+        False,
+        description="an agent whose account differs from its book takes the account as it is "
+        "(flat, or one short call of its size and no open order) instead of waiting for a fix",
+    )
+
+
 class RunTrust(BaseModel):
     """How far a run's numbers can be trusted (``summary.json`` ``data``; null: not recorded)."""
 

@@ -10,11 +10,14 @@ from api.agent_setup import AgentConfigError, build_agent
 from api.errors import error_response, field_error, validation_fields
 from api.schemas import (
     AgentDecision,
+    AgentResumeRequest,
     AgentStatus,
     AgentStrategyRequest,
     AgentTrade,
     ErrorResponse,
 )
+from cache.deribit.errors import DeribitError
+from engine.agent.loop import AccountMismatchError
 from engine.config import split_strategy
 from engine.results.history import RunNotFoundError, read_summary
 
@@ -74,10 +77,29 @@ def pause_agent(request: Request) -> AgentStatus:
     return agent_status(request)
 
 
-@router.post("/resume", response_model=AgentStatus)
-def resume_agent(request: Request) -> AgentStatus:
-    """Cycle again."""
-    _agent(request).resume()
+@router.post(
+    "/resume",
+    response_model=AgentStatus,
+    responses={
+        409: {"model": ErrorResponse, "description": "the account still differs from the book"},
+        503: {"model": ErrorResponse, "description": "the account could not be checked"},
+    },
+)
+def resume_agent(request: Request, body: AgentResumeRequest | None = None):
+    """Cycle again.
+
+    An agent held back because its Deribit account differs from its book (``reconcile_error``)
+    checks the account again first and stays paused while it still differs (409). Send
+    ``adopt_account: true`` to take the account as it is instead: flat, or one short call of
+    the agent's size with no open order.
+    """
+    agent = _agent(request)
+    try:
+        agent.resume(adopt_account=body is not None and body.adopt_account)
+    except AccountMismatchError as exc:
+        return error_response(409, f"the account still differs from the agent's book: {exc}")
+    except DeribitError as exc:
+        return error_response(503, f"could not check the account: {type(exc).__name__}: {exc}")
     return agent_status(request)
 
 
@@ -131,7 +153,7 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
                 "switch, or wait until it is closed",
             )
         try:
-            new = build_agent(settings, strategy)
+            new = build_agent(settings, strategy, configured=agent.configured)
         except (AgentConfigError, ValueError) as exc:
             return field_error(422, where, str(exc))
         agent.pause()
