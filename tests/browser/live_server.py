@@ -4,6 +4,7 @@ The server is the one a person starts (uvicorn through the command line), not an
 ASGI app, so what is exercised includes the socket, the worker thread and the event loop.
 """
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,10 +35,22 @@ class LiveServer:
         The server's data dir (written to: give it a private copy).
     ready_timeout_s
         How long to wait for ``GET /status`` to answer 200 before giving up.
+    env
+        ``THETADESK_*`` settings for the server; the caller's own ``THETADESK_*`` variables
+        are left out whenever it is given.
     """
 
-    def __init__(self, data_dir: Path, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.env = None
+        if env is not None:
+            own = {k: v for k, v in os.environ.items() if not k.startswith("THETADESK_")}
+            self.env = own | env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_timeout_s = ready_timeout_s
@@ -52,7 +65,7 @@ class LiveServer:
         cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
         cmd += ["--host", "127.0.0.1", "--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env
         )
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
@@ -75,6 +88,12 @@ class LiveServer:
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(5)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crash or the OOM killer would."""
+        if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(5)
 
