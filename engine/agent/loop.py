@@ -98,6 +98,7 @@ class LiveAgent:
             self._set(state="finished", last_reason="the replayed history is exhausted")
             return
         self.journal.commit(checkpoint=self.checkpoint().model_dump(mode="json"))
+        self.journal.set_paused(self._paused.is_set())  # a switched-in agent starts unpaused
         self._stop.clear()
         self._set(state="paused" if self._paused.is_set() else "running")
         self._thread = threading.Thread(target=self._loop, name="live-agent", daemon=True)
