@@ -77,13 +77,17 @@ def pause_agent(request: Request) -> AgentStatus:
     return agent_status(request)
 
 
+def _errors(descriptions: dict[int, str]) -> dict:
+    """OpenAPI ``responses``: each status code answered in the one error shape."""
+    return {code: {"model": ErrorResponse, "description": d} for code, d in descriptions.items()}
+
+
 @router.post(
     "/resume",
     response_model=AgentStatus,
-    responses={
-        409: {"model": ErrorResponse, "description": "the account still differs from the book"},
-        503: {"model": ErrorResponse, "description": "the account could not be checked"},
-    },
+    responses=_errors(
+        {409: "the account still differs from the book", 503: "the account could not be checked"}
+    ),
 )
 def resume_agent(request: Request, body: AgentResumeRequest | None = None):
     """Cycle again.
@@ -106,12 +110,14 @@ def resume_agent(request: Request, body: AgentResumeRequest | None = None):
 @router.post(
     "/strategy",
     response_model=AgentStatus,
-    responses={
-        400: {"model": ErrorResponse, "description": "the body is not JSON"},
-        404: {"model": ErrorResponse, "description": "no finished run with this id"},
-        409: {"model": ErrorResponse, "description": "not a paper agent, or a call is open"},
-        422: {"model": ErrorResponse, "description": "the strategy names a bad field"},
-    },
+    responses=_errors(
+        {
+            400: "the body is not JSON",
+            404: "no finished run with this id",
+            409: "not a paper agent, or a call is open",
+            422: "the strategy names a bad field",
+        }
+    ),
 )
 def set_agent_strategy(body: AgentStrategyRequest, request: Request):
     """Run the paper agent on another strategy: a config, or a finished run's (``from_run``).
