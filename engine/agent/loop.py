@@ -118,10 +118,10 @@ class LiveAgent:
         takes the account as it is when the broker can hold it (see ``Broker.reconcile``).
         """
         if self._blocked is not None:
-            with self._cycling:
+            with self._cycling:  # the loop may cycle as soon as the agent is no longer held back
                 self._reconcile(self.feed.now(), adopt_account)
-            if adopt_account:  # the adopted position is the agent's from now on
-                self.journal.commit(checkpoint=self.checkpoint().model_dump(mode="json"))
+                if adopt_account:  # the adopted position is the agent's from now on
+                    self.journal.commit(checkpoint=self.checkpoint().model_dump(mode="json"))
         self._paused.clear()
         self.journal.set_paused(False)
         self._set(state="running" if self._thread and self._thread.is_alive() else "stopped")
