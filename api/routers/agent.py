@@ -86,7 +86,11 @@ def _errors(descriptions: dict[int, str]) -> dict:
     "/resume",
     response_model=AgentStatus,
     responses=_errors(
-        {409: "the account still differs from the book", 503: "the account could not be checked"}
+        {
+            400: "the body is not JSON",
+            409: "the account still differs from the book",
+            503: "the account could not be checked",
+        }
     ),
 )
 def resume_agent(request: Request, body: AgentResumeRequest | None = None):
