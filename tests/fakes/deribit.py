@@ -171,6 +171,19 @@ class FakeDeribit:
 
     # ---- test controls -----------------------------------------------------------------------
 
+    def agent_env(self, position_size: float = 0.5, cycle_seconds: float = 0.1) -> dict[str, str]:
+        """The ``THETADESK_*`` settings of a BTC testnet agent trading on this fake."""
+        return {
+            "THETADESK_AGENT_FEED": "deribit",
+            "THETADESK_AGENT_BROKER": "testnet",
+            "THETADESK_DERIBIT_URL": self.url,
+            "THETADESK_DERIBIT_CLIENT_ID": self.client_id,
+            "THETADESK_DERIBIT_CLIENT_SECRET": self.client_secret,
+            "THETADESK_AGENT_UNDERLYING": "BTC",
+            "THETADESK_AGENT_POSITION_SIZE": str(position_size),
+            "THETADESK_AGENT_CYCLE_SECONDS": str(cycle_seconds),
+        }
+
     def inject(
         self,
         kind: str,

@@ -4,7 +4,8 @@ Paper agent replaying the synthetic market: the restarted agent holds the same c
 continues at the next replayed instant (nothing lost, nothing repeated) and it sells no second
 call. Testnet agent on the fake Deribit: restarted with the account as it left it, it continues
 without an order; restarted after the position was changed behind its back, it stays paused,
-says what differs (API and Live Agent tab) and sends no order until the account is put right.
+says what differs and sends no order until the account is put right (the Live Agent tab showing
+it: tests/browser/test_agent_reconcile.py).
 """
 
 import itertools
@@ -12,7 +13,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,6 @@ import httpx
 import pytest
 
 from cache.deribit import DeribitClient
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, NO_PLAYWRIGHT
 from tests.browser.live_server import LiveServer, copy_data_dir
 from tests.fakes.deribit import FakeDeribit
 
@@ -37,21 +37,6 @@ def journal_of(data_dir: Path) -> tuple[list[dict], list[dict], dict]:
         trades = [dict(r) for r in db.execute("SELECT * FROM trades ORDER BY id")]
         state = db.execute("SELECT checkpoint FROM agent_state").fetchone()
     return decisions, trades, json.loads(state["checkpoint"])
-
-
-def status_of(server: LiveServer) -> dict:
-    return httpx.get(f"{server.url}/api/agent/status", timeout=10).json()
-
-
-def wait_for(server: LiveServer, until: Callable[[dict], bool], what: str, timeout: float = 30):
-    """Poll the agent's status until ``until`` holds; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = status_of(server)
-        if until(status):
-            return status
-        assert time.monotonic() < deadline, f"the agent never {what}: {status}"
-        time.sleep(0.05)
 
 
 def started(data_dir: Path, env: dict[str, str]) -> LiveServer:
@@ -73,7 +58,9 @@ def test_paper_agent_killed_mid_replay_continues_with_the_same_call(data_dir):
     env = {"THETADESK_AGENT_CYCLE_SECONDS": "0.05", "THETADESK_AGENT_EXIT_STYLE": "hold_to_expiry"}
     first = started(data_dir, env)
     try:
-        wait_for(first, lambda s: s["position"] is not None and s["cycles"] >= 5, "sold a call")
+        first.wait_for_agent(
+            lambda s: s["position"] is not None and s["cycles"] >= 5, "sold a call"
+        )
         first.kill()
     finally:
         first.close()
@@ -85,7 +72,7 @@ def test_paper_agent_killed_mid_replay_continues_with_the_same_call(data_dir):
 
     second = started(data_dir, env)
     try:
-        status = status_of(second)
+        status = second.agent_status()
         held = status["position"]
         assert held is not None and "continued from the journal" in status["message"]
         assert held["instrument_name"] == saved["position"]["instrument_name"]
@@ -93,11 +80,11 @@ def test_paper_agent_killed_mid_replay_continues_with_the_same_call(data_dir):
         assert datetime.fromisoformat(held["opened_at"]) == datetime.fromisoformat(
             saved["position"]["open_time"]
         )
-        wait_for(second, lambda s: s["cycles"] >= 10, "cycled after the restart")
+        second.wait_for_agent(lambda s: s["cycles"] >= 10, "cycled after the restart")
         httpx.post(f"{second.url}/api/agent/pause", timeout=10)  # hold the journal still
         rows = list(reversed(httpx.get(f"{second.url}/api/agent/decisions?limit=1000").json()))
         closed = httpx.get(f"{second.url}/api/agent/trades").json()
-        after = status_of(second)
+        after = second.agent_status()
     finally:
         second.close()
 
@@ -117,9 +104,9 @@ def test_paused_paper_agent_stays_paused_after_a_kill(data_dir):
     env = {"THETADESK_AGENT_CYCLE_SECONDS": "0.05"}
     first = started(data_dir, env)
     try:
-        wait_for(first, lambda s: s["cycles"] >= 3, "cycled")
+        first.wait_for_agent(lambda s: s["cycles"] >= 3, "cycled")
         assert httpx.post(f"{first.url}/api/agent/pause").json()["state"] == "paused"
-        cycles = status_of(first)["cycles"]
+        cycles = first.agent_status()["cycles"]
         first.kill()
     finally:
         first.close()
@@ -128,11 +115,11 @@ def test_paused_paper_agent_stays_paused_after_a_kill(data_dir):
     second = started(data_dir, env)
     try:
         time.sleep(0.5)  # ten cycle periods
-        status = status_of(second)
+        status = second.agent_status()
         assert status["state"] == "paused" and status["cycles"] == 0
         assert len(journal_of(data_dir)[0]) == count
         assert httpx.post(f"{second.url}/api/agent/resume").json()["state"] == "running"
-        wait_for(second, lambda s: s["cycles"] >= 2, "cycled once resumed")
+        second.wait_for_agent(lambda s: s["cycles"] >= 2, "cycled once resumed")
     finally:
         second.close()
 
@@ -173,19 +160,11 @@ def testnet(fake, tmp_path_factory):
     """A testnet agent that sold a call, was killed, restarted once on the unchanged account
     and killed again; then the account's call was partly bought back by its owner."""
     data_dir = tmp_path_factory.mktemp("testnet") / "data"
-    env = {
-        "THETADESK_AGENT_FEED": "deribit",
-        "THETADESK_AGENT_BROKER": "testnet",
-        "THETADESK_DERIBIT_URL": fake.url,
-        "THETADESK_DERIBIT_CLIENT_ID": fake.client_id,
-        "THETADESK_DERIBIT_CLIENT_SECRET": SECRET,
-        "THETADESK_AGENT_POSITION_SIZE": "0.5",
-        "THETADESK_AGENT_CYCLE_SECONDS": "0.1",
-    }
+    env = fake.agent_env(position_size=0.5)
     log: dict = {"env": env, "data_dir": data_dir}
     server = started(data_dir, env)
     try:
-        log["sold"] = wait_for(server, lambda s: s["position"] is not None, "sold", 60)
+        log["sold"] = server.wait_for_agent(lambda s: s["position"] is not None, "sold", 60)
         server.kill()
     finally:
         server.close()
@@ -193,7 +172,7 @@ def testnet(fake, tmp_path_factory):
     since = len(fake.requests)
     server = started(data_dir, env)
     try:
-        log["unchanged"] = wait_for(server, lambda s: s["cycles"] >= 3, "cycled", 60)
+        log["unchanged"] = server.wait_for_agent(lambda s: s["cycles"] >= 3, "cycled", 60)
         server.kill()
     finally:
         server.close()
@@ -221,7 +200,7 @@ def held_back(fake, account, testnet) -> Iterator[dict]:
     since = len(fake.requests)
     server = started(testnet["data_dir"], testnet["env"])
     try:
-        status = wait_for(server, lambda s: s["reconcile_error"] is not None, "held back", 60)
+        status = server.wait_for_agent(lambda s: s["reconcile_error"] is not None, "held back", 60)
         yield {"server": server, "since": since, "name": name, "status": status}
     finally:
         server.close()
@@ -233,7 +212,7 @@ def test_a_position_changed_behind_its_back_holds_the_agent_paused_with_no_order
     assert status["state"] == "paused"
     assert f"{name} is -0.3 in the account, -0.5 in the agent's book" in status["reconcile_error"]
     time.sleep(1.0)  # ten cycle periods
-    assert status_of(server)["state"] == "paused"
+    assert server.agent_status()["state"] == "paused"
     refused = httpx.post(f"{server.url}/api/agent/resume", timeout=30)
     assert refused.status_code == 409 and "still differs" in refused.json()["error"]
     wrong = httpx.post(f"{server.url}/api/agent/resume", json={"adopt_account": True}, timeout=30)
@@ -241,29 +220,6 @@ def test_a_position_changed_behind_its_back_holds_the_agent_paused_with_no_order
     assert agent_orders(fake, held_back["since"]) == []
     decisions = httpx.get(f"{server.url}/api/agent/decisions?limit=5").json()
     assert decisions[0]["action"] == "error" and "AccountMismatchError" in decisions[0]["error"]
-
-
-def test_the_live_agent_tab_says_what_differs(held_back):
-    if not CHROMIUM.exists():
-        pytest.skip(NO_CHROMIUM)
-    sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(held_back["server"].url)
-            text = page.get_by_test_id("agent-reconcile-text")
-            text.wait_for(state="visible", timeout=10_000)
-            assert "-0.3 in the account, -0.5 in the agent's book" in text.inner_text()
-            assert page.get_by_test_id("agent-state").inner_text() == "PAUSED"
-            assert page.get_by_test_id("agent-toggle").is_disabled()
-            page.get_by_test_id("agent-recheck").click()
-            result = page.get_by_test_id("agent-reconcile-result")
-            page.wait_for_function(
-                "el => el.textContent.includes('still differs')", arg=result.element_handle()
-            )
-        finally:
-            browser.close()
 
 
 def test_once_the_account_is_put_right_resume_continues_with_the_same_call(
@@ -275,7 +231,7 @@ def test_once_the_account_is_put_right_resume_continues_with_the_same_call(
     assert res.status_code == 200 and res.json()["state"] == "running", res.text
     assert res.json()["reconcile_error"] is None
     cycles = res.json()["cycles"]
-    status = wait_for(server, lambda s: s["cycles"] >= cycles + 3, "cycled once resumed")
+    status = server.wait_for_agent(lambda s: s["cycles"] >= cycles + 3, "cycled once resumed")
     assert status["position"]["instrument_name"] == name and status["last_error"] is None
     assert agent_orders(fake, held_back["since"]) == []
     assert short_calls(fake) == {name: -0.5}
