@@ -1,6 +1,7 @@
 """Build the live agent the settings ask for: feed, broker, journal (wiring only)."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -10,6 +11,7 @@ from cache.deribit import MAINNET_URL, TESTNET_URL, DeribitClient
 from cache.store import Store
 from engine.agent import LiveAgent
 from engine.agent.brokers import DeribitBroker, PaperBroker
+from engine.agent.checkpoint import resumed_strategy
 from engine.agent.feeds import DeribitFeed, ReplayChainFeed, ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
 from engine.config import StrategyConfig, load_strategy
@@ -93,10 +95,22 @@ def agent_strategy(settings: Settings) -> StrategyConfig:
     )
 
 
-def build_agent(settings: Settings, cfg: StrategyConfig | None = None) -> LiveAgent:
+def journal_path(settings: Settings) -> Path:
+    """The live agent's journal: ``agent/decisions.sqlite`` in the data dir."""
+    return settings.data_dir / "agent" / "decisions.sqlite"
+
+
+def build_agent(
+    settings: Settings,
+    cfg: StrategyConfig | None = None,
+    configured: StrategyConfig | None = None,
+    journal: DecisionJournal | None = None,
+) -> LiveAgent:
     """The agent of ``settings`` (on strategy ``cfg`` if given); errors name the problem.
 
-    Raises AgentConfigError for settings that may not run, or a data error for the replay.
+    ``configured`` is the strategy the settings name (default ``cfg``); a switched agent keeps
+    its predecessor's, so that a restart can tell a switch from a change of settings. Raises
+    AgentConfigError for settings that may not run, or a data error for the replay.
     """
     cfg = cfg or agent_strategy(settings)
     store = Store(settings.data_dir)
@@ -105,5 +119,24 @@ def build_agent(settings: Settings, cfg: StrategyConfig | None = None) -> LiveAg
     cycle = settings.agent_cycle_seconds
     if cycle is None:
         cycle = LIVE_CYCLE_S if settings.agent_feed == "deribit" else REPLAY_CYCLE_S
-    journal = DecisionJournal(settings.data_dir / "agent" / "decisions.sqlite")
-    return LiveAgent(cfg, feed, broker, journal, cycle_seconds=cycle)
+    journal = journal or DecisionJournal(journal_path(settings))
+    return LiveAgent(cfg, feed, broker, journal, cycle_seconds=cycle, configured=configured)
+
+
+def open_agent(settings: Settings) -> LiveAgent:
+    """The app's agent at start: the settings' agent, continuing from its journal's checkpoint.
+
+    The strategy is the checkpoint's if the agent was switched while running and the settings
+    have not changed since (:func:`engine.agent.checkpoint.resumed_strategy`); the agent then
+    restores the checkpoint (:meth:`LiveAgent.restore`) and checks its account before trading.
+    """
+    configured = agent_strategy(settings)
+    journal = DecisionJournal(journal_path(settings))
+    try:
+        cfg = resumed_strategy(journal.checkpoint(), configured)
+        agent = build_agent(settings, cfg, configured, journal)
+        agent.restore()
+    except BaseException:
+        journal.close()
+        raise
+    return agent

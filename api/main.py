@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.agent_setup import build_agent
+from api.agent_setup import open_agent
 from api.errors import install_error_handlers
 from api.routers import agent, auth, backtest, docs, meta, pages, results, status
 from api.schemas import ErrorResponse
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.agent, app.state.agent_error = None, None
         if settings.agent_enabled:
             try:
-                app.state.agent = build_agent(settings)
+                app.state.agent = open_agent(settings)
                 app.state.agent.start()
             except Exception as exc:  # the dashboard must come up and say why
                 log.warning("live agent not started: %s", exc)

@@ -21,7 +21,7 @@ from cache.timeutil import as_utc
 # the agent's status models are the engine's, served as they are
 from engine.agent.status import AgentPosition as AgentPosition
 from engine.agent.status import AgentStatus as AgentStatus
-from engine.config import CallSimulationConfig
+from engine.config import STRICT_INPUT, CallSimulationConfig
 from engine.manager import BacktestStatus as BacktestStatus  # the manager's own status model
 from engine.policy.actions import ActionInfo, CloseReasonInfo
 from engine.results.history import RUN_ID_PATTERN
@@ -87,7 +87,7 @@ def _start_request_fields() -> dict[str, tuple[object, FieldInfo]]:
 
 BacktestStartRequest = create_model(
     "BacktestStartRequest",
-    __config__=ConfigDict(extra="forbid"),
+    __config__=STRICT_INPUT,
     __doc__="Body of ``POST /api/backtest/start``: the run, and any strategy field to override.\n\n"
     "Fields, defaults and bounds are those of ``engine.config.CallSimulationConfig``.",
     __validators__={"parse_time": field_validator("start", "end")(_parse_time)},
@@ -205,7 +205,7 @@ class AgentTrade(BaseModel):
 class AgentStrategyRequest(BaseModel):
     """Body of ``POST /api/agent/strategy``: a strategy, or the strategy of a finished run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_INPUT
 
     config: dict[str, Any] | None = Field(
         None, description="a strategy (StrategyConfig fields), a run's config block or summary"
@@ -222,6 +222,18 @@ class AgentStrategyRequest(BaseModel):
         if (self.config is None) == (self.from_run is None):
             raise ValueError("give exactly one of config and from_run")
         return self
+
+
+class AgentResumeRequest(BaseModel):
+    """Optional body of ``POST /api/agent/resume``."""
+
+    model_config = STRICT_INPUT
+
+    adopt_account: bool = Field(
+        False,
+        description="an agent whose account differs from its book takes the account as it is "
+        "(flat, or one short call of its size and no open order) instead of waiting for a fix",
+    )
 
 
 class RunTrust(BaseModel):

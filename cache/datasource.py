@@ -13,7 +13,15 @@ TimeLike = datetime | date | str
 
 
 class DataNotCoveredError(ValueError):
-    """The requested range is not in the cache; the message says what is there."""
+    """The requested range is not in the cache; the message says what is there.
+
+    ``fields`` names the request fields to change: ``source`` when the source holds nothing of
+    the kind, else the side of the range that lies outside the data.
+    """
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ("start", "end")) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class DeribitDataSource:
@@ -42,14 +50,16 @@ class DeribitDataSource:
         """What the source holds for ``underlying``."""
         u = check_underlying(underlying)
         if u not in self.meta.coverage:
-            raise DataNotCoveredError(f"source {self.source!r} holds no {u} data")
+            raise DataNotCoveredError(f"source {self.source!r} holds no {u} data", ("source",))
         return self.meta.coverage[u]
 
     def base_timeframe(self, underlying: str) -> str:
         """The finest candle timeframe the source holds for ``underlying``."""
         tf = self.coverage(underlying).candles.timeframe
         if tf is None:
-            raise DataNotCoveredError(f"source {self.source!r} holds no {underlying} candles")
+            raise DataNotCoveredError(
+                f"source {self.source!r} holds no {underlying} candles", ("source",)
+            )
         return tf
 
     def get_candles(
@@ -105,7 +115,7 @@ class DeribitDataSource:
         if hi <= lo:
             raise ValueError(f"end ({hi.isoformat()}) must be after start ({lo.isoformat()})")
         if cov.start is None or cov.end is None:
-            raise DataNotCoveredError(f"source {self.source!r} holds no {what}")
+            raise DataNotCoveredError(f"source {self.source!r} holds no {what}", ("source",))
         if lo < cov.start or hi > cov.end:
             raise DataNotCoveredError(
                 f"{what} of source {self.source!r} cover {cov.start.isoformat()} to "

@@ -24,7 +24,9 @@ def as_utc(value: datetime | date | str, name: str) -> datetime:
     """Return ``value`` as a UTC-aware datetime.
 
     Dates (and ``YYYY-MM-DD`` strings) mean 00:00 UTC; ISO strings may end in ``Z``. Naive
-    datetimes are refused: every timestamp in thetadesk is UTC and must say so.
+    datetimes are refused: every timestamp in thetadesk is UTC and must say so, and so is an
+    instant whose UTC date falls outside years 1-9999. Every refusal is a ``ValueError`` that
+    starts with ``name``.
     """
     if isinstance(value, str):
         try:
@@ -39,7 +41,13 @@ def as_utc(value: datetime | date | str, name: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{name}: {value.isoformat()} has no timezone; use UTC")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise ValueError(
+                f"{name}: {value.isoformat()} is outside the dates UTC can hold "
+                f"({datetime.min.year:04d}-01-01 to {datetime.max.year}-12-31)"
+            ) from None
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
     raise ValueError(f"{name}: expected a date or a UTC datetime, got {type(value).__name__}")

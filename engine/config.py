@@ -15,16 +15,24 @@ from engine.instruments.contracts import OPTION_SPECS
 
 
 class FieldValueError(ValueError):
-    """A config value that the data makes impossible (``field`` names it), e.g. a capital that
-    buys less than Deribit's minimum order at the run's first price."""
+    """A config value that the data makes impossible, e.g. a capital that buys less than
+    Deribit's minimum order at the run's first price.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``fields`` names the fields to change, the one at fault first.
+    """
+
+    def __init__(self, fields: str | tuple[str, ...], message: str) -> None:
         super().__init__(message)
-        self.field = field
+        self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
+
+
+# How every input model reads its fields: no unknown field, and a number must be a finite number
+# (``true`` is not 1 and ``"24"`` is not 24; an int is a float). The API's request models use it.
+STRICT_INPUT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, **STRICT_INPUT)
 
 
 class FeeModel(_Frozen):

@@ -57,16 +57,28 @@ def check_covered(ds, cfg: CallSimulationConfig) -> None:
     """Raise DataNotCoveredError unless the source's candles and IV cover the whole run."""
     cov = ds.coverage(cfg.underlying)
     for what, series in (("candles", cov.candles), ("IV index", cov.iv)):
-        if series.start is None or not series.start <= cfg.start < cfg.end <= series.end:
-            span = f"{series.start:%Y-%m-%d} to {series.end:%Y-%m-%d}" if series.start else "none"
+        if series.start is None:
             raise DataNotCoveredError(
-                f"{cfg.underlying} {what} of source {cfg.source!r} cover {span}; the backtest "
-                f"asks for {cfg.start:%Y-%m-%d} to {cfg.end:%Y-%m-%d}"
+                f"source {cfg.source!r} holds no {cfg.underlying} {what}", ("source",)
+            )
+        if not series.start <= cfg.start < cfg.end <= series.end:
+            outside = tuple(
+                name
+                for name, t in (("start", cfg.start), ("end", cfg.end))
+                if not series.start <= t <= series.end
+            )
+            raise DataNotCoveredError(
+                f"{cfg.underlying} {what} of source {cfg.source!r} cover "
+                f"{series.start:%Y-%m-%d} to {series.end:%Y-%m-%d}; the backtest asks for "
+                f"{cfg.start.date().isoformat()} to {cfg.end.date().isoformat()}",
+                outside,
             )
     base = ds.base_timeframe(cfg.underlying)
     if cfg.timeframe_hours < TIMEFRAME_HOURS[base]:
         raise FieldValueError(
-            "timeframe", f"timeframe {cfg.timeframe} is finer than the {base} data of the source"
+            ("source", "timeframe"),
+            f"source {cfg.source!r} holds {base} {cfg.underlying} candles, coarser than the "
+            f"timeframe {cfg.timeframe}: choose a timeframe of {base} or more, or another source",
         )
 
 

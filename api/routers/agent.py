@@ -7,14 +7,17 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import ValidationError
 
 from api.agent_setup import AgentConfigError, build_agent
-from api.errors import error_response, validation_fields
+from api.errors import error_response, field_error, validation_fields
 from api.schemas import (
     AgentDecision,
+    AgentResumeRequest,
     AgentStatus,
     AgentStrategyRequest,
     AgentTrade,
     ErrorResponse,
 )
+from cache.deribit.errors import DeribitError
+from engine.agent.loop import AccountMismatchError
 from engine.config import split_strategy
 from engine.results.history import RunNotFoundError, read_summary
 
@@ -74,22 +77,51 @@ def pause_agent(request: Request) -> AgentStatus:
     return agent_status(request)
 
 
-@router.post("/resume", response_model=AgentStatus)
-def resume_agent(request: Request) -> AgentStatus:
-    """Cycle again."""
-    _agent(request).resume()
+def _errors(descriptions: dict[int, str]) -> dict:
+    """OpenAPI ``responses``: each status code answered in the one error shape."""
+    return {code: {"model": ErrorResponse, "description": d} for code, d in descriptions.items()}
+
+
+@router.post(
+    "/resume",
+    response_model=AgentStatus,
+    responses=_errors(
+        {
+            400: "the body is not JSON",
+            409: "the account still differs from the book",
+            503: "the account could not be checked",
+        }
+    ),
+)
+def resume_agent(request: Request, body: AgentResumeRequest | None = None):
+    """Cycle again.
+
+    An agent held back because its Deribit account differs from its book (``reconcile_error``)
+    checks the account again first and stays paused while it still differs (409). Send
+    ``adopt_account: true`` to take the account as it is instead: flat, or one short call of
+    the agent's size with no open order.
+    """
+    agent = _agent(request)
+    try:
+        agent.resume(adopt_account=body is not None and body.adopt_account)
+    except AccountMismatchError as exc:
+        return error_response(409, f"the account still differs from the agent's book: {exc}")
+    except DeribitError as exc:
+        return error_response(503, f"could not check the account: {type(exc).__name__}: {exc}")
     return agent_status(request)
 
 
 @router.post(
     "/strategy",
     response_model=AgentStatus,
-    responses={
-        400: {"model": ErrorResponse, "description": "the body is not JSON"},
-        404: {"model": ErrorResponse, "description": "no finished run with this id"},
-        409: {"model": ErrorResponse, "description": "not a paper agent, or a call is open"},
-        422: {"model": ErrorResponse, "description": "the strategy names a bad field"},
-    },
+    responses=_errors(
+        {
+            400: "the body is not JSON",
+            404: "no finished run with this id",
+            409: "not a paper agent, or a call is open",
+            422: "the strategy names a bad field",
+        }
+    ),
 )
 def set_agent_strategy(body: AgentStrategyRequest, request: Request):
     """Run the paper agent on another strategy: a config, or a finished run's (``from_run``).
@@ -107,20 +139,21 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
             f"the {agent.broker.name} agent takes a strategy only at start "
             "(THETADESK_AGENT_STRATEGY); only a paper agent switches while running",
         )
+    where = "config" if body.from_run is None else "from_run"
     if body.from_run is not None:
         try:
             source = read_summary(settings.data_dir, body.from_run)["config"]
         except RunNotFoundError as exc:
-            return error_response(404, str(exc), [{"field": "from_run", "message": str(exc)}])
+            return field_error(404, "from_run", str(exc))
     else:
         source = body.config
     try:
         strategy, _ = split_strategy(source)
     except ValidationError as exc:
-        message, detail = validation_fields(exc)
+        message, detail = validation_fields(exc, prefix=f"{where}.")
         return error_response(422, message, detail)
     except ValueError as exc:
-        return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+        return field_error(422, where, str(exc))
     with _switching:
         if agent.broker.position is not None and not body.close_open_call:
             name = agent.broker.position.instrument_name
@@ -130,9 +163,9 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
                 "switch, or wait until it is closed",
             )
         try:
-            new = build_agent(settings, strategy)
+            new = build_agent(settings, strategy, configured=agent.configured)
         except (AgentConfigError, ValueError) as exc:
-            return error_response(422, str(exc), [{"field": "config", "message": str(exc)}])
+            return field_error(422, where, str(exc))
         agent.pause()
         if agent.broker.position is not None:
             closed = agent.close_open_call("switching strategy")

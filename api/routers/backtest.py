@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.errors import error_response, validation_fields
+from api.errors import error_extra, error_response, validation_fields
 from api.schemas import (
     BacktestStartRequest,
     BacktestStatus,
@@ -19,11 +19,13 @@ from engine.config import CallSimulationConfig, FieldValueError
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
 
 ALREADY_RUNNING = "Backtest already running"
+NOT_STARTED = {"started": False}  # every error of a start says so, as the seed's API did
 
 
-def _refuse(status_code: int, message: str, detail: object = None) -> JSONResponse:
-    """The app's error shape plus the seed's ``started: false``."""
-    return error_response(status_code, message, detail, started=False)
+def _refuse(status_code: int, message: str, fields: tuple[str, ...] = ()) -> JSONResponse:
+    """The app's error shape, ``started: false``, and ``message`` as the reason of each field."""
+    detail = [{"field": f, "message": message} for f in fields] or None
+    return error_response(status_code, message, detail, **NOT_STARTED)
 
 
 @router.post(
@@ -31,10 +33,14 @@ def _refuse(status_code: int, message: str, detail: object = None) -> JSONRespon
     response_model=StartResponse,
     responses={
         409: {"model": ErrorResponse, "description": ALREADY_RUNNING},
-        400: {"model": ErrorResponse, "description": "the cache does not cover the range"},
+        400: {
+            "model": ErrorResponse,
+            "description": "the body is not JSON, or the data cannot run the config",
+        },
         404: {"model": ErrorResponse, "description": "unknown data source"},
     },
 )
+@error_extra(**NOT_STARTED)
 def start_backtest(body: BacktestStartRequest, request: Request):
     """Validate the request, build the config and start the run."""
     manager = request.app.state.backtest_manager
@@ -43,17 +49,15 @@ def start_backtest(body: BacktestStartRequest, request: Request):
         cfg = CallSimulationConfig(**fields)
     except ValidationError as exc:
         message, detail = validation_fields(exc)
-        return _refuse(422, message, detail)
+        return error_response(422, message, detail, **NOT_STARTED)
     try:
         manager.validate(cfg)
     except SourceNotFoundError as exc:
-        return _refuse(404, str(exc), [{"field": "source", "message": str(exc)}])
-    except DataNotCoveredError as exc:
-        return _refuse(400, str(exc), [{"field": "start", "message": str(exc)}])
-    except FieldValueError as exc:
-        return _refuse(400, str(exc), [{"field": exc.field, "message": str(exc)}])
+        return _refuse(404, str(exc), ("source",))
+    except (DataNotCoveredError, FieldValueError) as exc:
+        return _refuse(400, str(exc), exc.fields)
     except ValueError as exc:
-        return _refuse(400, str(exc), [{"field": "config", "message": str(exc)}])
+        return _refuse(400, str(exc), ("config",))
     if not manager.start(cfg, pace=body.pace):
         return _refuse(409, ALREADY_RUNNING)
     return StartResponse(started=True)

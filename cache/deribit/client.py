@@ -16,6 +16,7 @@ from cache.deribit.parse import (
     parse_delivery_prices,
     parse_index_price,
     parse_instruments,
+    parse_open_orders,
     parse_order_response,
     parse_positions,
     parse_ticker,
@@ -216,6 +217,11 @@ class DeribitClient(RpcClient):
     def get_positions(self, currency: str, kind: str = "option") -> list[dict[str, Any]]:
         """Return open positions (signed ``size``: negative when short)."""
         return parse_positions(self.call("private/get_positions", currency=currency, kind=kind))
+
+    def get_open_orders(self, currency: str, kind: str = "option") -> list[dict[str, Any]]:
+        """Return the orders of ``currency`` and ``kind`` resting on the book."""
+        result = self.call("private/get_open_orders_by_currency", currency=currency, kind=kind)
+        return parse_open_orders(result)
 
     def get_account_summary(self, currency: str) -> dict[str, Any]:
         """Return balance, equity, margins and option greeks totals in ``currency``."""

@@ -308,16 +308,25 @@ def parse_order_response(result: Any) -> dict[str, Any]:
     A market order's ``price`` may be the string ``"market_price"``; it becomes None.
     """
     result = _as_object(result, "order response")
-    order = dict(_as_object(result.get("order"), "order"))
+    trades = [parse_row(t, TRADE) for t in _as_list(result.get("trades"), "trades")]
+    return {**result, "order": _parse_order(result.get("order")), "trades": trades}
+
+
+def _parse_order(row: Any) -> dict[str, Any]:
+    order = dict(_as_object(row, "order"))
     if order.get("price") == "market_price":
         order["price"] = None
-    trades = [parse_row(t, TRADE) for t in _as_list(result.get("trades"), "trades")]
-    return {**result, "order": parse_row(order, ORDER), "trades": trades}
+    return parse_row(order, ORDER)
 
 
 def parse_positions(result: Any) -> list[dict[str, Any]]:
     """Parse ``private/get_positions``: signed ``size`` (negative when short)."""
     return [parse_row(row, POSITION) for row in _as_list(result, POSITION.name)]
+
+
+def parse_open_orders(result: Any) -> list[dict[str, Any]]:
+    """Parse ``private/get_open_orders_by_currency``: the orders resting on the book."""
+    return [_parse_order(row) for row in _as_list(result, ORDER.name)]
 
 
 def parse_account_summary(result: Any) -> dict[str, Any]:

@@ -28,6 +28,25 @@ def _where(price: float, quoted: float | None) -> str:
     return "book" if price == quoted else "mark (empty book side)"
 
 
+def _differences(held: dict[str, float], expected: dict[str, float], orders: list[dict]) -> list:
+    """What differs between the account (``held``, open ``orders``) and the agent's book."""
+    problems = []
+    for name in sorted(held.keys() | expected.keys()):
+        have, want = held.get(name), expected.get(name)
+        if want is None:
+            problems.append(f"the account holds {name} ({have:+g}), which the agent did not open")
+        elif have is None:
+            problems.append(f"the agent's {name} ({want:+g}) is not in the account")
+        elif abs(have - want) > 1e-9:
+            problems.append(f"{name} is {have:+g} in the account, {want:+g} in the agent's book")
+    for order in orders:
+        problems.append(
+            f"order {order['order_id']} ({order['direction']} {order['amount']:g} "
+            f"{order['instrument_name']}) rests on the book"
+        )
+    return problems
+
+
 class PaperBroker:
     """Simulated fills: sells at the bid and buys at the ask when quoted, else at the mark."""
 
@@ -79,6 +98,18 @@ class PaperBroker:
         if self.position is None:
             return self.coins
         return self.coins - self.quantity * (mark if mark is not None else math.nan)
+
+    def book(self) -> dict[str, float]:
+        """The coins held (premiums received and fees paid included)."""
+        return {"coins": self.coins}
+
+    def restore(self, position: OpenCall | None, book: dict[str, float]) -> None:
+        """Take back the paper book of an earlier run."""
+        self.position, self.coins = position, float(book["coins"])
+
+    def reconcile(self, now: datetime, adopt: bool = False) -> str | None:
+        """The paper book is the truth: nothing can differ."""
+        return None
 
     def close(self) -> None:
         """Nothing to release."""
@@ -165,6 +196,46 @@ class DeribitBroker:
     def equity_coin(self, mark: float | None) -> float:
         """The account's equity in coin as Deribit reports it."""
         return float(self.account.get("equity", math.nan))
+
+    def book(self) -> dict[str, float]:
+        """Nothing besides the position: Deribit keeps the account."""
+        return {}
+
+    def restore(self, position: OpenCall | None, book: dict[str, float]) -> None:
+        """Expect ``position`` in the account (checked by :meth:`reconcile` before trading)."""
+        self.position = position
+
+    def reconcile(self, now: datetime, adopt: bool = False) -> str | None:
+        """Compare the account's option positions and open orders with the expected call.
+
+        The account must hold exactly the open call, short ``quantity`` contracts (an expired
+        call may be there or already settled), or nothing; and no order may rest on the book
+        (the agent's orders are immediate-or-cancel). With ``adopt``, an account that holds
+        nothing or one short call of our size (and no open order) becomes the agent's position.
+        """
+        rows = {
+            p["instrument_name"]: p
+            for p in self.client.get_positions(self.currency, kind="option")
+            if abs(float(p["size"])) > 1e-12
+        }
+        held = {name: float(p["size"]) for name, p in rows.items()}
+        orders = self.client.get_open_orders(self.currency, kind="option")
+        pos = self.position
+        expected = {} if pos is None else {pos.instrument_name: -self.quantity}
+        if pos is not None and now >= pos.expiry and pos.instrument_name not in held:
+            expected = {}  # settled by Deribit while the agent was away: booked at the next cycle
+        problems = _differences(held, expected, orders)
+        if not problems or not adopt:
+            return "; ".join(problems) or None
+        ours = [n for n in held if n.endswith("-C") and abs(held[n] + self.quantity) < 1e-9]
+        if orders or len(held) > 1 or len(ours) != len(held):
+            return "cannot adopt the account: " + "; ".join(problems)
+        self.position = None
+        for name in ours:
+            inst = parse_instrument(name)
+            premium = float(rows[name]["average_price"])
+            self.position = OpenCall(name, inst.strike, inst.expiry, premium, now)
+        return None
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -7,6 +7,7 @@
 - :class:`DeribitFeed` reads Deribit's public API and records every chain it sees to the cache.
 """
 
+import bisect
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,14 @@ class _Timeline:
         if self._i + 1 >= len(self.times):
             return False
         self._i += 1
+        return True
+
+    def resume_after(self, t: datetime) -> bool:
+        """Move to the first instant after ``t``; False when none is left."""
+        i = bisect.bisect_right(self.times, t)
+        if i >= len(self.times):
+            return False
+        self._i = i
         return True
 
 
@@ -254,6 +263,10 @@ class DeribitFeed:
 
     def advance(self) -> bool:
         """A live feed never runs out."""
+        return True
+
+    def resume_after(self, t: datetime) -> bool:
+        """A live feed's clock is the wall clock: nothing to move."""
         return True
 
     def _history(self, now: datetime) -> MarketContext:

@@ -1,12 +1,25 @@
-"""The agent's journal: its decisions and closed trades in an embedded SQLite database (WAL)."""
+"""The agent's journal: decisions, closed trades and its checkpoint in embedded SQLite (WAL).
+
+The checkpoint is what the agent needs to continue after a restart (see
+:mod:`engine.agent.checkpoint`); a cycle's decision, the trades it closed and the checkpoint after
+it are written in one transaction, so a process killed at any point leaves the journal either
+before or after the whole cycle. The schema is versioned with ``PRAGMA user_version`` and older
+journals are migrated on open.
+"""
 
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-SCHEMA = """
+SCHEMA_VERSION = 2
+# Migration k brings a journal from version k - 1 to k. Version 1 is the first schema, which
+# carried no user_version (journals of that time read 0): its statements are idempotent.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time TEXT NOT NULL,             -- the agent clock's now, ISO-8601 UTC
@@ -25,8 +38,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     equity_coin REAL,
     equity_usd REAL,
     cycle_ms REAL
-);
-CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
+)""",
+        "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time)",
+        """
 CREATE TABLE IF NOT EXISTS trades (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     broker TEXT NOT NULL,
@@ -38,14 +52,25 @@ CREATE TABLE IF NOT EXISTS trades (
     quantity_coin REAL NOT NULL,    -- contracts of 1 coin
     premium_coin REAL NOT NULL,     -- per contract received
     close_price_coin REAL NOT NULL, -- per contract paid (settlement value at expiry)
-    close_reason TEXT NOT NULL,     -- expiry | take_profit | end_of_data
+    close_reason TEXT NOT NULL,     -- expiry | take_profit | end_of_data | manual
     settlement_price REAL,          -- USD, when settled
     fees_coin REAL,                 -- opening plus closing fee, whole quantity; NULL if unknown
     pnl_coin REAL,                  -- quantity * (premium - close price) - fees
     chain_id INTEGER NOT NULL,
     roll_index INTEGER NOT NULL
-);
-"""
+)""",
+    ),
+    2: (
+        """
+CREATE TABLE IF NOT EXISTS agent_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one agent per journal
+    saved_at TEXT NOT NULL,                 -- wall clock, ISO-8601 UTC
+    checkpoint TEXT,                        -- JSON (engine.agent.checkpoint.Checkpoint)
+    paused INTEGER NOT NULL DEFAULT 0       -- the user paused the agent
+)""",
+    ),
+}
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # SQLite's wall clock, ISO-8601 UTC
 COLUMNS = (
     "time", "recorded_at", "feed", "broker", "underlying", "spot_usd", "candidates",
     "best_instrument", "best_score", "action", "reason", "order_result", "error", "equity_coin",
@@ -72,6 +97,36 @@ def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], row: d
     return int(db.execute(sql, [values[c] for c in columns]).lastrowid)
 
 
+class JournalVersionError(RuntimeError):
+    """The journal was written by a newer thetadesk; the message says which versions."""
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the journal at ``path`` to :data:`SCHEMA_VERSION` in one transaction."""
+    db.execute("BEGIN IMMEDIATE")  # two processes opening one journal migrate it once
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise JournalVersionError(
+                f"journal {path} has schema version {version}; this thetadesk reads up to "
+                f"{SCHEMA_VERSION}: upgrade thetadesk or move the journal aside"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _decision_row(row: dict) -> dict:
+    if row.get("order_result") is not None and not isinstance(row["order_result"], str):
+        row = row | {"order_result": json.dumps(row["order_result"], default=str)}
+    return row
+
+
 class DecisionJournal:
     """Append decisions and read the newest; safe to use from the agent and web threads."""
 
@@ -82,19 +137,62 @@ class DecisionJournal:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        _migrate(self._db, self.path)
 
-    def record(self, **row: object) -> int:
-        """Store one decision; ``order_result`` may be a list or dict (stored as JSON)."""
-        if row.get("order_result") is not None and not isinstance(row["order_result"], str):
-            row["order_result"] = json.dumps(row["order_result"], default=str)
-        with self._lock:
-            return _insert(self._db, "decisions", COLUMNS, row)
+    def commit(
+        self,
+        decision: dict | None = None,
+        trades: Iterable[dict] = (),
+        checkpoint: dict | None = None,
+    ) -> int | None:
+        """Store a cycle at once: the trades it closed, its decision and the checkpoint after it.
 
-    def record_trade(self, **row: object) -> int:
-        """Store one closed covered call (columns :data:`TRADE_COLUMNS`)."""
+        ``decision`` has the columns :data:`COLUMNS` (``order_result`` may be a list or dict,
+        stored as JSON), each trade :data:`TRADE_COLUMNS`. Returns the decision's id (None
+        without a decision).
+        """
         with self._lock:
-            return _insert(self._db, "trades", TRADE_COLUMNS, row)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for trade in trades:
+                    _insert(self._db, "trades", TRADE_COLUMNS, trade)
+                decision_id = None
+                if decision is not None:
+                    decision_id = _insert(self._db, "decisions", COLUMNS, _decision_row(decision))
+                if checkpoint is not None:
+                    self._db.execute(
+                        f"INSERT INTO agent_state (id, saved_at, checkpoint) VALUES (1, {NOW}, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, "
+                        "checkpoint = excluded.checkpoint",
+                        (json.dumps(checkpoint),),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return decision_id
+
+    def checkpoint(self) -> dict | None:
+        """The last checkpoint stored (JSON-decoded), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT checkpoint FROM agent_state WHERE id = 1").fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def set_paused(self, paused: bool) -> None:
+        """Remember whether the user paused the agent (kept apart from the cycle's checkpoint)."""
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO agent_state (id, saved_at, paused) VALUES (1, {NOW}, ?) "
+                "ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, "
+                "paused = excluded.paused",
+                (int(paused),),
+            )
+
+    def paused(self) -> bool:
+        """Whether the user left the agent paused."""
+        with self._lock:
+            row = self._db.execute("SELECT paused FROM agent_state WHERE id = 1").fetchone()
+        return bool(row and row[0])
 
     def trades(self) -> list[dict]:
         """Every closed covered call, in the order they closed."""

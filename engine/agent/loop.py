@@ -5,12 +5,22 @@ The brain is the backtester's: :mod:`engine.state` builds and scores the candida
 backtest takes. Only the clock, the feed (:class:`~engine.agent.protocols.Feed`) and the broker
 (:class:`~engine.agent.protocols.Broker`) differ. Errors in a cycle (network, rate limits, auth)
 are recorded in the status and the journal, and the loop keeps running.
+
+Each cycle's decision, the trades it closed and the agent's checkpoint
+(:mod:`engine.agent.checkpoint`) are journaled in one transaction. A restarted agent restores the
+checkpoint, then, before its first cycle, checks the broker's account against it
+(``Broker.reconcile``): on any difference it stays paused, sends no order and says what differs,
+until the user fixes the account and resumes (or resumes adopting the account as it is).
 """
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
+
+from engine.agent.checkpoint import AgentIdentity, Checkpoint, SavedCall, SavedSale
 from engine.agent.journal import DecisionJournal
 from engine.agent.protocols import Broker, Feed, Fill, MarketView, Quote
 from engine.agent.status import AgentStatus
@@ -20,9 +30,14 @@ from engine.policy import ACTIONS, CLOSE_REASONS, Decision, OpenCall, decide, re
 from engine.policy.decide import rolls_after
 from engine.policy.schedule import DecisionSchedule
 
+log = logging.getLogger(__name__)
 SETTLEMENT_WAIT = timedelta(hours=1)  # Deribit publishes the 08:00 delivery price within minutes
 # after a settlement, these actions say nothing more than "the call expired"
 _QUIET_AFTER_SETTLING = {Action.position_open, Action.no_candidate, Action.not_a_decision}
+
+
+class AccountMismatchError(RuntimeError):
+    """The broker's account differs from the agent's book; the message says how."""
 
 
 class LiveAgent:
@@ -42,8 +57,10 @@ class LiveAgent:
         cycle_seconds: float = 60.0,
         wall_clock=lambda: datetime.now(UTC),
         schedule: DecisionSchedule | None = None,
+        configured: StrategyConfig | None = None,
     ) -> None:
         self.cfg, self.feed, self.broker, self.journal = cfg, feed, broker, journal
+        self.configured = configured or cfg  # what the settings named (cfg after a switch)
         self.cycle_seconds = cycle_seconds
         self.schedule = schedule or DecisionSchedule(cfg.decision_interval_hours)
         self._wall = wall_clock
@@ -57,6 +74,11 @@ class LiveAgent:
         self.roll_index = 0
         self._opened: dict | None = None  # the open call's sale, for its trade record
         self._fills: list[Fill] = []  # this cycle's, kept so a failing cycle still journals them
+        self._closed: list[dict] = []  # trade rows of this cycle, journaled with its decision
+        self._clock: datetime | None = None  # the agent clock's time of the last cycle
+        self._unchecked = True  # the first cycle checks the account against the book
+        self._blocked: str | None = None  # how the account differs; no cycle until resolved
+        self._exhausted = False  # a restored replay had no instant left
         self._status: dict = AgentStatus(
             state="stopped",
             feed=feed.name,
@@ -69,22 +91,39 @@ class LiveAgent:
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Run cycles on a background thread until stopped."""
+        """Save the checkpoint, then run cycles on a background thread until stopped."""
         if self._thread is not None and self._thread.is_alive():
             return
+        if self._exhausted:
+            self._set(state="finished", last_reason="the replayed history is exhausted")
+            return
+        self.journal.commit(checkpoint=self.checkpoint().model_dump(mode="json"))
+        self.journal.set_paused(self._paused.is_set())  # a switched-in agent starts unpaused
         self._stop.clear()
         self._set(state="paused" if self._paused.is_set() else "running")
         self._thread = threading.Thread(target=self._loop, name="live-agent", daemon=True)
         self._thread.start()
 
     def pause(self) -> None:
-        """Stop cycling (the position stays as it is) until resumed."""
+        """Stop cycling (the position stays as it is) until resumed; a restart stays paused."""
         self._paused.set()
+        self.journal.set_paused(True)
         self._set(state="paused")
 
-    def resume(self) -> None:
-        """Cycle again."""
+    def resume(self, adopt_account: bool = False) -> None:
+        """Cycle again.
+
+        An agent held back because the account differs from its book checks the account again
+        first, and raises :class:`AccountMismatchError` if it still differs. ``adopt_account``
+        takes the account as it is when the broker can hold it (see ``Broker.reconcile``).
+        """
+        if self._blocked is not None:
+            with self._cycling:  # the loop may cycle as soon as the agent is no longer held back
+                self._reconcile(self.feed.now(), adopt_account)
+                if adopt_account:  # the adopted position is the agent's from now on
+                    self.journal.commit(checkpoint=self.checkpoint().model_dump(mode="json"))
         self._paused.clear()
+        self.journal.set_paused(False)
         self._set(state="running" if self._thread and self._thread.is_alive() else "stopped")
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -109,12 +148,90 @@ class LiveAgent:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if not self._paused.is_set():
+            if not (self._blocked or self._paused.is_set()):
                 self.run_cycle()
                 if not self.feed.advance():
                     self._set(state="finished", last_reason="the replayed history is exhausted")
                     return
             self._stop.wait(self.cycle_seconds)
+
+    # -- restart -------------------------------------------------------------------------------
+    @property
+    def identity(self) -> AgentIdentity:
+        """Which agent this is, as far as a checkpoint is concerned."""
+        return AgentIdentity(
+            feed=self.feed.description,
+            broker=self.broker.name,
+            underlying=self.cfg.underlying,
+            quantity=self.broker.quantity,
+        )
+
+    def checkpoint(self) -> Checkpoint:
+        """The state the next decision depends on (see :mod:`engine.agent.checkpoint`)."""
+        return Checkpoint(
+            identity=self.identity,
+            strategy=self.cfg.model_dump(mode="json"),
+            configured=self.configured.model_dump(mode="json"),
+            clock=self._clock,
+            decided_at=self.schedule.decided_at,
+            rolls_in_chain=self.rolls_in_chain,
+            chain_id=self.chain_id,
+            roll_index=self.roll_index,
+            position=SavedCall.of(self.broker.position),
+            sale=None if self._opened is None else SavedSale(**self._opened),
+            book=self.broker.book(),
+        )
+
+    def restore(self) -> None:
+        """Continue from the journal's checkpoint and pause flag (once, before :meth:`start`).
+
+        A checkpoint of another agent (feed, broker, underlying or size) or one that cannot be
+        read is set aside, and the agent starts afresh; either way the status's message says
+        what happened, and the account is checked before the first cycle.
+        """
+        if self.journal.paused():
+            self._paused.set()
+            self._set(state="paused")
+        saved = self.journal.checkpoint()
+        if saved is None:
+            return
+        try:
+            cp = Checkpoint.model_validate(saved)
+        except ValidationError as exc:
+            note = f"the journal's checkpoint could not be read ({exc.error_count()} errors)"
+            self._set(message=f"{note}: started afresh")
+            log.warning("%s: started afresh", note)
+            return
+        if cp.identity != self.identity:
+            self._set(message=f"the journal's checkpoint is of another agent "
+                              f"({cp.identity.describe()}): started afresh")  # fmt: skip
+            return
+        self.broker.restore(cp.position and cp.position.open_call(), cp.book)
+        self.rolls_in_chain, self.chain_id, self.roll_index = (
+            cp.rolls_in_chain, cp.chain_id, cp.roll_index,
+        )  # fmt: skip
+        self._opened = cp.sale and cp.sale.model_dump()
+        if cp.decided_at is not None:
+            self.schedule.done(cp.decided_at)
+        self._clock = cp.clock
+        self._exhausted = cp.clock is not None and not self.feed.resume_after(cp.clock)
+        held = f"{cp.position.instrument_name} open" if cp.position else "no call open"
+        at = cp.clock.isoformat() if cp.clock else "none yet"
+        self._set(message=f"continued from the journal: last cycle {at}, {held}",
+                  position=self._position_status(None))  # fmt: skip
+
+    def _reconcile(self, now: datetime, adopt: bool = False) -> None:
+        """Check the broker's account against the book; hold the agent back while they differ.
+
+        Raises :class:`AccountMismatchError` saying what differs (or the broker's error).
+        """
+        problem = self.broker.reconcile(now, adopt)
+        self._unchecked, self._blocked = False, problem
+        if problem is not None:
+            log.warning("%s account differs from the book: %s", self.broker.name, problem)
+            self._set(state="paused", reconcile_error=problem)
+            raise AccountMismatchError(problem)
+        self._set(reconcile_error=None, position=self._position_status(None))
 
     # -- one cycle -----------------------------------------------------------------------------
     def run_cycle(self) -> dict:
@@ -130,9 +247,13 @@ class LiveAgent:
     def _cycle(self, act) -> dict:
         t0 = time.perf_counter()
         now = None
-        self._fills = []
+        self._fills, self._closed = [], []
         try:
+            if self._blocked is not None:  # only the loop is held back; a direct call is refused
+                raise AccountMismatchError(self._blocked)
             now = self.feed.now()
+            if self._unchecked:  # the first cycle checks the account before anything else
+                self._reconcile(now)
             view = self.feed.view()
             self.broker.sync(now)
             row = act(view)
@@ -154,7 +275,9 @@ class LiveAgent:
             "error": error,
             "cycle_ms": ms,
         } | row
-        self.journal.record(**record)
+        self._clock = now or self._clock
+        checkpoint = self.checkpoint().model_dump(mode="json")
+        self.journal.commit(decision=record, trades=self._closed, checkpoint=checkpoint)
         with self._lock:
             self._status["cycles"] += 1
             self._status.update(
@@ -274,15 +397,17 @@ class LiveAgent:
         fees = None if opened["open_fee_coin"] is None else opened["open_fee_coin"] + fill.fee_coin
         qty = opened["quantity_coin"]
         pnl = None if fees is None else qty * (opened["premium_coin"] - fill.price_coin) - fees
-        self.journal.record_trade(
-            broker=self.broker.name,
-            **{k: v for k, v in opened.items() if k != "open_fee_coin"},
-            close_time=close_time,
-            close_price_coin=fill.price_coin,
-            close_reason=CLOSE_REASONS[reason].name,
-            settlement_price=settlement_price,
-            fees_coin=fees,
-            pnl_coin=pnl,
+        self._closed.append(
+            {k: v for k, v in opened.items() if k != "open_fee_coin"}
+            | {
+                "broker": self.broker.name,
+                "close_time": close_time,
+                "close_price_coin": fill.price_coin,
+                "close_reason": CLOSE_REASONS[reason].name,
+                "settlement_price": settlement_price,
+                "fees_coin": fees,
+                "pnl_coin": pnl,
+            }
         )
         with self._lock:
             self._status["trades"] += 1
@@ -311,9 +436,26 @@ class LiveAgent:
             return
         fill = Fill(True, "value", pos.instrument_name, self.broker.quantity, mark_coin, 0.0,
                     "valued", "valued at the mark at the end of the replay")  # fmt: skip
+        self._closed = []
         self._close_trade(fill, pos, now, CloseReason.end_of_data)
+        self.journal.commit(trades=self._closed)
 
     # -- status --------------------------------------------------------------------------------
+    def _position_status(self, mark: float | None) -> dict | None:
+        """The open call as the status shows it, valued at ``mark`` (coin per contract)."""
+        pos = self.broker.position
+        if pos is None:
+            return None
+        return {
+            "instrument_name": pos.instrument_name,
+            "strike_usd": pos.strike,
+            "expiry": pos.expiry,
+            "premium_coin": pos.premium_coin,
+            "quantity_coin": self.broker.quantity,
+            "mark_coin": mark,
+            "opened_at": pos.open_time,
+        }
+
     def _summarise(self, view: MarketView, decision: Decision, fills: list[Fill],
                    notes: list[str]) -> dict:  # fmt: skip
         pos = self.broker.position
@@ -323,19 +465,8 @@ class LiveAgent:
         code = decision.code
         if fills and fills[0].side == "settle" and code in _QUIET_AFTER_SETTLING:
             code = Action.expiry
-        position = None
-        if pos is not None:
-            position = {
-                "instrument_name": pos.instrument_name,
-                "strike_usd": pos.strike,
-                "expiry": pos.expiry,
-                "premium_coin": pos.premium_coin,
-                "quantity_coin": self.broker.quantity,
-                "mark_coin": quote.mark if quote else None,
-                "opened_at": pos.open_time,
-            }
         self._set(
-            position=position,
+            position=self._position_status(quote.mark if quote else None),
             equity_coin=equity_coin,
             equity_usd=equity_coin * view.index_price,
             index_price=view.index_price,

@@ -81,6 +81,14 @@ class Feed(Clock, Protocol):
         """Move to the next instant; False once a replay is exhausted (a live feed never is)."""
         ...
 
+    def resume_after(self, t: datetime) -> bool:
+        """Continue a restarted agent whose last cycle was at ``t``.
+
+        A replay moves to its first instant after ``t`` (False when none is left); a live feed's
+        clock is the wall's and stays.
+        """
+        ...
+
 
 class Broker(Protocol):
     """Holds one covered position — ``quantity`` coins, at most one call sold — and trades it."""
@@ -107,6 +115,22 @@ class Broker(Protocol):
 
     def equity_coin(self, mark: float | None) -> float:
         """Coins held minus the open call's value at ``mark`` (coin)."""
+        ...
+
+    def book(self) -> dict[str, float]:
+        """What the broker keeps besides ``position`` that a restart must restore."""
+        ...
+
+    def restore(self, position: OpenCall | None, book: dict[str, float]) -> None:
+        """Take back ``position`` and ``book`` saved by an earlier run of the agent."""
+        ...
+
+    def reconcile(self, now: datetime, adopt: bool = False) -> str | None:
+        """Compare the venue's account with ``position``: None if they agree, else what differs.
+
+        With ``adopt`` the broker takes the account as it is when it can hold it (flat, or one
+        short call of its size and no open order), and says why not otherwise.
+        """
         ...
 
     def close(self) -> None:

@@ -41,3 +41,8 @@ class AgentStatus(BaseModel):
     last_action: str | None = None
     last_reason: str | None = None
     last_error: str | None = None
+    reconcile_error: str | None = Field(
+        None,
+        description="how the broker's account differs from the agent's book; while set the agent "
+        "is paused and sends no order (fix the account and resume, or resume adopting it)",
+    )

@@ -33,6 +33,7 @@ class DecisionSchedule:
         self.anchor_ns = to_ns(anchor)
         self.until_ns = None if until is None else to_ns(until)
         self._decided: int | None = None  # index of the last interval decided
+        self.decided_at: datetime | None = None  # when it was decided (what a restart restores)
 
     def _interval(self, now: datetime) -> int:
         return (to_ns(now) - self.anchor_ns) // self.interval_ns
@@ -46,3 +47,4 @@ class DecisionSchedule:
     def done(self, now: datetime) -> None:
         """Record that the decision of ``now``'s interval was taken."""
         self._decided = self._interval(now)
+        self.decided_at = now

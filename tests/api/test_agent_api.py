@@ -138,3 +138,31 @@ def test_strategy_of_a_finished_run_and_bad_bodies(data_dir):
             "/api/agent/strategy", json={"config": {"underlying": "BTC", "delta": 0.3}}
         )
         assert unknown.status_code == 422 and "delta" in unknown.json()["error"]
+
+
+def test_a_switched_paper_agent_is_the_one_a_restart_continues(data_dir):
+    settings = Settings(data_dir=data_dir, agent_cycle_seconds=0.02)
+    new = {"underlying": "ETH", "exit_style": "hold_to_expiry", "target_delta": 0.2}
+    with TestClient(create_app(settings)) as client:
+        _wait(client, lambda s: s["cycles"] >= 1, "cycled")
+        client.post("/api/agent/pause")
+        switched = client.post("/api/agent/strategy", json={"config": new, "close_open_call": True})
+        assert switched.status_code == 200 and switched.json()["state"] == "running"
+        _wait(client, lambda s: s["cycles"] >= 3 and s["underlying"] == "ETH", "cycled on ETH")
+        client.post("/api/agent/pause")
+        before = client.get("/api/agent/status").json()
+    with TestClient(create_app(settings)) as client:  # the settings still name the BTC strategy
+        after = client.get("/api/agent/status").json()
+    assert after["strategy"] == before["strategy"] and after["underlying"] == "ETH"
+    assert after["state"] == "paused"
+    unvalued = [{k: v for k, v in (s["position"] or {}).items() if k != "mark_coin"}
+                for s in (before, after)]  # fmt: skip
+    assert unvalued[0] == unvalued[1]  # the mark is read again at the next cycle
+    assert after["message"].startswith("continued from the journal")
+    changed = Settings(
+        data_dir=data_dir, agent_cycle_seconds=0.02, agent_exit_style="hold_to_expiry"
+    )
+    with TestClient(create_app(changed)) as client:  # the settings changed: they win
+        again = client.get("/api/agent/status").json()
+    assert again["underlying"] == "BTC" and again["exit_style"] == "hold_to_expiry"
+    assert "checkpoint is of another agent" in again["message"]

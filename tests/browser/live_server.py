@@ -11,12 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 READY_TIMEOUT_S = 60.0  # first run generates the synthetic market; a cold import adds a few s
+BIND_ATTEMPTS = 3  # ports found free can be taken by someone else before the server binds them
 
 
 def free_port() -> int:
@@ -38,7 +40,8 @@ class LiveServer:
     host
         The address to bind; requests always go to 127.0.0.1 (``url``).
     env
-        Extra environment variables for the server (``THETADESK_AUTH_TOKEN``, ...).
+        ``THETADESK_*`` settings for the server (``THETADESK_AUTH_TOKEN``, ...); the caller's
+        own ``THETADESK_*`` variables are left out whenever it is given.
     headers
         Headers of the readiness poll (a bearer token when the server requires one).
     """
@@ -53,11 +56,14 @@ class LiveServer:
         headers: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.env = None
+        if env is not None:
+            own = {k: v for k, v in os.environ.items() if not k.startswith("THETADESK_")}
+            self.env = own | env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_timeout_s = ready_timeout_s
         self.host = host
-        self.env = os.environ | (env or {})
         self.headers = headers or {}
         # a file, not a pipe: a chatty server must never block on a full pipe nobody reads
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
@@ -66,7 +72,23 @@ class LiveServer:
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":
-        """Launch the server and poll ``/status`` until it answers; raise with the log if not."""
+        """Launch the server and poll ``/status`` until it answers; raise with the log if not.
+
+        The free port may be taken by another process before the server binds it (the machine
+        is shared): the server is then started again on another port, a few times at most.
+        """
+        for _ in range(BIND_ATTEMPTS - 1):
+            logged = len(self.log())
+            try:
+                return self._start()
+            except RuntimeError:
+                if "address already in use" not in self.log()[logged:]:
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        return self._start()
+
+    def _start(self) -> "LiveServer":
         cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
         cmd += ["--host", self.host, "--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(
@@ -98,6 +120,26 @@ class LiveServer:
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(5)
+
+    def agent_status(self) -> dict:
+        """``GET /api/agent/status``."""
+        return httpx.get(f"{self.url}/api/agent/status", timeout=10).json()
+
+    def wait_for_agent(self, until: Callable[[dict], bool], what: str, timeout: float = 30) -> dict:
+        """Poll the agent's status until ``until`` holds; fail saying the agent never ``what``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.agent_status()
+            if until(status):
+                return status
+            assert time.monotonic() < deadline, f"the agent never {what}: {status}"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crash or the OOM killer would."""
+        if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(5)
 

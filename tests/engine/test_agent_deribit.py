@@ -20,6 +20,7 @@ from engine.agent import LiveAgent
 from engine.agent.brokers import ORDER_LABEL, DeribitBroker, PaperBroker
 from engine.agent.feeds import DeribitFeed
 from engine.agent.journal import DecisionJournal
+from engine.agent.loop import AccountMismatchError
 from engine.agent.protocols import Quote
 from engine.config import StrategyConfig
 from engine.policy import OpenCall
@@ -390,3 +391,53 @@ def test_paper_broker_on_the_live_feed_sends_no_private_request(fake, build):
     assert "public/auth" not in fake.methods()
     assert not any(r.authorization for r in fake.requests)
     assert fake.account.orders == [] and open_shorts(fake, "ETH") == {}
+
+
+# ---- the account checked against the book before the first cycle ----------------------------
+
+
+@pytest.fixture
+def owner(fake):
+    """The account's owner, trading on it outside the agent."""
+    client = DeribitClient(fake.url, client_id=fake.client_id, client_secret=SECRET, **FAST)
+    yield client
+    client.close()
+
+
+def a_call(fake: FakeDeribit) -> str:
+    """A listed BTC call a week or more out (the owner's trades use it)."""
+    rows = DeribitClient(fake.url).get_book_summary_by_currency("BTC")
+    return next(r["instrument_name"] for r in rows if r["instrument_name"].endswith("-C"))
+
+
+def test_an_order_resting_on_the_book_holds_the_agent_back_and_cannot_be_adopted(
+    fake, build, owner
+):
+    name = a_call(fake)
+    owner.sell(name, 0.1, type="limit", price=0.5)  # far above the touch: it rests
+    agent = build(strategy(underlying="BTC"))
+    record = agent.run_cycle()
+    assert record["action"] == "error" and "AccountMismatchError" in record["error"]
+    assert "rests on the book" in record["error"] and name in record["error"]
+    status = agent.status()
+    assert status.state == "paused" and "rests on the book" in status.reconcile_error
+    assert agent.run_cycle()["error"].startswith("AccountMismatchError")  # still held back
+    with pytest.raises(AccountMismatchError, match="cannot adopt the account"):
+        agent.resume(adopt_account=True)
+    assert not [r for r in orders(fake) if r.params.get("label") == ORDER_LABEL]
+
+
+def test_adopting_the_account_takes_its_one_short_call_of_our_size(fake, build, owner):
+    name = a_call(fake)
+    owner.sell(name, QUANTITY["BTC"], type="market")
+    agent = build(strategy(underlying="BTC"))
+    record = agent.run_cycle()
+    assert f"the account holds {name} (-0.5), which the agent did not open" in record["error"]
+    with pytest.raises(AccountMismatchError):
+        agent.resume()  # nothing was fixed
+    agent.resume(adopt_account=True)
+    assert agent.status().reconcile_error is None and agent.broker.position.instrument_name == name
+    assert agent.journal.checkpoint()["position"]["instrument_name"] == name
+    record = agent.run_cycle()
+    assert record["error"] is None and record["action"] == "position_open", record
+    assert not [r for r in orders(fake) if r.params.get("label") == ORDER_LABEL]

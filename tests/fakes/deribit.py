@@ -19,8 +19,9 @@ Methods: public/get_time, public/test, public/get_tradingview_chart_data (BTC-/E
 public/get_volatility_index_data, public/get_delivery_prices, public/get_index_price,
 public/get_book_summary_by_currency, public/get_instruments, public/ticker (options and
 perpetuals), public/auth, private/buy, private/sell, private/get_positions,
-private/get_account_summary. Anything else is -32601; bad params are -32602 with data.reason and
-data.param; private methods without a live bearer token are 13009 ``unauthorized`` (HTTP 401).
+private/get_open_orders_by_currency, private/get_account_summary. Anything else is -32601; bad
+params are -32602 with data.reason and data.param; private methods without a live bearer token
+are 13009 ``unauthorized`` (HTTP 401).
 
 Limits, chosen because Deribit's are undocumented: a chart reply holds at most
 ``chart_max_candles`` candles, keeping the ones nearest ``end_timestamp`` (``chart_keep="last"``)
@@ -169,6 +170,19 @@ class FakeDeribit:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/api/v2"
 
     # ---- test controls -----------------------------------------------------------------------
+
+    def agent_env(self, position_size: float = 0.5, cycle_seconds: float = 0.1) -> dict[str, str]:
+        """The ``THETADESK_*`` settings of a BTC testnet agent trading on this fake."""
+        return {
+            "THETADESK_AGENT_FEED": "deribit",
+            "THETADESK_AGENT_BROKER": "testnet",
+            "THETADESK_DERIBIT_URL": self.url,
+            "THETADESK_DERIBIT_CLIENT_ID": self.client_id,
+            "THETADESK_DERIBIT_CLIENT_SECRET": self.client_secret,
+            "THETADESK_AGENT_UNDERLYING": "BTC",
+            "THETADESK_AGENT_POSITION_SIZE": str(position_size),
+            "THETADESK_AGENT_CYCLE_SECONDS": str(cycle_seconds),
+        }
 
     def inject(
         self,
@@ -323,6 +337,9 @@ PRIVATE_METHODS = {
     "private/buy": lambda account, params, now: account.place("buy", params, now),
     "private/sell": lambda account, params, now: account.place("sell", params, now),
     "private/get_positions": lambda account, params, now: _positions(account, params, now),
+    "private/get_open_orders_by_currency": lambda account, params, now: _open_orders(
+        account, params
+    ),
     "private/get_account_summary": lambda account, params, now: account.summary(
         public.currency_asset(params).name, now
     ),
@@ -333,6 +350,19 @@ def _positions(account: FakeAccount, params: dict, now_ms: int) -> list[dict]:
     asset = public.currency_asset(params)
     kind = public.get_str(params, "kind", "option", public.KINDS)
     return account.position_rows(asset.name, now_ms) if kind == "option" else []
+
+
+def _open_orders(account: FakeAccount, params: dict) -> list[dict]:
+    """The orders resting on the book (``open``); every order of the fake is an option's."""
+    asset = public.currency_asset(params)
+    kind = public.get_str(params, "kind", "option", (*public.KINDS, "any"))
+    return [
+        dict(order)
+        for order in account.orders
+        if order["order_state"] == "open"
+        and order["instrument_name"].startswith(asset.name + "-")
+        and kind in ("option", "any")
+    ]
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -27,6 +27,12 @@ function renderStatus(s) {
   const error = s.last_error || (s.state === "error" || s.state === "disabled" ? s.message : "");
   $("agent-error").textContent = error ? `Last error: ${error}` : "";
   $("agent-error").classList.toggle("hidden", !error);
+  // held back at start: the account differs from the journal, and nothing is sent until resolved
+  $("agent-reconcile").classList.toggle("hidden", !s.reconcile_error);
+  $("agent-reconcile-text").textContent = s.reconcile_error || "";
+  const note = s.state === "error" || s.state === "disabled" ? "" : s.message || "";
+  $("agent-note").textContent = note;
+  $("agent-note").classList.toggle("hidden", !note);
   $("agent-clock").textContent = formatTime(s.last_cycle_time);
   $("agent-cycle").textContent = s.last_cycle_ms === null || s.last_cycle_ms === undefined
     ? "–" : `${s.cycles} cycles, last took ${formatNumber(s.last_cycle_ms, { decimals: 1 })} ms`;
@@ -37,7 +43,7 @@ function renderStatus(s) {
   $("agent-strategy").textContent = describeStrategy(s.strategy);
   $("agent-trades").textContent = s.feed ? String(s.trades) : "–";
   const toggle = $("agent-toggle");
-  toggle.disabled = !["running", "paused"].includes(s.state);
+  toggle.disabled = !["running", "paused"].includes(s.state) || Boolean(s.reconcile_error);
   toggle.textContent = s.state === "paused" ? "Resume" : "Pause";
   const p = s.position;
   if (!p) {
@@ -103,6 +109,23 @@ export async function refreshAgent() {
 $("agent-toggle").addEventListener("click", async () => {
   await getJson(`/api/agent/${state === "paused" ? "resume" : "pause"}`, { method: "POST" });
   refreshAgent();
+});
+
+// Resume a held-back agent: it checks the account again (or adopts it) and says why not.
+async function resumeChecked(adopt) {
+  $("agent-reconcile-result").textContent = "checking the account…";
+  const res = await getJson("/api/agent/resume", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ adopt_account: adopt }),
+  });
+  $("agent-reconcile-result").textContent = res.ok ? "" : res.body.error;
+  refreshAgent();
+}
+
+$("agent-recheck").addEventListener("click", () => resumeChecked(false));
+$("agent-adopt").addEventListener("click", () => {
+  if (window.confirm("Let the agent take the Deribit account as it is now?")) resumeChecked(true);
 });
 
 refreshAgent();
