@@ -16,7 +16,7 @@ from api.schemas import (
     ErrorResponse,
 )
 from engine.config import split_strategy
-from engine.results.history import RunNotFoundError, read_summary
+from engine.results.history import RunNotFoundError, RunUnreadableError, read_summary
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -112,6 +112,8 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
             source = read_summary(settings.data_dir, body.from_run)["config"]
         except RunNotFoundError as exc:
             return error_response(404, str(exc), [{"field": "from_run", "message": str(exc)}])
+        except RunUnreadableError as exc:
+            return error_response(409, str(exc), [{"field": "from_run", "message": str(exc)}])
     else:
         source = body.config
     try:

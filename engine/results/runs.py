@@ -8,18 +8,19 @@ appears whole: it is written beside its final place and renamed into it.
 """
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cache.datasource import DeribitDataSource
+from cache.files import remove_path, replace_dir, sibling
 from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
 from engine.results.data_quality import FILL_MODEL_LABELS
 from engine.results.labels import METRIC_LABELS
 from engine.results.schema import TABLES, check_table
+from engine.results.summary import RunSummary
 from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
 
 
@@ -48,20 +49,24 @@ def write_run(result: SimulationResult, data_dir: Path) -> Path:
     Raises
     ------
     ValueError
-        When a table breaks its contract (:func:`engine.results.schema.check_table`); nothing
-        is written then.
+        When a table breaks its contract (:func:`engine.results.schema.check_table`) or the
+        summary its model (:class:`engine.results.summary.RunSummary`); nothing is written then.
     """
     for name in TABLES:
         check_table(name, getattr(result, name))
+    summary = summary_of(result)
+    RunSummary.model_validate(summary)
     final = runs_dir(data_dir) / result.run_id
-    tmp = final.with_name(f".{result.run_id}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = sibling(final, "tmp")
     tmp.mkdir(parents=True)
-    for name in TABLES:
-        write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet")
-    (tmp / "summary.json").write_text(json.dumps(summary_of(result), indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    try:
+        for name in TABLES:
+            write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        replace_dir(tmp, final)
+    except BaseException:
+        remove_path(tmp)
+        raise
     return final
 
 
