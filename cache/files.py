@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import polars as pl
@@ -79,7 +79,8 @@ def discard_path(path: Path) -> bool:
 def remove_path(path: Path) -> None:
     """Remove a file, a link (never its target) or a folder and what it holds, now."""
     if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
+        with suppress(FileNotFoundError, NotADirectoryError):  # nothing there
+            path.unlink()
         return
     shutil.rmtree(path, ignore_errors=True)
     if path.exists():

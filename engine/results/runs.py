@@ -114,6 +114,7 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {label:<30} {'n/a' if value is None else fmt.format(value)}")
     t = summary["timings"]
     cached = " (cached)" if t.get("prepare_cached") else ""
+    cached += " (a damaged cache entry was rebuilt)" if t.get("prepare_cache_rebuilt") else ""
     lines += [
         "",
         f"  {t['decisions']} decisions, {t['candidates_scored']:,} candidates scored; load "
