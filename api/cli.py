@@ -1,7 +1,8 @@
 """The ``thetadesk`` command line: one entry point, one subcommand per task.
 
-Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input
-ends with ``error: <what is wrong>`` on stderr and exit code 2, never a traceback.
+Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input,
+and a data directory that refuses a read or a write, end with ``error: <what is wrong>`` on stderr
+and exit code 2, never a traceback.
 """
 
 import argparse
@@ -435,6 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ValidationError):
             exc = _describe_validation_error(exc)
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a read-only or full data directory, a file that vanished, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

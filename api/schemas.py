@@ -156,6 +156,9 @@ class StatusResponse(BaseModel):
     app: str = "thetadesk"
     version: str
     healthy: bool
+    problems: list[str] = Field(
+        default_factory=list, description="why healthy is false (e.g. a read-only data dir)"
+    )
     server_time: datetime
     data_dir: str
     sources: list[SourceOut]

@@ -100,14 +100,19 @@ def replace_dir(tmp: Path, final: Path) -> None:
 
 
 def writable_problem(folder: Path) -> str | None:
-    """Why files cannot be created in ``folder`` (created if missing), or None when they can.
+    """Why files cannot be created in ``folder``, or None when they can.
 
-    It creates and removes a small file: permission bits do not stop root, and only a real
-    write meets a read-only mount, a full disk or an immutable folder.
+    It creates and removes a small file in ``folder``, or in its nearest existing parent when
+    ``folder`` is not there yet (nothing else is created): permission bits do not stop root, and
+    only a real write meets a read-only mount, a full disk or an immutable folder.
     """
+    probe = folder
+    while not probe.exists() and not probe.is_symlink() and probe.parent != probe:
+        probe = probe.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".thetadesk-write-check-", dir=folder)
+        if not probe.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe))
+        fd, name = tempfile.mkstemp(prefix=".thetadesk-write-check-", dir=probe)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:

@@ -13,6 +13,7 @@ from api.schemas import (
     StopResponse,
 )
 from cache.datasource import DataNotCoveredError
+from cache.files import DataDirNotWritableError
 from cache.store import SourceNotFoundError
 from engine.config import CallSimulationConfig, FieldValueError
 
@@ -33,6 +34,7 @@ def _refuse(status_code: int, message: str, detail: object = None) -> JSONRespon
         409: {"model": ErrorResponse, "description": ALREADY_RUNNING},
         400: {"model": ErrorResponse, "description": "the cache does not cover the range"},
         404: {"model": ErrorResponse, "description": "unknown data source"},
+        503: {"model": ErrorResponse, "description": "the data directory refuses writes"},
     },
 )
 def start_backtest(body: BacktestStartRequest, request: Request):
@@ -46,6 +48,8 @@ def start_backtest(body: BacktestStartRequest, request: Request):
         return _refuse(422, message, detail)
     try:
         manager.validate(cfg)
+    except DataDirNotWritableError as exc:
+        return _refuse(503, str(exc))
     except SourceNotFoundError as exc:
         return _refuse(404, str(exc), [{"field": "source", "message": str(exc)}])
     except DataNotCoveredError as exc:

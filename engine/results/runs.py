@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cache.datasource import DeribitDataSource
-from cache.files import remove_path, replace_dir, sibling
+from cache.files import (
+    DataDirNotWritableError,
+    remove_path,
+    replace_dir,
+    sibling,
+    writable_problem,
+)
 from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
@@ -27,6 +33,18 @@ from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, f
 def runs_dir(data_dir: Path) -> Path:
     """Where runs live under a data directory."""
     return Path(data_dir) / "runs"
+
+
+def write_problem(data_dir: Path) -> str | None:
+    """Why a run cannot be written (or deleted) under ``data_dir`` now; None when it can."""
+    return writable_problem(runs_dir(data_dir))
+
+
+def check_can_write(data_dir: Path) -> None:
+    """Raise DataDirNotWritableError, saying why, when runs cannot be written under ``data_dir``."""
+    problem = write_problem(data_dir)
+    if problem is not None:
+        raise DataDirNotWritableError(f"the data directory is not writable: {problem}")
 
 
 def summary_of(result: SimulationResult, finished_at: datetime | None = None) -> dict:
@@ -77,7 +95,11 @@ def execute_run(
     on_steps: StepsCallback | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> tuple[SimulationResult, Path]:
-    """Run a backtest on the cache in ``data_dir`` and write its outputs; return both."""
+    """Run a backtest on the cache in ``data_dir`` and write its outputs; return both.
+
+    Refuses (DataDirNotWritableError) before computing anything when the run cannot be written.
+    """
+    check_can_write(data_dir)
     ds = DeribitDataSource(data_dir, cfg.source)
     sim = CoveredCallSimulator(ds, cfg, cache_dir=Path(data_dir) / "prepared")
     result = sim.simulate_policy(progress=progress, on_steps=on_steps, cancel=cancel)

@@ -1,5 +1,6 @@
 """``/api/backtests``: history, curves, trades, export, compare, delete, and the live curve."""
 
+import errno
 import io
 import json
 import shutil
@@ -346,3 +347,16 @@ def test_a_truncated_table_is_409_naming_it_and_its_download_is_the_file(client,
     res = client.get(f"/api/backtests/{hold}/export?what=trades&format=parquet")
     assert res.status_code == 200 and res.content == path.read_bytes()
     assert client.get(f"/api/backtests/{hold}").status_code == 200  # the summary is fine
+
+
+def test_a_delete_the_data_dir_refuses_is_503_and_the_run_stays(client, runs, monkeypatch):
+    """Simulated: a read-only mount (tests/security makes a real one) fails the rename so."""
+    _, (hold, _) = runs
+
+    def read_only(*_):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("engine.results.history.discard_path", read_only)
+    body = assert_error(client.delete(f"/api/backtests/{hold}"), 503, f"cannot delete run {hold}")
+    assert body["error"].endswith("is not writable (Read-only file system)")
+    assert client.get(f"/api/backtests/{hold}").status_code == 200

@@ -47,12 +47,15 @@ class LiveServer:
         )
         self._proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        """The command line that starts the server (a subclass may run it under a wrapper)."""
+        serve = ["serve", "--port", str(self.port), "--host", "127.0.0.1"]
+        return [sys.executable, "-m", "api.cli", *serve, "--data-dir", str(self.data_dir)]
+
     def start(self) -> "LiveServer":
         """Launch the server and poll ``/status`` until it answers; raise with the log if not."""
-        cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
-        cmd += ["--host", "127.0.0.1", "--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
