@@ -4,7 +4,7 @@ Runs and prepared results are folders that appear and disappear whole: a folder 
 its place and renamed into it (:func:`replace_dir`), and removed by renaming it away first
 (:func:`discard_path`), so a reader sees the old folder, the new one or none, never a part.
 A file that cannot be read raises :class:`CorruptFileError` naming it (:func:`reading`), and a
-data directory that cannot be written to says so before work is done (:func:`check_writable`).
+data directory that cannot be written to says so before work is done (:func:`writable_problem`).
 """
 
 import errno
@@ -33,14 +33,15 @@ class CorruptFileError(DataValidationError):
 
     def __init__(self, path: Path, reason: object) -> None:
         self.path = Path(path)
-        super().__init__(str(path), f"cannot be read ({_first_line(reason)}); {REPAIR_HINT}")
+        super().__init__(str(path), f"cannot be read ({first_line(reason)}); {REPAIR_HINT}")
 
 
 class DataDirNotWritableError(OSError):
     """The data directory refuses writes (read-only file system, permissions, full disk)."""
 
 
-def _first_line(reason: object) -> str:
+def first_line(reason: object) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
     text = str(reason).strip()
     return text.splitlines()[0] if text else type(reason).__name__
 
@@ -118,14 +119,6 @@ def writable_problem(folder: Path) -> str | None:
     except OSError as exc:
         return f"cannot write to {folder}: {exc.strerror or exc}"
     return None
-
-
-def check_writable(*folders: Path) -> None:
-    """Raise :class:`DataDirNotWritableError` saying why when a folder refuses writes."""
-    for folder in folders:
-        problem = writable_problem(folder)
-        if problem is not None:
-            raise DataDirNotWritableError(problem)
 
 
 def is_not_writable(exc: OSError) -> bool:

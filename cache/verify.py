@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
+from cache.files import first_line
 from cache.schema import (
     CANDLES_SCHEMA,
     CHAIN_SCHEMA,
@@ -86,7 +87,7 @@ def verify_source(store: Store, name: str) -> list[Problem]:
     try:
         meta = store.read_meta(name)
     except (OSError, ValueError, LookupError) as exc:
-        return [Problem(name, "meta.json", f"unreadable ({_line(exc)})")]
+        return [Problem(name, "meta.json", f"unreadable ({first_line(exc)})")]
     folder = store.source_dir(name)
     on_disk = {
         p.relative_to(folder).as_posix()
@@ -111,7 +112,7 @@ def check_file(path: Path, rel: str, recorded_sha: str | None) -> str | None:
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        return f"not readable Parquet ({_line(exc)})"
+        return f"not readable Parquet ({first_line(exc)})"
     schema, validate = KINDS[kind]
     for column, dtype in schema.items():
         if column not in frame.columns:
@@ -121,7 +122,7 @@ def check_file(path: Path, rel: str, recorded_sha: str | None) -> str | None:
     try:
         validate(frame, rel)
     except ValueError as exc:
-        return _line(exc)
+        return first_line(exc)
     if kind == "chains":
         return None  # snapshots are not part of the fingerprint
     if recorded_sha is None:
@@ -129,11 +130,6 @@ def check_file(path: Path, rel: str, recorded_sha: str | None) -> str | None:
     if file_sha256(path) != recorded_sha:
         return "changed since it was written (its SHA-256 is not the one meta.json records)"
     return None
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def repair_source(store: Store, problems: list[Problem], **download: object) -> list[Repair]:
@@ -212,6 +208,8 @@ def _regenerate(store: Store, meta: SourceMeta, problems: list[Problem]) -> dict
     seed = meta.details.get("seed")
     notes = {}
     for coin in sorted({p.underlying for p in problems if p.kind in ("candles", "iv")}):
+        if seed is None or coin not in meta.coverage:
+            continue  # not what warm_synthetic writes: nothing to generate it from
         cov = meta.coverage[coin].candles
         mine = [p for p in problems if p.underlying == coin]
         for p in mine:
@@ -253,9 +251,8 @@ def _download_again(
         try:
             warm_deribit(store, [coin], start, end, tf, testnet, fallback=rule, **options)
         except DeribitError as exc:
-            why = (
-                f"cannot download it again now ({_line(exc)}); run thetadesk warm --source deribit"
-            )
+            warm = "thetadesk warm --source deribit" + (" --testnet" if testnet else "")
+            why = f"cannot download it again now ({first_line(exc)}); run {warm} when online"
             notes |= {p.path: why for p in mine}
             continue
         notes |= {p.path: f"downloaded again ({start[:10]} to {end[:10]})" for p in mine}

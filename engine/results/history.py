@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cache.files import DataDirNotWritableError, discard_path, is_not_writable
+from cache.files import DataDirNotWritableError, discard_path, first_line, is_not_writable
 from engine.results.labels import METRIC_LABELS
 from engine.results.runs import runs_dir
 from engine.results.schema import (
@@ -28,6 +28,7 @@ from engine.results.schema import (
 )
 from engine.results.summary import (
     RUN_ID_PATTERN,
+    SUMMARY_MAX_BYTES,
     RunSummary,
     SummaryError,
     UnreadableRun,
@@ -75,11 +76,15 @@ def run_path(data_dir: Path, run_id: str) -> Path:
     return path
 
 
-def read_file(data_dir: Path, run_id: str, name: str) -> bytes:
-    """The bytes of one file of a run, whole; RunNotFoundError once the run is gone."""
+def read_file(data_dir: Path, run_id: str, name: str, most: int = -1) -> bytes:
+    """The bytes of one file of a run, whole (or its first ``most`` bytes).
+
+    RunNotFoundError once the run is gone, RunUnreadableError when the file is.
+    """
     path = run_path(data_dir, run_id) / name
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            return handle.read(most)
     except (FileNotFoundError, NotADirectoryError) as exc:
         if not _is_run(path.parent):  # deleted meanwhile
             raise RunNotFoundError(f"no finished run {run_id}") from exc
@@ -89,7 +94,7 @@ def read_file(data_dir: Path, run_id: str, name: str) -> bytes:
 
 
 def _summary(data_dir: Path, run_id: str) -> RunSummary:
-    raw = read_file(data_dir, run_id, "summary.json")
+    raw = read_file(data_dir, run_id, "summary.json", most=SUMMARY_MAX_BYTES + 1)
     try:
         return parse_summary(raw, run_id)
     except SummaryError as exc:
@@ -120,8 +125,7 @@ def read_table(data_dir: Path, run_id: str, table: str) -> pl.DataFrame:
         frame = pl.read_parquet(io.BytesIO(raw))
         check_table(table, frame)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunUnreadableError(run_id, f"{table}.parquet: {reason}") from exc
+        raise RunUnreadableError(run_id, f"{table}.parquet: {first_line(exc)}") from exc
     return frame
 
 
@@ -148,7 +152,7 @@ def list_runs(data_dir: Path) -> list[dict]:
         except RunNotFoundError:  # deleted while listing
             continue
         except RunUnreadableError as exc:
-            log.warning("run %s is unreadable: %s", path.name, exc.reason)
+            log.info("run %s is unreadable: %s", path.name, exc.reason)
             unreadable.append(UnreadableRun(run_id=path.name, unreadable=exc.reason))
     readable.sort(key=lambda e: (e.finished_at, e.run_id), reverse=True)
     return [e.model_dump(mode="json") for e in (*unreadable, *readable)]

@@ -113,7 +113,7 @@ class UnreadableRun(BaseModel):
 def parse_summary(raw: bytes, run_id: str) -> RunSummary:
     """Check the bytes of run ``run_id``'s ``summary.json``; raise SummaryError saying why not."""
     if len(raw) > SUMMARY_MAX_BYTES:
-        raise SummaryError(f"summary.json is {len(raw):,} bytes, more than a summary can be")
+        raise SummaryError(f"summary.json is over {SUMMARY_MAX_BYTES:,} bytes: not a summary")
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -138,19 +138,11 @@ def _describe(exc: ValidationError, most: int = 3) -> str:
 
 def history_entry(summary: RunSummary) -> RunEntry:
     """The history line of a run: what ran, on which data, how far to trust it, its metrics."""
-    cfg, data = summary.config, summary.data
+    shown = {"source", "origin", "synthetic", *RunTrust.model_fields}
     return RunEntry(
         run_id=summary.run_id,
         finished_at=summary.finished_at,
-        underlying=cfg.underlying,
-        start=cfg.start,
-        end=cfg.end,
-        timeframe=cfg.timeframe,
-        decision_interval_hours=cfg.decision_interval_hours,
-        exit_style=cfg.exit_style,
-        source=data.source,
-        origin=data.origin,
-        synthetic=data.synthetic,
-        **{key: getattr(data, key) for key in RunTrust.model_fields},
+        **summary.config.model_dump(include=set(RunConfig.model_fields)),
+        **summary.data.model_dump(include=shown),
         metrics=summary.metrics,
     )

@@ -195,11 +195,15 @@ def test_a_damaged_summary_makes_only_its_run_unreadable(runs, kind, reason):
     assert [e["run_id"] for e in list_runs(data_dir)] == [tp]
 
 
-def test_a_summary_far_bigger_than_a_summary_is_not_read(runs):
+def test_a_summary_far_bigger_than_a_summary_is_not_read_whole(runs):
     data_dir, (hold, _) = runs
     raw = b" " * SUMMARY_MAX_BYTES + _summary_text(data_dir, hold).encode()
-    with pytest.raises(SummaryError, match="bytes, more than a summary can be"):
+    reason = "summary.json is over 1,048,576 bytes: not a summary"
+    with pytest.raises(SummaryError) as err:
         parse_summary(raw, hold)
+    assert str(err.value) == reason
+    (data_dir / "runs" / hold / "summary.json").write_bytes(raw)
+    assert list_runs(data_dir)[0] == {"run_id": hold, "unreadable": reason}
 
 
 def test_a_run_folder_without_summary_is_unreadable_and_deletable(runs):
