@@ -1,7 +1,8 @@
 """The ``thetadesk`` command line: one entry point, one subcommand per task.
 
-Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input
-ends with ``error: <what is wrong>`` on stderr and exit code 2, never a traceback.
+Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input,
+and a data directory that refuses a read or a write, end with ``error: <what is wrong>`` on stderr
+and exit code 2, never a traceback.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from cache.store import SourceNotFoundError, Store
 from cache.timeutil import as_utc
 
 EXIT_USAGE = 2
+EXIT_DAMAGED = 1  # cache --verify/--repair: damaged files remain
 
 
 class CliError(Exception):
@@ -277,8 +279,31 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    _print_coverage(Store(_settings(args).data_dir))
-    return 0
+    store = Store(_settings(args).data_dir)
+    if not (getattr(args, "verify", False) or getattr(args, "repair", False)):
+        _print_coverage(store)
+        return 0
+    from cache.verify import repair_source, verify_store
+
+    found = verify_store(store)
+    if not found:
+        print(f"no data sources in {store.data_dir}")
+    left = 0
+    for name, problems in found.items():
+        print(f"{name}: {'sound' if not problems else f'{len(problems)} damaged file(s)'}")
+        for p in problems:
+            print(f"  {p.path}: {p.reason}")
+        if args.repair and problems:
+            for r in repair_source(store, problems):
+                outcome = "repaired" if r.repaired else "NOT repaired"
+                print(f"  repair {r.problem.path}: {outcome}, {r.how}")
+                left += not r.repaired
+        else:
+            left += len(problems)
+    if left:
+        hint = "" if args.repair else " (--repair rebuilds what can be)"
+        print(f"{left} damaged file(s) left{hint}")
+    return EXIT_DAMAGED if left else 0
 
 
 def _print_coverage(store: Store, only: str | None = None) -> None:
@@ -338,7 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--candles", required=True, type=Path, help="time,open,high,low,close,volume")
     imp.add_argument("--iv", type=Path, help="time,iv (percent)")
 
-    add("cache", "list data sources, coverage and sizes", _cache)
+    cache = add("cache", "list data sources, coverage and sizes; check or repair the files", _cache)
+    cache.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every cached file (readable, schema, sorted unique times, SHA-256); "
+        "exit 1 when any is damaged",
+    )
+    cache.add_argument(
+        "--repair",
+        action="store_true",
+        help="--verify, then rebuild damaged files: derive again, regenerate synthetic data, "
+        "download Deribit data again; say what could not be repaired",
+    )
 
     cal = add(
         "calibrate",
@@ -408,6 +445,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ValidationError):
             exc = _describe_validation_error(exc)
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a read-only or full data directory, a file that vanished, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

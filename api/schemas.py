@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -26,6 +25,11 @@ from engine.manager import BacktestStatus as BacktestStatus  # the manager's own
 from engine.policy.actions import ActionInfo, CloseReasonInfo
 from engine.results.history import RUN_ID_PATTERN
 from engine.results.schema import TRADE_VIEW, Display, row_model
+
+# a run's summary and its line in the history are the engine's contract, served as they are
+from engine.results.summary import RunEntry as RunEntry
+from engine.results.summary import RunSummary as RunSummary
+from engine.results.summary import UnreadableRun as UnreadableRun
 
 # The run fields of a start request; every other top-level field of the config that is not a
 # nested model is a strategy field the form may override.
@@ -151,6 +155,9 @@ class StatusResponse(BaseModel):
     app: str = "thetadesk"
     version: str
     healthy: bool
+    problems: list[str] = Field(
+        default_factory=list, description="why healthy is false (e.g. a read-only data dir)"
+    )
     server_time: datetime
     data_dir: str
     sources: list[SourceOut]
@@ -234,73 +241,6 @@ class AgentResumeRequest(BaseModel):
         description="an agent whose account differs from its book takes the account as it is "
         "(flat, or one short call of its size and no open order) instead of waiting for a fix",
     )
-
-
-class RunTrust(BaseModel):
-    """How far a run's numbers can be trusted (``summary.json`` ``data``; null: not recorded)."""
-
-    fill_model: str | None = Field(
-        None, description="bid_ask, or mark (optimistic: no spread paid)"
-    )
-    calibration_id: str | None = Field(None, description="the calibration the models came from")
-    iv_real_share: float | None = Field(
-        None, ge=0, le=1, description="share of decision instants whose IV is a real DVOL print"
-    )
-    warnings: list[str] | None = Field(None, description="plain sentences, most serious first")
-
-
-class RunEntry(RunTrust):
-    """One finished run in the history (``GET /api/backtests``)."""
-
-    run_id: str
-    finished_at: datetime
-    underlying: str
-    start: datetime
-    end: datetime = Field(description="exclusive")
-    timeframe: str
-    decision_interval_hours: int
-    exit_style: str
-    source: str
-    origin: str
-    synthetic: bool = Field(description="generated market, not real Deribit prices")
-    metrics: dict[str, float | int | None] = Field(description="names carry units (see summary)")
-
-
-class FeeScheduleOut(BaseModel):
-    """The fee schedule entry a run used (``docs/fees.md``)."""
-
-    name: str
-    valid_from: datetime | None = Field(None, description="null: applied to every date")
-    source: str
-    statement: str
-
-
-class RunData(RunTrust):
-    """The data a run read and how far its numbers can be trusted (``summary.json`` ``data``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    source: str
-    origin: str
-    label: str
-    synthetic: bool
-    fingerprint: str
-    first_instant: datetime | None = None
-    last_instant: datetime | None = None
-    fee_schedule: FeeScheduleOut | None = None
-
-
-class RunDetail(BaseModel):
-    """A run's ``summary.json``: full config, data, metrics, timings and table sizes."""
-
-    run_id: str
-    finished_at: datetime
-    config: dict
-    quantity_coin: float
-    data: RunData
-    metrics: dict[str, float | int | None]
-    timings: dict[str, float | int | bool | None] = Field(description="seconds unless named")
-    rows: dict[str, int] = Field(description="rows per table")
 
 
 class TradeMarker(BaseModel):

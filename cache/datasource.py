@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cache.files import reading
 from cache.schema import CHAIN_SCHEMA
 from cache.store import SeriesCoverage, SourceMeta, Store, UnderlyingCoverage, check_underlying
 from cache.timeutil import TIMEFRAMES, as_utc
@@ -101,12 +102,13 @@ class DeribitDataSource:
         files = [f for d in days for f in sorted((folder / d.isoformat()).glob("*.parquet"))]
         if not files:
             return pl.DataFrame(schema=CHAIN_SCHEMA)
-        return (
-            pl.scan_parquet(files)
-            .filter((pl.col("harvest_time") >= lo) & (pl.col("harvest_time") < hi))
-            .sort("harvest_time", "instrument_name")
-            .collect()
-        )
+        with reading(folder):
+            return (
+                pl.scan_parquet(files)
+                .filter((pl.col("harvest_time") >= lo) & (pl.col("harvest_time") < hi))
+                .sort("harvest_time", "instrument_name")
+                .collect()
+            )
 
     def _check_range(
         self, cov: SeriesCoverage, start: TimeLike, end: TimeLike, what: str
@@ -125,9 +127,11 @@ class DeribitDataSource:
 
     @staticmethod
     def _scan(path: Path, column: str, lo: datetime, hi: datetime) -> pl.DataFrame:
-        return (
-            pl.scan_parquet(path)
-            .filter((pl.col(column) >= lo) & (pl.col(column) < hi))
-            .sort(column)
-            .collect()
-        )
+        """The rows of ``path`` in ``[lo, hi)``; CorruptFileError naming it if it is unreadable."""
+        with reading(path):
+            return (
+                pl.scan_parquet(path)
+                .filter((pl.col(column) >= lo) & (pl.col(column) < hi))
+                .sort(column)
+                .collect()
+            )

@@ -34,6 +34,7 @@ from cache.deribit import (
     iv_from_dvol,
     settlements_from_delivery_prices,
 )
+from cache.files import reading
 from cache.iv_fallback import DEFAULT_FALLBACK, IvFallback, fallback_iv
 from cache.schema import IV_SCHEMA, UNDERLYINGS
 from cache.store import SourceMeta, Store, check_underlying
@@ -342,11 +343,15 @@ class _Download:
         path = self.store.candles_path(self.source, coin, self.timeframe)
         if not path.is_file():
             return dvol
-        fallback = fallback_iv(pl.read_parquet(path, columns=["time", "close"]), self.fallback)
+        with reading(path):
+            bars = pl.read_parquet(path, columns=["time", "close"])
+        fallback = fallback_iv(bars, self.fallback)
         have = dvol.get_column("time")
         iv_path = self.store.iv_path(self.source, coin)
         if iv_path.is_file():
-            have = pl.concat([have, pl.read_parquet(iv_path, columns=["time"]).get_column("time")])
+            with reading(iv_path):
+                stored = pl.read_parquet(iv_path, columns=["time"]).get_column("time")
+            have = pl.concat([have, stored])
         fallback = fallback.filter(_within(done) & ~pl.col("time").is_in(have.implode()))
         return pl.concat([dvol, fallback]).sort("time")
 

@@ -23,6 +23,7 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, Field
 
+from cache.files import reading
 from cache.schema import (
     SCHEMA_VERSION,
     TIMEFRAMES,
@@ -130,7 +131,8 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (what ``meta.json`` ``files`` records)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -279,7 +281,7 @@ class Store:
 
     def _record_file(self, meta: SourceMeta, path: Path) -> None:
         rel = path.relative_to(self.source_dir(meta.name)).as_posix()
-        meta.files[rel] = _sha256(path)
+        meta.files[rel] = file_sha256(path)
 
     def _update(self, name: str, underlying: str, edit: Callable[[SourceMeta], None]) -> None:
         meta = self.read_meta(name)
@@ -307,22 +309,47 @@ class Store:
             path = self.candles_path(name, underlying, timeframe)
             merged = self._merge(path, validate_candles(df, f"candles for {name}/{underlying}"))
             merged = validate_candles(merged, str(path))
-            written = {timeframe: merged}
-            for tf, step in TIMEFRAMES.items():
-                if step > TIMEFRAMES[timeframe]:
-                    written[tf] = derive_timeframe(merged, tf)
 
             def edit(meta: SourceMeta) -> None:
-                for tf, frame in written.items():
-                    p = self.candles_path(name, underlying, tf)
-                    write_parquet_atomic(frame, p)
-                    self._record_file(meta, p)
+                self._write_candle_files(meta, underlying, timeframe, merged, with_base=True)
                 cov = _series_coverage(merged, TIMEFRAMES[timeframe])
                 cov.timeframe = timeframe
                 meta.coverage[underlying].candles = cov
 
             self._update(name, underlying, edit)
             return self.read_meta(name).coverage[underlying].candles
+
+    def rederive_candles(self, name: str, underlying: str) -> None:
+        """Write the coarser candle files of ``underlying`` again from the base file."""
+        underlying = check_underlying(underlying)
+        with self._lock:
+            base_tf = self.read_meta(name).coverage[underlying].candles.timeframe
+            path = self.candles_path(name, underlying, base_tf)
+            with reading(path):
+                base = pl.read_parquet(path)
+            self._update(
+                name,
+                underlying,
+                lambda meta: self._write_candle_files(meta, underlying, base_tf, base),
+            )
+
+    def _write_candle_files(
+        self,
+        meta: SourceMeta,
+        underlying: str,
+        base_tf: str,
+        base: pl.DataFrame,
+        with_base: bool = False,
+    ) -> None:
+        """Write the candles derived from ``base`` (and ``base`` itself if asked); record them."""
+        frames = {base_tf: base} if with_base else {}
+        for tf, step in TIMEFRAMES.items():
+            if step > TIMEFRAMES[base_tf]:
+                frames[tf] = derive_timeframe(base, tf)
+        for tf, frame in frames.items():
+            path = self.candles_path(meta.name, underlying, tf)
+            write_parquet_atomic(frame, path)
+            self._record_file(meta, path)
 
     def write_iv(self, name: str, underlying: str, df: pl.DataFrame) -> SeriesCoverage:
         """Merge an implied-vol index series (percent)."""
@@ -399,5 +426,6 @@ class Store:
     def _merge(path: Path, new: pl.DataFrame) -> pl.DataFrame:
         if not path.is_file():
             return new
-        old = pl.read_parquet(path)
+        with reading(path):
+            old = pl.read_parquet(path)
         return pl.concat([old, new]).unique("time", keep="first").sort("time")

@@ -25,12 +25,13 @@ import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cache.datasource import DeribitDataSource
+from cache.files import is_not_writable
 from cache.timeutil import as_utc
 from engine.config import CallSimulationConfig
 from engine.market import check_covered, first_spot_usd
 from engine.metrics import compute_metrics
 from engine.prepare import CancelledError
-from engine.results.runs import write_run
+from engine.results.runs import check_can_write, write_run
 from engine.results.schema import STEPS, row_model
 from engine.simulator import CoveredCallSimulator, SimulationResult, finite_or_none
 
@@ -93,8 +94,10 @@ class BacktestManager:
         """Raise (SourceNotFoundError, DataNotCoveredError, FieldValueError) if ``cfg`` cannot run.
 
         That includes an ``initial_capital_usd`` buying less than Deribit's minimum order at the
-        run's first price.
+        run's first price, and a data directory the run could not be written to
+        (DataDirNotWritableError).
         """
+        check_can_write(self.data_dir)
         ds = DeribitDataSource(self.data_dir, cfg.source)
         check_covered(ds, cfg)
         if cfg.initial_capital_usd is not None:
@@ -212,9 +215,18 @@ class BacktestManager:
             self._finish("stopped", message="stopped by user")
         except ValueError as exc:  # bad input the config could not see (e.g. a too small capital)
             self._finish("error", error=str(exc))
-        except Exception as exc:  # the UI must see the failure, never a stuck "running"
-            traceback.print_exc()
-            self._finish("error", error=f"{type(exc).__name__}: {exc}")
+        except OSError as exc:
+            if is_not_writable(exc):  # e.g. the data directory became read-only meanwhile
+                self._finish("error", error=f"the run could not be written: {exc}")
+            else:
+                self._fail(exc)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        """End the run with an unexpected error: the UI must see it, never a stuck "running"."""
+        traceback.print_exc()
+        self._finish("error", error=f"{type(exc).__name__}: {exc}")
 
     def _finish(self, state: str, **fields: object) -> None:
         self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)

@@ -130,6 +130,7 @@ class CoveredCallSimulator:
                 "prepare_s": t2 - t1,
                 "replay_s": t3 - t2,
                 "prepare_cached": prepared.from_cache,
+                "prepare_cache_rebuilt": prepared.discarded is not None,
                 "candidates_scored": int(prepared.n_candidates.sum()),
                 "decisions": int(market.is_decision.sum()),
             },

@@ -19,7 +19,7 @@ from api.schemas import (
 from cache.deribit.errors import DeribitError
 from engine.agent.loop import AccountMismatchError
 from engine.config import split_strategy
-from engine.results.history import RunNotFoundError, read_summary
+from engine.results.history import RunNotFoundError, RunUnreadableError, read_summary
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -145,6 +145,8 @@ def set_agent_strategy(body: AgentStrategyRequest, request: Request):
             source = read_summary(settings.data_dir, body.from_run)["config"]
         except RunNotFoundError as exc:
             return field_error(404, "from_run", str(exc))
+        except RunUnreadableError as exc:
+            return field_error(409, "from_run", str(exc))
     else:
         source = body.config
     try:

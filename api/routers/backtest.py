@@ -13,6 +13,7 @@ from api.schemas import (
     StopResponse,
 )
 from cache.datasource import DataNotCoveredError
+from cache.files import DataDirNotWritableError
 from cache.store import SourceNotFoundError
 from engine.config import CallSimulationConfig, FieldValueError
 
@@ -38,6 +39,7 @@ def _refuse(status_code: int, message: str, fields: tuple[str, ...] = ()) -> JSO
             "description": "the body is not JSON, or the data cannot run the config",
         },
         404: {"model": ErrorResponse, "description": "unknown data source"},
+        503: {"model": ErrorResponse, "description": "the data directory refuses writes"},
     },
 )
 @error_extra(**NOT_STARTED)
@@ -52,6 +54,8 @@ def start_backtest(body: BacktestStartRequest, request: Request):
         return error_response(422, message, detail, **NOT_STARTED)
     try:
         manager.validate(cfg)
+    except DataDirNotWritableError as exc:
+        return _refuse(503, str(exc))
     except SourceNotFoundError as exc:
         return _refuse(404, str(exc), ("source",))
     except (DataNotCoveredError, FieldValueError) as exc:

@@ -2,13 +2,16 @@
 
 Also ``/api/backtest/live/equity``: the curves of a paced run as far as it has been published.
 Reading lives in :mod:`engine.results.history` and :mod:`engine.results.curves`; this router
-only wires it up.
+only wires it up. A run that is gone is 404, a run whose files cannot be read 409 (saying which
+file and why), a deletion the data directory refuses 503. Files are sent from bytes read whole,
+so a download racing a deletion is complete or 404.
 """
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import Response
 
 from api.errors import error_response
 from api.schemas import (
@@ -16,20 +19,30 @@ from api.schemas import (
     EquityCurve,
     ErrorResponse,
     RunComparison,
-    RunDetail,
     RunEntry,
+    RunSummary,
     TradesPage,
+    UnreadableRun,
 )
+from cache.files import DataDirNotWritableError
 from engine.results import history
 from engine.results.curves import SERIES, equity_curve
-from engine.results.history import RUN_ID_PATTERN, TRADE_COLUMNS, RunNotFoundError
+from engine.results.history import (
+    RUN_ID_PATTERN,
+    TRADE_COLUMNS,
+    RunNotFoundError,
+    RunUnreadableError,
+)
 
 router = APIRouter(tags=["results"])
 
 MIN_POINTS, MAX_POINTS, DEFAULT_POINTS = 50, 20_000, 2_000
 MAX_PAGE = 500
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "no finished run with this id"}}
+NOT_FOUND = {
+    404: {"model": ErrorResponse, "description": "no finished run with this id"},
+    409: {"model": ErrorResponse, "description": "the run's files cannot be read (says why)"},
+}
 
 RunId = Annotated[
     str, Path(pattern=RUN_ID_PATTERN, description="a run id: 16 lowercase hex digits")
@@ -44,13 +57,26 @@ def _data_dir(request: Request):
     return request.app.state.settings.data_dir
 
 
-def _missing(exc: RunNotFoundError) -> JSONResponse:
-    return error_response(404, str(exc))
+def _answer(read: Callable[[], object]) -> object:
+    """``read()``, or the error response of a run that is gone, unreadable or not deletable."""
+    try:
+        return read()
+    except RunNotFoundError as exc:
+        return error_response(404, str(exc))
+    except RunUnreadableError as exc:
+        return error_response(409, str(exc), {"run_id": exc.run_id, "unreadable": exc.reason})
+    except DataDirNotWritableError as exc:
+        return error_response(503, str(exc))
 
 
-@router.get("/api/backtests", response_model=list[RunEntry])
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(content, media_type=media_type, headers=headers)
+
+
+@router.get("/api/backtests", response_model=list[RunEntry | UnreadableRun])
 def list_backtests(request: Request):
-    """Every finished run in the data directory, newest first."""
+    """Every run in the data directory: unreadable ones first (saying why), then newest first."""
     return history.list_runs(_data_dir(request))
 
 
@@ -61,35 +87,29 @@ def compare_backtests(
     b: Annotated[str, Query(pattern=RUN_ID_PATTERN, description="second run id")],
 ):
     """Two runs side by side: the settings they differ in and every metric."""
-    try:
-        return history.compare_runs(_data_dir(request), a, b)
-    except RunNotFoundError as exc:
-        return _missing(exc)
+    return _answer(lambda: history.compare_runs(_data_dir(request), a, b))
 
 
-@router.get("/api/backtests/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
+@router.get("/api/backtests/{run_id}", response_model=RunSummary, responses=NOT_FOUND)
 def get_backtest(request: Request, run_id: RunId):
     """A run's summary: full config, data source, metrics, timings and table sizes."""
-    try:
-        return history.read_summary(_data_dir(request), run_id)
-    except RunNotFoundError as exc:
-        return _missing(exc)
+    return _answer(lambda: history.read_summary(_data_dir(request), run_id))
 
 
 @router.get(
     "/api/backtests/{run_id}/summary.json",
-    response_model=RunDetail,
+    response_model=RunSummary,
     responses=NOT_FOUND,
     response_description="the run's summary.json, as a download",
 )
 def download_summary(request: Request, run_id: RunId):
-    """Download the run's ``summary.json`` file."""
-    try:
-        path = history.run_path(_data_dir(request), run_id) / "summary.json"
-    except RunNotFoundError as exc:
-        return _missing(exc)
-    return FileResponse(
-        path, media_type="application/json", filename=f"thetadesk-{run_id}-summary.json"
+    """Download the run's ``summary.json`` file (as it is on disk)."""
+    return _answer(
+        lambda: _download(
+            history.read_file(_data_dir(request), run_id, "summary.json"),
+            "application/json",
+            f"thetadesk-{run_id}-summary.json",
+        )
     )
 
 
@@ -97,12 +117,13 @@ def download_summary(request: Request, run_id: RunId):
 def get_equity(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS):
     """Equity (USD, coin) vs HODL, drawdowns and spot, thinned; with the trade markers."""
     data_dir = _data_dir(request)
-    try:
+
+    def curve() -> dict:
         equity = history.read_table(data_dir, run_id, "equity")
         trades = history.read_table(data_dir, run_id, "trades")
-    except RunNotFoundError as exc:
-        return _missing(exc)
-    return {"run_id": run_id, "live": False} | equity_curve(equity, trades, points)
+        return {"run_id": run_id, "live": False} | equity_curve(equity, trades, points)
+
+    return _answer(curve)
 
 
 @router.get("/api/backtest/live/equity", response_model=EquityCurve)
@@ -133,21 +154,15 @@ def get_trades(
     desc: bool = False,
 ):
     """A page of the run's trades, optionally sorted by one column."""
-    try:
-        total, page = history.trades_page(
+
+    def page() -> dict:
+        total, trades = history.trades_page(
             _data_dir(request), run_id, offset=offset, limit=limit, sort=sort, descending=desc
         )
-    except RunNotFoundError as exc:
-        return _missing(exc)
-    return {
-        "run_id": run_id,
-        "total": total,
-        "offset": offset,
-        "limit": limit,
-        "sort": sort,
-        "desc": desc,
-        "trades": page.to_dicts(),
-    }
+        query = {"offset": offset, "limit": limit, "sort": sort, "desc": desc}
+        return {"run_id": run_id, "total": total, **query, "trades": trades.to_dicts()}
+
+    return _answer(page)
 
 
 @router.get(
@@ -169,23 +184,27 @@ def export_table(
 ):
     """Download the run's trades or equity as CSV or Parquet (columns: docs/data.md)."""
     data_dir = _data_dir(request)
-    filename = f"thetadesk-{run_id}-{what}.{fmt}"
-    try:
-        if fmt == "parquet":
-            path = history.table_path(data_dir, run_id, what)
-            return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=filename)
-        content = history.table_csv(data_dir, run_id, what)
-    except RunNotFoundError as exc:
-        return _missing(exc)
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
+    read = history.read_table_bytes if fmt == "parquet" else history.table_csv
+    return _answer(
+        lambda: _download(
+            read(data_dir, run_id, what), MEDIA_TYPES[fmt], f"thetadesk-{run_id}-{what}.{fmt}"
+        )
+    )
 
 
-@router.delete("/api/backtests/{run_id}", response_model=DeleteResponse, responses=NOT_FOUND)
+@router.delete(
+    "/api/backtests/{run_id}",
+    response_model=DeleteResponse,
+    responses={
+        **NOT_FOUND,
+        503: {"model": ErrorResponse, "description": "the data directory refuses writes"},
+    },
+)
 def delete_backtest(request: Request, run_id: RunId):
-    """Delete a finished run's folder (its outputs and summary)."""
-    try:
+    """Delete a run's folder (its outputs and summary), readable or not; a link: the link only."""
+
+    def delete() -> DeleteResponse:
         history.delete_run(_data_dir(request), run_id)
-    except RunNotFoundError as exc:
-        return _missing(exc)
-    return DeleteResponse(deleted=run_id)
+        return DeleteResponse(deleted=run_id)
+
+    return _answer(delete)

@@ -8,6 +8,7 @@ from api.routers.agent import agent_status
 from api.schemas import SeriesOut, SourceOut, StatusResponse
 from cache.store import SourceMeta, Store
 from engine import __version__
+from engine.results.runs import write_problem
 
 router = APIRouter(tags=["status"])
 
@@ -43,11 +44,14 @@ def list_sources(request: Request) -> list[SourceOut]:
 
 @router.get("/status", response_model=StatusResponse)
 def get_status(request: Request) -> StatusResponse:
-    """Report version, health, data sources, backtest and agent state."""
+    """Report version, health (and why not healthy), data sources, backtest and agent state."""
     backtest = request.app.state.backtest_manager.get_status()
+    problem = write_problem(request.app.state.settings.data_dir)
+    problems = [] if problem is None else [problem]
     return StatusResponse(
         version=__version__,
-        healthy=True,
+        healthy=not problems,
+        problems=problems,
         server_time=datetime.now(UTC),
         data_dir=str(request.app.state.settings.data_dir),
         sources=list_sources(request),

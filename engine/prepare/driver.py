@@ -5,12 +5,11 @@ roll at any bar) the kernel generates the calls Deribit would list (``listed_exp
 DTE band, a strike grid around spot), prices them on the fitted vol surface and keeps the ``top_k``
 best by score. Work runs in chunks so the driver can report progress and honour a cancel flag
 between them. The result is cached under ``<data_dir>/prepared/<key>/`` where ``key`` hashes the
-config fields that affect it, the data fingerprint and :data:`PREPARE_VERSION`.
+config fields that affect it, the data fingerprint and :data:`PREPARE_VERSION`; an entry is
+checked before use (:mod:`engine.prepare.cache`) and a damaged one is computed again.
 """
 
-import json
 import os
-import shutil
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from cache.store import write_parquet_atomic
 from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import N_CAND_FIELDS, Cand
 from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import RunMarket
+from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
 from engine.prepare.nb import prepare_chunk_nb
 from engine.scoring import scoring_args
 from engine.volsurface import surface_args
@@ -71,6 +70,7 @@ class PreparedData:
     top_exp_ns: np.ndarray  # int64 [n, K], 0 where empty
     key: str
     from_cache: bool
+    discarded: str | None = None  # why a damaged cache entry was discarded before computing
 
     def candidates_frame(self, t_ns: np.ndarray) -> pl.DataFrame:
         """Long table: one row per kept candidate (time, rank, expiry, strike, …, score)."""
@@ -124,8 +124,13 @@ def prepare(
     key = prepare_key(market, cfg)
     idx = prepared_times(market, cfg)
     times = np.ascontiguousarray(market.t_ns[idx])
+    discarded = None
     if cache_dir is not None:
-        cached = _load(cache_dir / key, times, idx, cfg.top_k, key)
+        try:
+            cached = _load(cache_dir / key, times, idx, cfg.top_k, key)
+        except DamagedEntryError as exc:
+            discarded, cached = str(exc), None
+            discard_entry(cache_dir / key, discarded)
         if cached is not None:
             if progress:
                 progress(len(idx), len(idx))
@@ -162,7 +167,7 @@ def prepare(
         return b
 
     _run_chunks(n, score, progress, cancel)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False)
+    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
     if cache_dir is not None:
         _save(cache_dir / key, data, market.t_ns)
     return data
@@ -201,30 +206,30 @@ def _run_chunks(
 
 
 def _save(folder: Path, data: PreparedData, t_ns: np.ndarray) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write_parquet_atomic(data.candidates_frame(t_ns), tmp / "candidates.parquet")
     counts = pl.DataFrame({"instant_index": data.instant_index, "n_candidates": data.n_candidates})
-    write_parquet_atomic(counts, tmp / "counts.parquet")
-    (tmp / "meta.json").write_text(json.dumps({"key": data.key, "version": PREPARE_VERSION}))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    tables = {"candidates": data.candidates_frame(t_ns), "counts": counts}
+    save_entry(folder, data.key, PREPARE_VERSION, tables)
 
 
-def _load(folder: Path, times: np.ndarray, idx: np.ndarray, top_k: int, key: str):
-    if not (folder / "meta.json").is_file():
+def _load(
+    folder: Path, times: np.ndarray, idx: np.ndarray, top_k: int, key: str
+) -> PreparedData | None:
+    """The cached entry as PreparedData; None without one, DamagedEntryError for a bad one."""
+    tables = load_entry(folder, key, PREPARE_VERSION, ("counts", "candidates"))
+    if tables is None:
         return None
-    counts = pl.read_parquet(folder / "counts.parquet")
-    if not np.array_equal(counts.get_column("instant_index").to_numpy(), idx):
-        return None
-    cands = pl.read_parquet(folder / "candidates.parquet")
-    row = np.searchsorted(times, cands.get_column("time").dt.epoch("ns").to_numpy())
-    rank = cands.get_column("rank").to_numpy().astype(np.int64) - 1
-    top_f = np.full((len(idx), top_k, N_CAND_FIELDS), np.nan)
-    top_exp = np.zeros((len(idx), top_k), np.int64)
-    for name, j in CANDIDATE_COLUMNS.items():
-        top_f[row, rank, j] = cands.get_column(name).to_numpy()
-    top_exp[row, rank] = cands.get_column("expiry").dt.epoch("ns").to_numpy()
-    n_cand = counts.get_column("n_candidates").to_numpy().astype(np.int32)
+    counts, cands = tables["counts"], tables["candidates"]
+    try:
+        if not np.array_equal(counts.get_column("instant_index").to_numpy(), idx):
+            raise DamagedEntryError("its prepared instants are not the run's")
+        row = np.searchsorted(times, cands.get_column("time").dt.epoch("ns").to_numpy())
+        rank = cands.get_column("rank").to_numpy().astype(np.int64) - 1
+        top_f = np.full((len(idx), top_k, N_CAND_FIELDS), np.nan)
+        top_exp = np.zeros((len(idx), top_k), np.int64)
+        for name, j in CANDIDATE_COLUMNS.items():
+            top_f[row, rank, j] = cands.get_column(name).to_numpy()
+        top_exp[row, rank] = cands.get_column("expiry").dt.epoch("ns").to_numpy()
+        n_cand = counts.get_column("n_candidates").to_numpy().astype(np.int32)
+    except (pl.exceptions.PolarsError, IndexError, ValueError) as exc:
+        raise DamagedEntryError(f"its tables do not fit the run ({exc})") from exc
     return PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=True)

@@ -3,7 +3,9 @@
 - :mod:`engine.results.schema`: the columns, dtypes and units of every run table, and the trade
   view the API and the dashboard show;
 - :mod:`engine.results.runs`: execute a backtest and write ``<data_dir>/runs/<run_id>/``;
-- :mod:`engine.results.history`: list, read, page, compare and delete finished runs;
+- :mod:`engine.results.summary`: the model of ``summary.json`` and of a run's history line, and
+  the check that tells a readable summary from a damaged one;
+- :mod:`engine.results.history`: list, read, page, compare and delete runs, each on its own;
 - :mod:`engine.results.curves`: chart payloads (thinned curves, trade markers);
 - :mod:`engine.results.labels`: how each metric is named and formatted.
 """

@@ -2,36 +2,58 @@
 
 The files :mod:`engine.results.runs` writes are the history, so it survives a restart. Run ids are
 checked against a strict pattern before any path is built from them, so a request cannot reach
-outside the runs folder.
+outside the runs folder. Each run is read on its own: a run whose files cannot be read is listed
+as unreadable, with the reason (:class:`RunUnreadableError` when it is asked for), and can still
+be deleted. Every file is read whole before it is used, and a deletion renames the folder away
+first, so a reader racing a deletion gets the whole file or :class:`RunNotFoundError`.
 """
 
-import json
+import io
 import logging
 import re
-import shutil
-import uuid
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
+from cache.files import DataDirNotWritableError, discard_path, first_line, is_not_writable
 from engine.results.labels import METRIC_LABELS
 from engine.results.runs import runs_dir
-from engine.results.schema import ASSIGNED, PREMIUM_USD, TABLES, TRADE_VIEW, assigned_expr
+from engine.results.schema import (
+    ASSIGNED,
+    PREMIUM_USD,
+    TABLES,
+    TRADE_VIEW,
+    assigned_expr,
+    check_table,
+)
+from engine.results.summary import (
+    RUN_ID_PATTERN,
+    SUMMARY_MAX_BYTES,
+    RunSummary,
+    SummaryError,
+    UnreadableRun,
+    history_entry,
+    parse_summary,
+)
 
 log = logging.getLogger(__name__)
 
-RUN_ID_PATTERN = r"^[0-9a-f]{16}$"  # engine.config.CallSimulationConfig.digest: 16 hex digits
 EXPORT_TABLES = ("trades", "equity")
 CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.f%:z"  # ISO 8601 with the +00:00 offset, exact to the µs
 TRADE_COLUMNS = tuple(v.column.name for v in TRADE_VIEW)  # as the API shows a trade
 _RUN_ID = re.compile(RUN_ID_PATTERN)
-# what the history shows of a run's data block beside its source (None where a run lacks it)
-TRUST_KEYS = ("fill_model", "calibration_id", "iv_real_share", "warnings")
 
 
 class RunNotFoundError(LookupError):
     """No finished run with this id under the data directory."""
+
+
+class RunUnreadableError(Exception):
+    """The run exists but a file of it cannot be read; the message says which and why."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id, self.reason = run_id, reason
+        super().__init__(f"run {run_id} cannot be read: {reason}")
 
 
 def check_run_id(run_id: str) -> str:
@@ -41,32 +63,70 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def _is_run(path: Path) -> bool:
+    """A run folder: a run id named folder, or a link named so (even one that leads nowhere)."""
+    return _RUN_ID.fullmatch(path.name) is not None and (path.is_dir() or path.is_symlink())
+
+
 def run_path(data_dir: Path, run_id: str) -> Path:
-    """The folder of a finished run; raise RunNotFoundError when there is none."""
+    """The folder of a run; raise RunNotFoundError when there is none."""
     path = runs_dir(data_dir) / check_run_id(run_id)
-    if not (path / "summary.json").is_file():
+    if not _is_run(path):
         raise RunNotFoundError(f"no finished run {run_id}")
     return path
 
 
+def read_file(data_dir: Path, run_id: str, name: str, most: int = -1) -> bytes:
+    """The bytes of one file of a run, whole (or its first ``most`` bytes).
+
+    RunNotFoundError once the run is gone, RunUnreadableError when the file is.
+    """
+    path = run_path(data_dir, run_id) / name
+    try:
+        with path.open("rb") as handle:
+            return handle.read(most)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        if not _is_run(path.parent):  # deleted meanwhile
+            raise RunNotFoundError(f"no finished run {run_id}") from exc
+        raise RunUnreadableError(run_id, f"{name} is missing") from exc
+    except OSError as exc:
+        raise RunUnreadableError(run_id, f"{name}: {exc.strerror or exc}") from exc
+
+
+def _summary(data_dir: Path, run_id: str) -> RunSummary:
+    raw = read_file(data_dir, run_id, "summary.json", most=SUMMARY_MAX_BYTES + 1)
+    try:
+        return parse_summary(raw, run_id)
+    except SummaryError as exc:
+        raise RunUnreadableError(run_id, str(exc)) from exc
+
+
 def read_summary(data_dir: Path, run_id: str) -> dict:
-    """A run's ``summary.json`` (config, data, metrics, timings, rows)."""
-    return json.loads((run_path(data_dir, run_id) / "summary.json").read_text())
+    """A run's ``summary.json`` (config, data, metrics, timings, rows), checked."""
+    return _summary(data_dir, run_id).model_dump(mode="json")
 
 
 def table_path(data_dir: Path, run_id: str, table: str) -> Path:
     """The Parquet file of one of the run's tables."""
     if table not in TABLES:
         raise ValueError(f"table must be one of {', '.join(TABLES)}, got {table!r}")
-    path = run_path(data_dir, run_id) / f"{table}.parquet"
-    if not path.is_file():
-        raise RunNotFoundError(f"run {run_id} has no {table} table")
-    return path
+    return run_path(data_dir, run_id) / f"{table}.parquet"
+
+
+def read_table_bytes(data_dir: Path, run_id: str, table: str) -> bytes:
+    """The bytes of one of the run's Parquet tables, whole (a download)."""
+    return read_file(data_dir, run_id, table_path(data_dir, run_id, table).name)
 
 
 def read_table(data_dir: Path, run_id: str, table: str) -> pl.DataFrame:
-    """One of the run's tables, whole."""
-    return pl.read_parquet(table_path(data_dir, run_id, table))
+    """One of the run's tables, whole, checked against its contract."""
+    raw = read_table_bytes(data_dir, run_id, table)
+    try:
+        frame = pl.read_parquet(io.BytesIO(raw))
+        check_table(table, frame)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise RunUnreadableError(run_id, f"{table}.parquet: {first_line(exc)}") from exc
+    return frame
 
 
 def table_csv(data_dir: Path, run_id: str, table: str) -> bytes:
@@ -76,54 +136,45 @@ def table_csv(data_dir: Path, run_id: str, table: str) -> bytes:
     return read_table(data_dir, run_id, table).write_csv(datetime_format=CSV_DATETIME).encode()
 
 
-def history_entry(summary: dict) -> dict:
-    """The history line of a run: what ran, on which data, how far to trust it, its metrics."""
-    cfg, data = summary["config"], summary["data"]
-    return {
-        "run_id": summary["run_id"],
-        "finished_at": summary["finished_at"],
-        "underlying": cfg["underlying"],
-        "start": cfg["start"],
-        "end": cfg["end"],
-        "timeframe": cfg["timeframe"],
-        "decision_interval_hours": cfg["decision_interval_hours"],
-        "exit_style": cfg["exit_style"],
-        "source": data["source"],
-        "origin": data["origin"],
-        "synthetic": bool(data["synthetic"]),
-        **{key: data.get(key) for key in TRUST_KEYS},
-        "metrics": summary["metrics"],
-    }
-
-
 def list_runs(data_dir: Path) -> list[dict]:
-    """Every finished run's history entry, newest first.
+    """Every run of the history: unreadable ones first (by id), then the others newest first.
 
-    Folders that are not finished runs (a run being written, a run being deleted, anything
-    without a readable ``summary.json``) are skipped; unreadable summaries are logged.
+    An unreadable run is ``{"run_id", "unreadable": why}``. Folders that are not runs (a run
+    being written or deleted, anything not named by a run id) are skipped.
     """
     root = runs_dir(data_dir)
-    entries = []
-    for path in root.iterdir() if root.is_dir() else ():
-        if _RUN_ID.fullmatch(path.name) is None or not (path / "summary.json").is_file():
+    readable, unreadable = [], []
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
+        if not _is_run(path):
             continue
         try:
-            entries.append(history_entry(json.loads((path / "summary.json").read_text())))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("skipping run %s: unreadable summary.json (%s)", path.name, exc)
-    entries.sort(key=lambda e: (datetime.fromisoformat(e["finished_at"]), e["run_id"]))
-    return entries[::-1]
+            readable.append(history_entry(_summary(data_dir, path.name)))
+        except RunNotFoundError:  # deleted while listing
+            continue
+        except RunUnreadableError as exc:
+            log.info("run %s is unreadable: %s", path.name, exc.reason)
+            unreadable.append(UnreadableRun(run_id=path.name, unreadable=exc.reason))
+    readable.sort(key=lambda e: (e.finished_at, e.run_id), reverse=True)
+    return [e.model_dump(mode="json") for e in (*unreadable, *readable)]
 
 
 def delete_run(data_dir: Path, run_id: str) -> None:
-    """Remove a run's folder; it leaves the history at once (renamed away before deleting)."""
+    """Remove a run (a link to a run: the link only); it leaves the history at once.
+
+    Raises RunNotFoundError when there is no such run, DataDirNotWritableError when the runs
+    folder refuses the change.
+    """
     path = run_path(data_dir, run_id)
-    doomed = path.with_name(f".{run_id}.deleting-{uuid.uuid4().hex[:8]}")
     try:
-        path.rename(doomed)
-    except FileNotFoundError as exc:  # deleted by a concurrent request
-        raise RunNotFoundError(f"no finished run {run_id}") from exc
-    shutil.rmtree(doomed)
+        removed = discard_path(path)
+    except OSError as exc:
+        if not is_not_writable(exc):
+            raise
+        raise DataDirNotWritableError(
+            f"cannot delete run {run_id}: {path.parent} is not writable ({exc.strerror or exc})"
+        ) from exc
+    if not removed:  # deleted by a concurrent request
+        raise RunNotFoundError(f"no finished run {run_id}")
 
 
 def _trades_view(trades: pl.LazyFrame) -> pl.LazyFrame:
@@ -152,9 +203,9 @@ def trades_page(
         raise ValueError(f"offset must be ≥ 0 and limit ≥ 1, got offset={offset}, limit={limit}")
     if sort is not None and sort not in TRADE_COLUMNS:
         raise ValueError(f"sort must be one of {', '.join(TRADE_COLUMNS)}, got {sort!r}")
-    scan = pl.scan_parquet(table_path(data_dir, run_id, "trades"))
-    total = scan.select(pl.len()).collect().item()
-    view = _trades_view(scan)
+    trades = read_table(data_dir, run_id, "trades")
+    total = trades.height
+    view = _trades_view(trades.lazy())
     if sort is not None:
         view = view.sort(sort, descending=descending, nulls_last=True, maintain_order=True)
     return total, view.slice(offset, limit).collect()
@@ -186,7 +237,8 @@ def config_diff(a: dict, b: dict) -> list[dict]:
 
 def compare_runs(data_dir: Path, run_a: str, run_b: str) -> dict:
     """Two runs side by side: their history entries, config differences and every metric."""
-    a, b = read_summary(data_dir, run_a), read_summary(data_dir, run_b)
+    summary_a, summary_b = _summary(data_dir, run_a), _summary(data_dir, run_b)
+    a, b = summary_a.model_dump(mode="json"), summary_b.model_dump(mode="json")
     unlabelled = (a["metrics"].keys() | b["metrics"].keys()) - METRIC_LABELS.keys()
     keys = list(METRIC_LABELS) + sorted(unlabelled)
     metrics = [
@@ -199,8 +251,8 @@ def compare_runs(data_dir: Path, run_a: str, run_b: str) -> dict:
         for k in keys
     ]
     return {
-        "a": history_entry(a),
-        "b": history_entry(b),
+        "a": history_entry(summary_a).model_dump(mode="json"),
+        "b": history_entry(summary_b).model_dump(mode="json"),
         "config_diff": config_diff(a["config"], b["config"]),
         "data_diff": config_diff(a["data"], b["data"]),
         "metrics": metrics,

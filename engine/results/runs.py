@@ -8,24 +8,43 @@ appears whole: it is written beside its final place and renamed into it.
 """
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cache.datasource import DeribitDataSource
+from cache.files import (
+    DataDirNotWritableError,
+    remove_path,
+    replace_dir,
+    sibling,
+    writable_problem,
+)
 from cache.store import write_parquet_atomic
 from engine.config import CallSimulationConfig
 from engine.replay import StepsCallback
 from engine.results.data_quality import FILL_MODEL_LABELS
 from engine.results.labels import METRIC_LABELS
 from engine.results.schema import TABLES, check_table
+from engine.results.summary import RunSummary
 from engine.simulator import CoveredCallSimulator, Progress, SimulationResult, finite_or_none
 
 
 def runs_dir(data_dir: Path) -> Path:
     """Where runs live under a data directory."""
     return Path(data_dir) / "runs"
+
+
+def write_problem(data_dir: Path) -> str | None:
+    """Why a run cannot be written (or deleted) under ``data_dir`` now; None when it can."""
+    return writable_problem(runs_dir(data_dir))
+
+
+def check_can_write(data_dir: Path) -> None:
+    """Raise DataDirNotWritableError, saying why, when runs cannot be written under ``data_dir``."""
+    problem = write_problem(data_dir)
+    if problem is not None:
+        raise DataDirNotWritableError(f"the data directory is not writable: {problem}")
 
 
 def summary_of(result: SimulationResult, finished_at: datetime | None = None) -> dict:
@@ -48,20 +67,24 @@ def write_run(result: SimulationResult, data_dir: Path) -> Path:
     Raises
     ------
     ValueError
-        When a table breaks its contract (:func:`engine.results.schema.check_table`); nothing
-        is written then.
+        When a table breaks its contract (:func:`engine.results.schema.check_table`) or the
+        summary its model (:class:`engine.results.summary.RunSummary`); nothing is written then.
     """
     for name in TABLES:
         check_table(name, getattr(result, name))
+    summary = summary_of(result)
+    RunSummary.model_validate(summary)
     final = runs_dir(data_dir) / result.run_id
-    tmp = final.with_name(f".{result.run_id}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = sibling(final, "tmp")
     tmp.mkdir(parents=True)
-    for name in TABLES:
-        write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet")
-    (tmp / "summary.json").write_text(json.dumps(summary_of(result), indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    try:
+        for name in TABLES:
+            write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        replace_dir(tmp, final)
+    except BaseException:
+        remove_path(tmp)
+        raise
     return final
 
 
@@ -72,7 +95,11 @@ def execute_run(
     on_steps: StepsCallback | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> tuple[SimulationResult, Path]:
-    """Run a backtest on the cache in ``data_dir`` and write its outputs; return both."""
+    """Run a backtest on the cache in ``data_dir`` and write its outputs; return both.
+
+    Refuses (DataDirNotWritableError) before computing anything when the run cannot be written.
+    """
+    check_can_write(data_dir)
     ds = DeribitDataSource(data_dir, cfg.source)
     sim = CoveredCallSimulator(ds, cfg, cache_dir=Path(data_dir) / "prepared")
     result = sim.simulate_policy(progress=progress, on_steps=on_steps, cancel=cancel)
@@ -109,6 +136,7 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {label:<30} {'n/a' if value is None else fmt.format(value)}")
     t = summary["timings"]
     cached = " (cached)" if t.get("prepare_cached") else ""
+    cached += " (a damaged cache entry was rebuilt)" if t.get("prepare_cache_rebuilt") else ""
     lines += [
         "",
         f"  {t['decisions']} decisions, {t['candidates_scored']:,} candidates scored; load "

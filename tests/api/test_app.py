@@ -12,7 +12,7 @@ def test_status_reports_version_and_health(settings):
     assert res.status_code == 200
     body = res.json()
     assert body["version"] == __version__
-    assert body["healthy"] is True
+    assert body["healthy"] is True and body["problems"] == []
     assert datetime.fromisoformat(body["server_time"]).utcoffset().total_seconds() == 0
 
 
@@ -35,3 +35,13 @@ def test_lifespan_creates_data_dir(settings):
     assert not settings.data_dir.exists()
     with TestClient(create_app(settings)):
         assert settings.data_dir.is_dir()
+
+
+def test_status_is_unhealthy_saying_why_when_runs_cannot_be_written(settings):
+    with TestClient(create_app(settings)) as client:
+        (settings.data_dir / "runs").write_text("a file where the runs folder should be")
+        body = client.get("/status").json()
+        assert body["healthy"] is False
+        assert body["problems"] == [
+            f"cannot write to {settings.data_dir / 'runs'}: Not a directory"
+        ]

@@ -117,6 +117,20 @@ def test_a_position_below_the_minimum_is_refused_at_start(client):
     assert res.status_code == 422 and "position_size" in res.json()["error"]
 
 
+def test_a_data_dir_that_refuses_writes_is_a_503_before_anything_runs(client, data_dir):
+    (data_dir / "runs").write_text("a file where the runs folder should be")
+    res = client.post("/api/backtest/start", json=BODY)
+    assert res.status_code == 503
+    body = res.json()
+    assert body == {
+        "started": False,
+        "error": f"the data directory is not writable: cannot write to {data_dir / 'runs'}: "
+        "Not a directory",
+        "detail": None,
+    }
+    assert client.get("/api/backtest/status").json()["state"] == "idle"
+
+
 def test_fifty_concurrent_starts_start_exactly_one(client):
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(lambda _: client.post("/api/backtest/start", json=BODY), range(50)))

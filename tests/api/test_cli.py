@@ -1,5 +1,7 @@
 """The command line as a user runs it: exit codes, messages, files on disk."""
 
+import shutil
+
 import polars as pl
 import pytest
 
@@ -51,6 +53,23 @@ def test_import_good_and_bad_files(tmp_path, capsys):
     assert code == 2
     assert err.startswith("error: ") and "bad.csv" in err and "data row 1" in err
     assert "Traceback" not in err
+
+
+def test_a_data_dir_that_refuses_writes_is_one_error_line(synthetic_data_dir, tmp_path, capsys):
+    data_dir = shutil.copytree(synthetic_data_dir, tmp_path / "data")
+    (data_dir / "runs").write_text("a file where the runs folder should be")
+    window = ["--start", "2022-01-01", "--end", "2022-02-01", "--exit-style", "hold_to_expiry"]
+    assert main(["backtest", "--data-dir", str(data_dir), "--underlying", "BTC", *window]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: the data directory is not writable: cannot write to {data_dir / 'runs'}: "
+        "Not a directory\n"
+    )
+    (data_dir / "sources").rename(tmp_path / "moved")
+    (data_dir / "sources").write_text("a file where the sources folder should be")
+    assert main(["warm", "--data-dir", str(data_dir), "--underlying", "BTC"]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
+    assert last == f"error: Not a directory: {data_dir / 'sources' / 'synthetic'}"
 
 
 def test_bad_arguments_are_clear(tmp_path, capsys):

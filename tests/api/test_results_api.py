@@ -1,5 +1,6 @@
 """``/api/backtests``: history, curves, trades, export, compare, delete, and the live curve."""
 
+import errno
 import io
 import json
 import shutil
@@ -315,3 +316,47 @@ def test_app_starts_without_the_chart_library(runs, monkeypatch, tmp_path, caplo
         assert_error(c.get("/vendor/uplot/uPlot.esm.js"), 404)
         assert c.get("/api/backtests").status_code == 200
     assert "charts unavailable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "text", ['{"run_id": 5}', "[1, 2, 3]", "{truncated", '{"finished_at": "yesterday"}']
+)
+def test_an_unreadable_run_is_listed_as_such_409_when_asked_for_and_deletable(client, runs, text):
+    data_dir, (hold, tp) = runs
+    (data_dir / "runs" / hold / "summary.json").write_text(text)
+    listed = client.get("/api/backtests")
+    assert listed.status_code == 200, listed.text
+    bad, good = listed.json()
+    assert bad["run_id"] == hold and set(bad) == {"run_id", "unreadable"}
+    assert good["run_id"] == tp and good["exit_style"] == "tp_and_roll"
+    for path in (f"/api/backtests/{hold}", f"/api/backtests/compare?a={tp}&b={hold}"):
+        body = assert_error(client.get(path), 409, f"run {hold} cannot be read: summary.json")
+        assert body["detail"] == {"run_id": hold, "unreadable": bad["unreadable"]}
+    assert client.get(f"/api/backtests/{hold}/summary.json").content == text.encode()
+    assert client.get(f"/api/backtests/{hold}/equity").status_code == 200  # its tables are fine
+    assert client.delete(f"/api/backtests/{hold}").json() == {"deleted": hold}
+    assert [e["run_id"] for e in client.get("/api/backtests").json()] == [tp]
+
+
+def test_a_truncated_table_is_409_naming_it_and_its_download_is_the_file(client, runs):
+    data_dir, (hold, _) = runs
+    path = data_dir / "runs" / hold / "trades.parquet"
+    path.write_bytes(path.read_bytes()[:-64])
+    for query in ("trades", "equity", "export?what=trades&format=csv"):
+        assert_error(client.get(f"/api/backtests/{hold}/{query}"), 409, "trades.parquet")
+    res = client.get(f"/api/backtests/{hold}/export?what=trades&format=parquet")
+    assert res.status_code == 200 and res.content == path.read_bytes()
+    assert client.get(f"/api/backtests/{hold}").status_code == 200  # the summary is fine
+
+
+def test_a_delete_the_data_dir_refuses_is_503_and_the_run_stays(client, runs, monkeypatch):
+    """Simulated: a read-only mount (tests/security makes a real one) fails the rename so."""
+    _, (hold, _) = runs
+
+    def read_only(*_):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("engine.results.history.discard_path", read_only)
+    body = assert_error(client.delete(f"/api/backtests/{hold}"), 503, f"cannot delete run {hold}")
+    assert body["error"].endswith("is not writable (Read-only file system)")
+    assert client.get(f"/api/backtests/{hold}").status_code == 200

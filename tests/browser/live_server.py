@@ -71,6 +71,11 @@ class LiveServer:
         )
         self._proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        """The command line that starts the server (a subclass may run it under a wrapper)."""
+        serve = ["serve", "--port", str(self.port), "--host", self.host]
+        return [sys.executable, "-m", "api.cli", *serve, "--data-dir", str(self.data_dir)]
+
     def start(self) -> "LiveServer":
         """Launch the server and poll ``/status`` until it answers; raise with the log if not.
 
@@ -89,10 +94,8 @@ class LiveServer:
         return self._start()
 
     def _start(self) -> "LiveServer":
-        cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
-        cmd += ["--host", self.host, "--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(
-            cmd,
+            self.command(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

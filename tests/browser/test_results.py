@@ -332,3 +332,23 @@ def test_the_data_block_of_a_run_is_shown_in_the_results_and_the_history(page, l
     expect(page.get_by_test_id("res-data-fill-model")).to_have_text("not recorded")
     expect(page.get_by_test_id("res-data-iv-real")).to_have_text("not recorded")
     expect(page.get_by_test_id("res-warnings")).to_be_hidden()
+
+
+def test_an_unreadable_run_shows_why_in_the_history_and_can_be_deleted(page, live_server):
+    run_id = run_via_api(live_server, "hold_to_expiry")
+    broken = "0123456789abcdef"
+    runs = live_server.data_dir / "runs"
+    shutil.copytree(runs / run_id, runs / broken)
+    (runs / broken / "summary.json").write_text('{"run_id": "0123456789abcdef", "finis')
+    open_results(page)
+    bad = page.get_by_test_id("history-unreadable")
+    expect(bad).to_have_attribute("data-run-id", broken)
+    expect(bad).to_contain_text(f"run {broken} is unreadable: summary.json is not valid JSON")
+    expect(page.get_by_test_id("history-row")).to_have_attribute("data-run-id", run_id)
+    expect(page.get_by_test_id("chart-equity")).to_have_attribute("data-run-id", run_id)
+    shot(page, "results_unreadable_run")
+    page.once("dialog", lambda dialog: dialog.accept())
+    bad.get_by_test_id("history-delete").click()
+    expect(bad).to_have_count(0)
+    expect(page.get_by_test_id("history-row")).to_have_count(1)
+    assert sorted(p.name for p in runs.iterdir()) == [run_id]

@@ -4,6 +4,7 @@ import polars as pl
 import pytest
 
 from cache.datasource import DataNotCoveredError, DeribitDataSource
+from cache.files import CorruptFileError
 from cache.store import SourceNotFoundError, Store
 from tests.cache.helpers import T0, make_candles, make_iv
 
@@ -27,6 +28,23 @@ def test_reads_exact_half_open_range(data_dir):
     assert daily["time"].to_list() == [T0 + timedelta(days=1), T0 + timedelta(days=2)]
     iv = ds.get_iv_index("BTC", T0, T0 + timedelta(hours=3))
     assert iv.columns == ["time", "iv", "iv_is_real"] and iv.height == 3
+
+
+@pytest.mark.parametrize("kind", ["candles", "iv"])
+def test_a_truncated_file_is_an_error_naming_it_and_the_way_out(data_dir, kind):
+    store, ds = Store(data_dir), DeribitDataSource(data_dir, "demo")
+    path, read, write = {
+        "candles": (store.candles_path("demo", "BTC", "1h"), ds.get_candles, store.write_candles),
+        "iv": (store.iv_path("demo", "BTC"), ds.get_iv_index, store.write_iv),
+    }[kind]
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(CorruptFileError) as err:
+        read("BTC", T0, T0 + timedelta(hours=3))
+    assert str(err.value).startswith(f"{path}: cannot be read (")
+    assert "thetadesk cache --verify" in str(err.value) and err.value.path == path
+    frame = make_candles(T0, 24) if kind == "candles" else make_iv(T0, 24)
+    with pytest.raises(CorruptFileError, match=str(path)):  # a write merging into it says so too
+        write("demo", "BTC", frame)
 
 
 def test_uncovered_ranges_and_bad_arguments_say_what_is_wrong(data_dir):

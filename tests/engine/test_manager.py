@@ -1,5 +1,6 @@
 """The backtest manager's status: a frozen pydantic snapshot, in UTC, with the recent steps."""
 
+import errno
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -7,6 +8,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from cache.files import DataDirNotWritableError
 from engine.config import CallSimulationConfig
 from engine.manager import RECENT_STEPS, BacktestManager, BacktestStatus, StepOut
 
@@ -46,3 +48,23 @@ def test_times_are_utc_and_the_recent_steps_are_the_last_rows_newest_first(manag
     assert status.recent_steps == newest
     assert status.current_time == steps["time"][-1]
     assert status.model_dump(mode="json")["recent_steps"][0]["time"].endswith("Z")
+
+
+def test_a_write_the_data_dir_refuses_ends_the_run_with_a_clear_error(manager, monkeypatch, capsys):
+    def refuse(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("engine.results.runs.write_parquet_atomic", refuse)
+    assert manager.start(CFG)
+    manager.join(60)
+    status = manager.get_status()
+    assert status.state == "error" and not status.running
+    assert status.error == "the run could not be written: [Errno 28] No space left on device"
+    assert list((manager.data_dir / "runs").iterdir()) == []  # no half-written run folder
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_data_dir_that_refuses_writes_is_refused_before_the_run(manager):
+    (manager.data_dir / "runs").write_text("a file where the runs folder should be")
+    with pytest.raises(DataDirNotWritableError, match="the data directory is not writable"):
+        manager.validate(CFG)

@@ -291,6 +291,10 @@ function renderHistory() {
     body.appendChild(tr);
   }
   for (const e of state.history) {
+    if (e.unreadable) {
+      body.appendChild(unreadableRow(e));
+      continue;
+    }
     const tr = document.createElement("tr");
     tr.dataset.testid = "history-row";
     tr.dataset.runId = e.run_id;
@@ -320,6 +324,21 @@ function renderHistory() {
   }
   markOpenRow();
   renderCompareButton();
+}
+
+// A run whose summary.json cannot be read: the reason, and Delete (it cannot be opened).
+function unreadableRow(e) {
+  const tr = document.createElement("tr");
+  tr.dataset.testid = "history-unreadable";
+  tr.dataset.runId = e.run_id;
+  const reason = document.createElement("td");
+  reason.colSpan = HISTORY_COLUMNS - 2;
+  reason.className = "err";
+  reason.textContent = `run ${e.run_id} is unreadable: ${e.unreadable}`;
+  const actions = document.createElement("td");
+  actions.append(button("Delete", "history-delete", () => deleteRun(e.run_id)));
+  tr.append(document.createElement("td"), reason, actions);
+  return tr;
 }
 
 function markOpenRow() {
@@ -437,7 +456,8 @@ Object.assign(window, { openRun, refreshHistory, compareRuns });
 async function init() {
   if (!(await loadChartLibrary())) showError(MISSING_LIBRARY);
   await refreshHistory();
-  if (!state.runId && !state.live && state.history.length) await openRun(state.history[0].run_id);
+  const first = state.history.find((e) => !e.unreadable);
+  if (!state.runId && !state.live && first) await openRun(first.run_id);
 }
 
 init();

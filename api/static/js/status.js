@@ -45,7 +45,8 @@ export async function refreshAppStatus() {
   try {
     const { ok, body } = await getJson("/status");
     if (!ok) throw new Error(body.error);
-    setText("status-health", body.healthy ? "healthy" : "unhealthy", body.healthy ? "ok" : "err");
+    const health = body.healthy ? "healthy" : `unhealthy: ${body.problems.join("; ")}`;
+    setText("status-health", health, body.healthy ? "ok" : "err");
     setText("status-version", body.version);
     setText("status-time", formatTime(body.server_time));
     setText("status-data-dir", body.data_dir);
