@@ -68,8 +68,8 @@ def model_bid_ask_nb(mark_coin, delta, dte_days, ticks, spread):
     shift) rounded down to the grid, never above the mark's grid level nor below zero, and the
     ask ``mark + gap`` (less its shift) rounded up, never below the mark's grid level; an ask
     that would not exceed the bid is put one tick above it. So ``bid ≤ mark ≤ ask`` always (a
-    mark within float noise of a grid level, e.g. 0.005000000000000001, counts as that level,
-    as in the grid kernels). A NaN mark gives NaNs.
+    mark within 1e-6 of a tick of a grid level, e.g. 0.005000000000000001, counts as that
+    level, as in the grid kernels). A NaN mark gives NaNs.
     """
     if math.isnan(mark_coin):
         return math.nan, math.nan

@@ -41,6 +41,7 @@ def _on_grid(price: float) -> bool:
 
 @example(underlying="BTC", mark=0.005000000000000001, delta=0.25, dte=1.0)  # a grid level + noise
 @example(underlying="ETH", mark=0.29999999999999993, delta=0.5, dte=1.0)  # a grid level - noise
+@example(underlying="BTC", mark=0.0049999999999, delta=0.25, dte=1.0)
 @given(
     underlying=st.sampled_from(["BTC", "ETH"]),
     mark=st.floats(1e-4, 0.3),
@@ -53,8 +54,8 @@ def test_bid_ask_equals_the_reference_twin(underlying, mark, delta, dte):
     # the twin's exact normal quantile may land a price that sits on a tick line one tick over
     for got, want in ((float(bid), ref_bid), (float(ask), ref_ask)):
         assert got == want or abs(got - want) <= 0.0005 + 1e-12
-    # a mark within float noise of a grid level counts as on it (the grid kernels' 1e-6 ticks)
-    noise = 1e-12
+    # a mark within 1e-6 of a tick of a grid level counts as on it, as in the grid kernels
+    noise = 1e-6 * 0.0005
     assert bid <= mark + noise and ask >= mark - noise and bid < ask
     assert _on_grid(float(bid)) and _on_grid(float(ask))
 
