@@ -57,6 +57,7 @@ class UnderlyingCoverage(BaseModel):
     iv: SeriesCoverage = Field(default_factory=SeriesCoverage)
     delivery: SeriesCoverage = Field(default_factory=SeriesCoverage)
     chain_snapshots: int = 0
+    chain_rows: int = 0
     chain_start: datetime | None = None
     chain_end: datetime | None = None
 
@@ -125,9 +126,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
+def write_parquet_atomic(df: pl.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     """Write ``df`` to ``path`` atomically (never a half-written file)."""
-    atomic_write(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True))
+    atomic_write(
+        path,
+        lambda tmp: df.write_parquet(
+            tmp, compression="zstd", statistics=True, row_group_size=row_group_size
+        ),
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -280,6 +286,32 @@ class Store:
     def _record_file(self, meta: SourceMeta, path: Path) -> None:
         rel = path.relative_to(self.source_dir(meta.name)).as_posix()
         meta.files[rel] = _sha256(path)
+
+    def record_files(
+        self,
+        name: str,
+        underlying: str,
+        paths: list[Path],
+        edit: Callable[[UnderlyingCoverage], None],
+    ) -> SourceMeta:
+        """Record files a writer outside this class put in place and ``edit`` their coverage.
+
+        The files' hashes enter ``files`` (and so the fingerprint); call under :attr:`lock`.
+        """
+        underlying = check_underlying(underlying)
+
+        def apply(meta: SourceMeta) -> None:
+            for path in paths:
+                self._record_file(meta, path)
+            edit(meta.coverage[underlying])
+
+        self._update(name, underlying, apply)
+        return self.read_meta(name)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every write of this store holds (one process; imports also lock the source)."""
+        return self._lock
 
     def _update(self, name: str, underlying: str, edit: Callable[[SourceMeta], None]) -> None:
         meta = self.read_meta(name)
