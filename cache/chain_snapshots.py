@@ -21,7 +21,10 @@ def _positive_or_null(column: str) -> pl.Expr:
 
 
 def chains_from_snapshots(
-    frame: pl.DataFrame, underlying: str, index_price: float | None = None
+    frame: pl.DataFrame,
+    underlying: str,
+    index_price: float | None = None,
+    keep: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Return the ``underlying`` rows of snapshot rows in the chain store's schema.
 
@@ -29,7 +32,8 @@ def chains_from_snapshots(
     (:func:`cache.deribit.naming.complete_from_names`). Rows of other underlyings and of options
     already expired at the snapshot are left out. ``index_price`` (USD) is the index recorded with
     the snapshot; without it, rows whose expiry prices on the index (``underlying_index`` =
-    ``index_price``) give it. Rows keep their order; nothing is validated here.
+    ``index_price``) give it. Columns ``keep`` are passed through. Rows keep their order; nothing
+    is validated here.
     """
     rows = frame.filter(pl.col("underlying") == underlying)
     expiry = (pl.col("expiry_timestamp") * 1_000_000).round().cast(pl.Int64).cast(UTC_US)
@@ -57,6 +61,7 @@ def chains_from_snapshots(
         "underlying_index",
         index.alias("index_price"),
         "open_interest",
+        *keep,
     )
     return out.filter(pl.col("expiry") > pl.col("time")).cast(CHAIN_STORE_SCHEMA)
 

@@ -319,9 +319,13 @@ def check_rules(
     df: pl.DataFrame, rules: list[tuple[pl.Expr, str]], where: str, rows: pl.Series | None = None
 ) -> None:
     """Raise naming the first row (``rows[i]`` if given, else ``i``) on which a rule is broken."""
-    for expr, rule in rules:
-        row = _first_bad_row(df.select(expr.fill_null(True)).to_series())
-        if row is not None:
+    if df.is_empty():
+        return
+    bad = df.select(expr.fill_null(True).alias(str(i)) for i, (expr, _) in enumerate(rules))
+    flags = bad.select(pl.all().any()).row(0)
+    for (_, rule), column, broken in zip(rules, bad.columns, flags, strict=True):
+        if broken:
+            row = _first_bad_row(bad.get_column(column))
             raise DataValidationError(where, rule, row if rows is None else int(rows[row]))
 
 

@@ -322,9 +322,19 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------
     def write_candles(
-        self, name: str, underlying: str, df: pl.DataFrame, timeframe: str = "1h"
+        self,
+        name: str,
+        underlying: str,
+        df: pl.DataFrame,
+        timeframe: str = "1h",
+        replace: bool = False,
     ) -> SeriesCoverage:
-        """Merge candles of the source's base ``timeframe`` and re-derive the coarser ones."""
+        """Merge candles of the source's base ``timeframe`` and re-derive the coarser ones.
+
+        Rows already stored win, unless ``replace``: then the rows of ``df`` replace stored rows
+        at the same times (for series recomputed from data that grew, e.g. candles derived from
+        option chains).
+        """
         underlying = check_underlying(underlying)
         if timeframe not in TIMEFRAMES:
             raise ValueError(f"timeframe {timeframe!r} is not one of {list(TIMEFRAMES)}")
@@ -337,7 +347,8 @@ class Store:
                     f"source {name!r} stores {underlying} candles at {base_tf}, not {timeframe}"
                 )
             path = self.candles_path(name, underlying, timeframe)
-            merged = self._merge(path, validate_candles(df, f"candles for {name}/{underlying}"))
+            new = validate_candles(df, f"candles for {name}/{underlying}")
+            merged = self._merge(path, new, replace)
             merged = validate_candles(merged, str(path))
             written = {timeframe: merged}
             for tf, step in TIMEFRAMES.items():
@@ -356,12 +367,14 @@ class Store:
             self._update(name, underlying, edit)
             return self.read_meta(name).coverage[underlying].candles
 
-    def write_iv(self, name: str, underlying: str, df: pl.DataFrame) -> SeriesCoverage:
-        """Merge an implied-vol index series (percent)."""
+    def write_iv(
+        self, name: str, underlying: str, df: pl.DataFrame, replace: bool = False
+    ) -> SeriesCoverage:
+        """Merge an implied-vol index series (percent); ``replace`` as for candles."""
         underlying = check_underlying(underlying)
         with self._lock:
             path = self.iv_path(name, underlying)
-            merged = self._merge(path, validate_iv(df, f"iv for {name}/{underlying}"))
+            merged = self._merge(path, validate_iv(df, f"iv for {name}/{underlying}"), replace)
 
             def edit(meta: SourceMeta) -> None:
                 write_parquet_atomic(merged, path)
@@ -428,8 +441,9 @@ class Store:
         return added
 
     @staticmethod
-    def _merge(path: Path, new: pl.DataFrame) -> pl.DataFrame:
+    def _merge(path: Path, new: pl.DataFrame, replace: bool = False) -> pl.DataFrame:
         if not path.is_file():
             return new
         old = pl.read_parquet(path)
-        return pl.concat([old, new]).unique("time", keep="first").sort("time")
+        keep = "last" if replace else "first"
+        return pl.concat([old, new]).unique("time", keep=keep).sort("time")
