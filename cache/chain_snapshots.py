@@ -9,7 +9,10 @@ writes an empty side and an IV of 0 as null and keeps the expiry as a UTC dateti
 
 import polars as pl
 
-from cache.schema import CHAIN_KEY, CHAIN_SCHEMA, CHAIN_STORE_SCHEMA, UTC_US
+from cache.chains import ChainStore, ChainWrite
+from cache.deribit.naming import complete_from_names
+from cache.schema import CHAIN_KEY, CHAIN_SCHEMA, CHAIN_STORE_SCHEMA, UTC_US, validate_chain
+from cache.store import Store
 
 GREEKS = ("greek_delta", "greek_gamma", "greek_theta", "greek_vega")
 INDEX_UNDERLYING = "index_price"  # Deribit's underlying_index when an expiry prices on the index
@@ -95,10 +98,20 @@ def snapshots_from_chains(frame: pl.DataFrame, underlying: str) -> pl.DataFrame:
     return out.select(list(CHAIN_SCHEMA)).cast(CHAIN_SCHEMA)
 
 
-def one_snapshot(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sort the rows of one recorded snapshot by key and keep the first row of each name.
+def write_snapshots(
+    store: Store, name: str, frame: pl.DataFrame, index_price: float | None = None
+) -> dict[str, ChainWrite]:
+    """Record snapshot rows (any underlyings) into source ``name``'s chain store.
 
-    Deribit's book summary lists an instrument once; a repeat in one reply is a glitch, not a
-    second quote, so the recorder keeps the first rather than refusing the whole snapshot.
+    Contract fields missing from a row are read from its name. Deribit's book summary lists an
+    instrument once per reply, so a repeated ``(harvest_time, instrument_name)`` is a glitch, not a
+    second quote: the first row is kept rather than the whole snapshot refused (the snapshots
+    importer, which reads files, refuses them instead).
     """
-    return frame.unique(CHAIN_KEY, keep="first", maintain_order=True).sort(CHAIN_KEY)
+    frame = complete_from_names(validate_chain(frame, f"snapshots for {name}"))
+    written = {}
+    for underlying in frame.get_column("underlying").drop_nulls().unique().sort():
+        rows = chains_from_snapshots(frame, underlying, index_price=index_price)
+        rows = rows.unique(CHAIN_KEY, keep="first", maintain_order=True).sort(CHAIN_KEY)
+        written[underlying] = ChainStore(store).write(name, underlying, rows)
+    return written

@@ -6,7 +6,7 @@ Layout under the data directory (documented in ``docs/data.md``)::
     sources/<source>/candles/<UNDERLYING>_<timeframe>.parquet   1h base; 4h and 1d derived from it
     sources/<source>/iv/<UNDERLYING>.parquet
     sources/<source>/delivery/<UNDERLYING>.parquet
-    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet   one per snapshot
+    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>.parquet   one per UTC day (cache.chains)
 """
 
 import hashlib
@@ -30,7 +30,6 @@ from cache.schema import (
     Gap,
     find_gaps,
     validate_candles,
-    validate_chain,
     validate_delivery,
     validate_iv,
 )
@@ -219,7 +218,7 @@ class Store:
         return self.source_dir(name) / "delivery" / f"{underlying}.parquet"
 
     def chain_dir(self, name: str, underlying: str) -> Path:
-        """Directory of the chain snapshots of one underlying (a folder per UTC day)."""
+        """Directory of the chains of one underlying (a file per UTC day, :mod:`cache.chains`)."""
         return self.source_dir(name) / "chains" / underlying
 
     # -- metadata ------------------------------------------------------------------------------
@@ -400,45 +399,6 @@ class Store:
 
             self._update(name, underlying, edit)
             return self.read_meta(name).coverage[underlying].delivery
-
-    def chain_snapshot_path(self, name: str, underlying: str, harvest_time: datetime) -> Path:
-        """File of one snapshot: ``chains/<U>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet``."""
-        t = harvest_time.astimezone(UTC)
-        return self.chain_dir(name, underlying) / t.date().isoformat() / f"{t:%H%M%S%f}.parquet"
-
-    def append_chain(self, name: str, underlying: str, df: pl.DataFrame) -> int:
-        """Store chain snapshots, one file each; return how many new rows were stored.
-
-        A stored snapshot is immutable: appending the same ``harvest_time`` again adds nothing.
-        Each append writes only its own files and updates the counters, so a live agent
-        recording a chain a minute costs the same on day one and day one thousand.
-        """
-        underlying = check_underlying(underlying)
-        df = validate_chain(df, f"chain snapshots for {name}/{underlying}")
-        if df.is_empty():
-            return 0
-        added, new_times = 0, []
-        with self._lock:
-            for (ht,), part in df.partition_by("harvest_time", as_dict=True).items():
-                path = self.chain_snapshot_path(name, underlying, ht)
-                if path.is_file():
-                    continue
-                part = part.unique("instrument_name", keep="first", maintain_order=True)
-                write_parquet_atomic(part.sort("instrument_name"), path)
-                added += part.height
-                new_times.append(ht)
-            if not new_times:
-                return 0
-
-            def edit(meta: SourceMeta) -> None:
-                cov = meta.coverage[underlying]
-                cov.chain_snapshots += len(new_times)
-                lo, hi = min(new_times), max(new_times)
-                cov.chain_start = lo if cov.chain_start is None else min(cov.chain_start, lo)
-                cov.chain_end = hi if cov.chain_end is None else max(cov.chain_end, hi)
-
-            self._update(name, underlying, edit)
-        return added
 
     @staticmethod
     def _merge(path: Path, new: pl.DataFrame, replace: bool = False) -> pl.DataFrame:

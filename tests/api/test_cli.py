@@ -4,6 +4,7 @@ import polars as pl
 import pytest
 
 from api.cli import main
+from cache.chain_snapshots import write_snapshots
 from cache.store import Store
 from engine.calibration import load_calibration
 from tests.cache.helpers import T0, make_candles
@@ -138,7 +139,7 @@ def test_calibrate_from_files_and_from_a_cached_source(chain_sample, tmp_path, c
     store = Store(data_dir)
     store.ensure_source("rec", "deribit-mainnet", label="recorded chains")
     for frame in chain_sample.values():
-        store.append_chain("rec", frame["instrument_name"][0][:3], frame)
+        write_snapshots(store, "rec", frame)
     again = tmp_path / "from_source.json"
     args = ["calibrate", "--data-dir", str(data_dir), "--chains", "rec"]
     assert main([*args, "--out", str(again)]) == 0
