@@ -107,6 +107,6 @@ class SourceStage:
 
     def __exit__(self, *exc) -> None:
         try:
-            shutil.rmtree(self.root, ignore_errors=True)
+            recover(self.data_dir, self.name)  # a swap cut between its renames is undone first
         finally:
             self._lock.__exit__()

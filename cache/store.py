@@ -149,8 +149,8 @@ def derive_timeframe(base: pl.DataFrame, timeframe: str) -> pl.DataFrame:
     Buckets are labelled by their open time. An incomplete first or last bucket is dropped, since
     a bar that is still forming (or started before the data) would misstate its open or close.
     """
-    if base.is_empty():
-        return base
+    if base.height < 2:  # one bar cannot fill a coarser bucket (nor tell the base step)
+        return base.clear()
     every = TIMEFRAMES[timeframe]
     agg = (
         base.sort("time")
