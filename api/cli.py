@@ -110,13 +110,16 @@ def _import(args: argparse.Namespace) -> int:
 def _import_chains(args: argparse.Namespace) -> int:
     from cache.importers.chains import import_chains
 
+    coins, files = _split_coins(args.underlying or [], args.files)
+    if not files:
+        raise CliError("import-chains: name at least one FILE")
     store = Store(_settings(args).data_dir)
     report = import_chains(
         store,
         args.name,
         args.format,
-        args.files,
-        underlyings=args.underlying,
+        files,
+        underlyings=coins or None,
         every=args.every,
         candles_from=args.candles_from,
         progress=_say,
@@ -125,6 +128,15 @@ def _import_chains(args: argparse.Namespace) -> int:
         print(line)
     _print_coverage(store, only=args.name)
     return 0
+
+
+def _split_coins(values: list[str], files: list[Path]) -> tuple[list[str], list[Path]]:
+    """``--underlying BTC ETH FILE...`` swallows the files: the values from the first one that is
+    not a coin on are files."""
+    from cache.schema import UNDERLYINGS
+
+    n = next((i for i, v in enumerate(values) if v.upper() not in UNDERLYINGS), len(values))
+    return [v.upper() for v in values[:n]], [Path(v) for v in values[n:]] + list(files)
 
 
 STRATEGY_OPTIONS = {
@@ -362,14 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chains.add_argument("--format", required=True, choices=["tardis", "snapshots"])
     chains.add_argument("--name", required=True, help="source name (a-z 0-9 _ -)")
-    chains.add_argument(
-        "--underlying", nargs="+", type=str.upper, metavar="COIN", help="default: BTC ETH"
-    )
+    chains.add_argument("--underlying", nargs="+", metavar="COIN", help="default: BTC ETH")
     chains.add_argument("--every", help="tardis: sampling interval (default 5m)")
     chains.add_argument(
         "--candles-from", metavar="NAME", help="take candles, IV and settlements from this source"
     )
-    chains.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    chains.add_argument("files", nargs="*", type=Path, metavar="FILE")
 
     add("cache", "list data sources, coverage and sizes", _cache)
 

@@ -80,6 +80,7 @@ def import_chains(
         raise ValueError(f"--format {fmt!r}: expected one of {FORMATS}")
     if fmt == "snapshots" and every is not None:
         raise ValueError("--every applies to tardis files; snapshots are stored as recorded")
+    every_us = parse_every(every or DEFAULT_EVERY)
     wanted = [check_underlying(u) for u in (underlyings or UNDERLYINGS)]
     paths = [Path(f) for f in files]
     for path in paths:
@@ -93,7 +94,7 @@ def import_chains(
         _ensure(staged, name, fmt, every, candles_from)
         chains = ChainStore(staged)
         writes = {u: ChainWrite() for u in wanted}
-        for u, frame in _frames(fmt, paths, wanted, every, stage.workdir, report, say):
+        for u, frame in _frames(fmt, paths, wanted, every_us, stage.workdir, report, say):
             _add(writes[u], chains.write(name, u, frame))
         report.written = {u: w for u, w in writes.items() if w.rows}
         report.changed = bool(report.written)
@@ -110,11 +111,11 @@ def import_chains(
     return report
 
 
-def _frames(fmt, paths, wanted, every, workdir, report, say):
+def _frames(fmt, paths, wanted, every_us, workdir, report, say):
     """Yield ``(underlying, rows)`` to write, in the store's schema, sorted by key."""
     if fmt == "tardis":
         say(f"streaming {len(paths)} Tardis file(s)")
-        scan = scan_files(paths, wanted, parse_every(every or DEFAULT_EVERY), workdir / "spill")
+        scan = scan_files(paths, wanted, every_us, workdir / "spill")
         report.rows_read = scan.rows
         report.skipped = {
             "rows of other underlyings": scan.rows - scan.rows_wanted,
