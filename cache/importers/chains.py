@@ -91,7 +91,7 @@ def import_chains(
     report = ChainImport(name, fmt)
     with SourceStage(store.data_dir, name) as stage:
         staged = stage.store
-        _ensure(staged, name, fmt, every, candles_from)
+        own = _ensure(staged, name, fmt, every, candles_from)
         chains = ChainStore(staged)
         writes = {u: ChainWrite() for u in wanted}
         for u, frame in _frames(fmt, paths, wanted, every_us, stage.workdir, report, say):
@@ -101,12 +101,14 @@ def import_chains(
         if not report.changed:
             return report
         for u, w in report.written.items():
+            if own:
+                continue
             say(f"{u}: attaching spot candles, IV index and settlement prices")
             if candles_from is None:
                 series.derive(staged, name, u, w.days)
             else:
                 series.join(staged, name, u, store, candles_from)
-        _record(staged, name, fmt, every, paths, candles_from, report)
+        _record(staged, name, fmt, every, paths, series.OWN if own else candles_from)
         stage.swap()
     return report
 
@@ -158,18 +160,29 @@ def _check_candle_source(store: Store, name: str, candles_from: str) -> None:
 
 def _ensure(
     staged: Store, name: str, fmt: str, every: str | None, candles_from: str | None
-) -> None:
-    """Create the source, or check that an existing one can take these chains."""
+) -> bool:
+    """Create the source, or check that an existing one can take these chains.
+
+    Return whether the source keeps candles of its own (e.g. downloaded from Deribit): then the
+    import adds chains only.
+    """
     if not staged.has_source(name):
         staged.ensure_source(name, "import", label=f"imported option chains ({fmt})")
-        return
+        return False
     meta = staged.read_meta(name)
     if meta.is_synthetic:
         raise ValueError(
             f"source {name!r} is the synthetic market; import chains under another name"
         )
     before = meta.details.get("chains", {})
-    if before and before.get("candles_from") != candles_from:
+    own = before.get("candles_from") == series.OWN or (
+        not before and any(c.candles.rows for c in meta.coverage.values())
+    )
+    if own and candles_from is not None:
+        raise ValueError(
+            f"source {name!r} has candles of its own; --candles-from is for chain-only sources"
+        )
+    if not own and before and before.get("candles_from") != candles_from:
         was = before.get("candles_from") or "derived from its chains"
         raise ValueError(
             f"source {name!r} takes its candles {was!r}; import with the same --candles-from "
@@ -181,9 +194,10 @@ def _ensure(
             f"source {name!r} holds Tardis chains sampled every {sampled}; import with "
             f"--every {sampled} (or into another source)"
         )
+    return own
 
 
-def _record(staged, name, fmt, every, paths, candles_from, report) -> None:
+def _record(staged, name, fmt, every, paths, candles_from) -> None:
     """Write what the source's chains and series come from into its metadata."""
     meta = staged.read_meta(name)
     block = dict(meta.details.get("chains", {}))

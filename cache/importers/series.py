@@ -1,7 +1,7 @@
 """The spot candles, IV index and settlement prices a chain source needs besides its chains.
 
 A backtest reads spot candles (context, equity, settlement) and an IV index next to the chains.
-A chain source gets them one of two ways, chosen at its first import and kept for life:
+A chain source gets them one of three ways, chosen at its first import and kept for life:
 
 - **derived** (no ``--candles-from``): hourly candles of each snapshot's spot, the index price where
   the snapshot has one, else the forward of its nearest expiry (within hours of expiry the two
@@ -13,6 +13,8 @@ A chain source gets them one of two ways, chosen at its first import and kept fo
   last snapshot's spot before 08:00.
 - **joined** (``--candles-from NAME``): the candles, IV index (real DVOL where NAME has it) and
   delivery prices of the cached source ``NAME`` up to the last day of the chains.
+- **own**: chains imported into a source that already holds candles (e.g. ``deribit``, downloaded
+  by ``thetadesk warm``) leave its series alone.
 """
 
 from datetime import date, datetime, timedelta
@@ -25,11 +27,14 @@ from cache.iv_fallback import DEFAULT_FALLBACK, fallback_iv
 from cache.schema import CANDLES_SCHEMA
 from cache.store import Store
 
-DERIVED = "derived"
+OWN = ":own"  # the source's candles, IV and settlements are its own (not a source name)
 
 
 def describe(candles_from: str | None) -> dict[str, str | None]:
     """The metadata block that says where the source's spot, IV and settlements come from."""
+    if candles_from == OWN:
+        own = "the source's own (the chains were added to a source that has them)"
+        return {"candles_from": OWN, "candles": own, "iv": own, "settlement": own}
     if candles_from is None:
         rule = DEFAULT_FALLBACK
         return {

@@ -254,3 +254,21 @@ def test_every_must_divide_a_day():
     for bad in ("7m", "0m", "5 minutes", "25h"):
         with pytest.raises(ValueError, match="--every"):
             parse_every(bad)
+
+
+def test_chains_added_to_a_source_with_its_own_candles_leave_them_alone(tmp_path):
+    store = Store(tmp_path / "data")
+    store.ensure_source("deribit", "deribit-mainnet", label="downloaded")
+    store.write_candles("deribit", "BTC", make_candles(DAY - timedelta(days=2), 72))
+    candles = store.candles_path("deribit", "BTC", "1h").read_bytes()
+    report = import_chains(store, "deribit", "tardis", [small_tardis(tmp_path / "day.csv")])
+    assert report.written["BTC"].rows == 3
+    assert store.candles_path("deribit", "BTC", "1h").read_bytes() == candles
+    meta = store.read_meta("deribit")
+    assert meta.origin == "deribit-mainnet" and meta.details["chains"]["candles"].startswith(
+        "the source's own"
+    )
+    store.ensure_source("spot", "import", label="spot candles")
+    store.write_candles("spot", "BTC", make_candles(DAY - timedelta(days=2), 72))
+    with pytest.raises(ValueError, match="has candles of its own"):
+        import_chains(store, "deribit", "tardis", [tmp_path / "day.csv"], candles_from="spot")
