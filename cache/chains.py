@@ -78,17 +78,22 @@ class ChainStore:
             for (day,), part in by_day.partition_by("_day", as_dict=True).items():
                 path = self.partition_path(name, u, day)
                 old = pl.read_parquet(path) if path.is_file() else empty_chains()
-                merged = (
-                    pl.concat([old, part.drop("_day")])
-                    .unique(CHAIN_KEY, keep="first", maintain_order=True)
-                    .sort(CHAIN_KEY)
-                )
+                new = part.drop("_day")
+                if old.is_empty() or new.item(0, "time") > old.item(-1, "time"):
+                    merged, added = pl.concat([old, new]), _snapshots(new)  # a later snapshot
+                else:
+                    merged = (
+                        pl.concat([old, new])
+                        .unique(CHAIN_KEY, keep="first", maintain_order=True)
+                        .sort(CHAIN_KEY)
+                    )
+                    added = _snapshots(merged) - _snapshots(old)
                 if merged.height == old.height:
                     continue
                 write_parquet_atomic(merged, path, row_group_size=ROW_GROUP_ROWS)
                 written.append(path)
                 result.rows += merged.height - old.height
-                result.snapshots += _snapshots(merged) - _snapshots(old)
+                result.snapshots += added
                 result.days.append(day)
                 firsts.append(merged.get_column("time")[0])
                 lasts.append(merged.get_column("time")[-1])
