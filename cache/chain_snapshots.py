@@ -16,6 +16,14 @@ from cache.store import Store
 
 GREEKS = ("greek_delta", "greek_gamma", "greek_theta", "greek_vega")
 INDEX_UNDERLYING = "index_price"  # Deribit's underlying_index when an expiry prices on the index
+PARTIAL_SHARE = 0.5  # a snapshot below this share of the median size is a partial recording
+
+
+def index_from_forwards(snapshot: str) -> pl.Expr:
+    """Per snapshot (column ``snapshot``), the forward of its expiries that price on the index
+    (``underlying_index`` = ``index_price``): the index itself. Null where none does."""
+    on_index = pl.col("underlying_index") == INDEX_UNDERLYING
+    return pl.col("underlying_price").filter(on_index).median().over(snapshot).cast(pl.Float64)
 
 
 def _positive_or_null(column: str) -> pl.Expr:
@@ -41,9 +49,7 @@ def chains_from_snapshots(
     rows = frame.filter(pl.col("underlying") == underlying)
     expiry = (pl.col("expiry_timestamp") * 1_000_000).round().cast(pl.Int64).cast(UTC_US)
     if index_price is None:
-        on_index = pl.col("underlying_index") == INDEX_UNDERLYING
-        per_snapshot = pl.col("underlying_price").filter(on_index).median().over("harvest_time")
-        index = per_snapshot.cast(pl.Float64)
+        index = index_from_forwards("harvest_time")
     else:
         index = pl.lit(float(index_price), dtype=pl.Float64)
     out = rows.select(
@@ -96,6 +102,13 @@ def snapshots_from_chains(frame: pl.DataFrame, underlying: str) -> pl.DataFrame:
         **{name: expr for name, expr in missing.items()},
     )
     return out.select(list(CHAIN_SCHEMA)).cast(CHAIN_SCHEMA)
+
+
+def snapshot_sizes(frame: pl.DataFrame, column: str = "harvest_time") -> pl.DataFrame:
+    """Rows per snapshot (``column``, ``len``) and ``partial``: fewer than :data:`PARTIAL_SHARE`
+    of the median snapshot's rows, a recording cut short (10 rows where the others hold 700)."""
+    sizes = frame.group_by(column).len()
+    return sizes.with_columns(partial=pl.col("len") < PARTIAL_SHARE * pl.col("len").median())
 
 
 def write_snapshots(

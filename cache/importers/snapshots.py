@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cache.chain_snapshots import chains_from_snapshots
+from cache.chain_snapshots import chains_from_snapshots, snapshot_sizes
 from cache.deribit.naming import complete_from_names
 from cache.schema import (
     CHAIN_KEY,
@@ -31,7 +31,6 @@ from cache.schema import (
 )
 
 REQUIRED = ("mark_price", "mark_iv", "underlying_price")
-PARTIAL_SHARE = 0.5  # a snapshot below this share of the median size is a partial recording
 
 
 @dataclass
@@ -83,11 +82,10 @@ def _conform(raw: pl.DataFrame, where: str) -> pl.DataFrame:
 
 
 def _whole_snapshots(rows: pl.DataFrame, out: SnapshotRead) -> pl.DataFrame:
-    """``rows`` without the snapshots smaller than :data:`PARTIAL_SHARE` of the median one."""
+    """``rows`` without their partial snapshots (:func:`~cache.chain_snapshots.snapshot_sizes`)."""
     if rows.is_empty():
         return rows
-    sizes = rows.group_by("harvest_time").len()
-    small = sizes.filter(pl.col("len") < PARTIAL_SHARE * sizes.get_column("len").median())
+    small = snapshot_sizes(rows).filter("partial")
     out.partial_snapshots += small.height
     out.partial_rows += int(small.get_column("len").sum())
     return rows.filter(~pl.col("harvest_time").is_in(small.get_column("harvest_time").implode()))

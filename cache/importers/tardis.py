@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cache.chain_snapshots import index_from_forwards
 from cache.schema import (
     CHAIN_KEY,
     CHAIN_STORE_SCHEMA,
@@ -38,7 +39,6 @@ from cache.schema import (
 
 BLOCK_BYTES = 32 << 20
 EDGE_SLACK_US = 1_000_000  # a file whose data starts or ends within 1 s of a boundary covers it
-INDEX_UNDERLYING = "index_price"
 TYPES: dict[str, pl.DataType] = {  # the columns read, with their types; the others are skipped
     "symbol": pl.String(),
     "local_timestamp": pl.Int64(),  # µs since the epoch, UTC: when Tardis received the ticker
@@ -332,9 +332,11 @@ def sampled_days(scan: TardisScan, underlying: str) -> Iterator[pl.DataFrame]:
         rows = pl.concat([pl.read_parquet(f) for f in sorted(folder.glob("*.parquet"))])
         rows = rows.sort("_t", maintain_order=True).unique(CHAIN_KEY, keep="last")
         rows = rows.filter(covered(pl.col("time").dt.epoch("us")))
-        on_index = pl.col("underlying_index") == INDEX_UNDERLYING
-        index = pl.col("underlying_price").filter(on_index).median().over("time")
-        yield rows.with_columns(index_price=index).select(list(CHAIN_STORE_SCHEMA)).sort(CHAIN_KEY)
+        yield (
+            rows.with_columns(index_price=index_from_forwards("time"))
+            .select(list(CHAIN_STORE_SCHEMA))
+            .sort(CHAIN_KEY)
+        )
 
 
 def _covered_boundaries(scan: TardisScan):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from cache.chain_snapshots import write_snapshots
+from cache.chain_snapshots import snapshot_sizes, write_snapshots
 from cache.deribit import (
     candles_from_chart,
     chain_from_book_summary,
@@ -195,8 +195,7 @@ class ReplayChainFeed(_Timeline):
 
     def __init__(self, chains: pl.DataFrame, cfg: StrategyConfig) -> None:
         rows = chains.filter(pl.col("instrument_name").str.starts_with(cfg.underlying + "-"))
-        sizes = rows.group_by("harvest_time").len()
-        full = sizes.filter(pl.col("len") >= sizes.get_column("len").median() / 2)
+        full = snapshot_sizes(rows).filter(~pl.col("partial"))
         self.times = full.get_column("harvest_time").sort().to_list()
         if not self.times:
             raise ValueError(f"no {cfg.underlying} chain snapshots to replay")

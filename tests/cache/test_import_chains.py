@@ -272,3 +272,16 @@ def test_chains_added_to_a_source_with_its_own_candles_leave_them_alone(tmp_path
     store.write_candles("spot", "BTC", make_candles(DAY - timedelta(days=2), 72))
     with pytest.raises(ValueError, match="has candles of its own"):
         import_chains(store, "deribit", "tardis", [tmp_path / "day.csv"], candles_from="spot")
+
+
+def test_the_index_price_is_the_forward_of_expiries_priced_on_the_index(tmp_path):
+    on_index = row(PUT, timedelta(minutes=1), kind="put").replace("SYN.BTC-26DEC25", "index_price")
+    on_index = on_index.replace("91000.5", "90990.0")
+    path = tmp_path / "day.csv"
+    path.write_text(csv_text([row(CALL, timedelta(seconds=0.5)), on_index, row(CALL, FIVE_MIN)]))
+    store = Store(tmp_path / "data")
+    import_chains(store, "ti", "tardis", [path], underlyings=["BTC"])
+    got = ChainStore(store).read("ti", "BTC", DAY, DAY + timedelta(hours=1))
+    assert got["index_price"].to_list() == [90990.0, 90990.0]
+    candles = pl.read_parquet(store.candles_path("ti", "BTC", "1h"))
+    assert candles.row(0, named=True)["close"] == 90990.0  # spot = the index where recorded
