@@ -253,9 +253,13 @@ def _last_per_interval(
     rows = keys.with_row_index("row").filter(wanted)
     if not rows.get_column("local_timestamp").is_sorted():
         rows = rows.sort("local_timestamp", maintain_order=True)
-    interval = (pl.col("local_timestamp") + (every_us - 1)) // every_us
-    kept = rows.with_columns(k=interval).unique(["symbol", "k"], keep="last", maintain_order=True)
+    kept = rows.with_columns(k=_interval(every_us)).unique(["symbol", "k"], keep="last")
     return kept.get_column("row").sort().to_numpy(), rows.height
+
+
+def _interval(every_us: int) -> pl.Expr:
+    """The number ``k`` of the interval ``(b − every, b]``, ``b = k · every``, a row arrived in."""
+    return (pl.col("local_timestamp") + (every_us - 1)) // every_us
 
 
 def _to_store_rows(
@@ -267,7 +271,7 @@ def _to_store_rows(
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in MISSING)
     scan.rows_missing += frame.height - frame.filter(complete).height
     frame = frame.filter(complete)
-    boundary = ((pl.col("_t") + (every - 1)) // every * every).cast(UTC_US)
+    boundary = (_interval(every) * every).cast(UTC_US)
     kind = pl.col("type")
     out = frame.select(
         boundary.alias("time"),
