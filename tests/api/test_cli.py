@@ -7,6 +7,7 @@ from api.cli import main
 from cache.chain_snapshots import write_snapshots
 from cache.store import Store
 from engine.calibration import load_calibration
+from tests.cache.chain_files import small_tardis
 from tests.cache.helpers import T0, make_candles
 from tests.conftest import SNAPSHOTS_DIR, require_dir
 from tests.engine.model_chains import flat, model_chain
@@ -191,8 +192,6 @@ def test_calibrate_bad_input_is_one_clear_line(tmp_path, capsys):
 
 
 def test_import_chains_tardis_and_snapshots_and_cache_lists_them(tmp_path, capsys):
-    from tests.cache.test_import_chains import small_tardis
-
     data = ["--data-dir", str(tmp_path / "d")]
     csv = small_tardis(tmp_path / "day.csv")
     args = ["import-chains", *data, "--format", "tardis", "--name", "tc", "--underlying", "btc"]

@@ -4,12 +4,15 @@ Nothing here is data: the Tardis files are converted from ``../shared`` snapshot
 """
 
 import gzip
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from cache.deribit.naming import complete_from_names
 from cache.schema import validate_chain
+
+_FIVE_MIN = timedelta(minutes=5)
 
 TARDIS_HEADER = [
     "exchange", "symbol", "timestamp", "local_timestamp", "type", "strike_price", "expiration",
@@ -73,3 +76,44 @@ def write_tardis(frame: pl.DataFrame, path: Path) -> Path:
 def csv_text(rows: list[str]) -> str:
     """A hand-written Tardis file: the header and ``rows`` (comma-separated, 24 fields)."""
     return "\n".join([",".join(TARDIS_HEADER), *rows]) + "\n"
+
+
+DAY = datetime(2025, 12, 8, tzinfo=UTC)
+EXPIRY = datetime(2025, 12, 26, 8, tzinfo=UTC)
+
+
+def us(t: datetime) -> int:
+    return int(t.timestamp()) * 1_000_000 + t.microsecond
+
+
+def row(name: str, at: timedelta, bid: str = "0.05", ask: str = "0.052", kind: str = "call") -> str:
+    """A Tardis row of ``name`` arriving ``at`` after midnight; ``bid``/``ask`` '' = empty side."""
+    t = us(DAY + at)
+    fields = [
+        "deribit", name, str(t - 900), str(t), kind, name.split("-")[2], str(us(EXPIRY)), "12.5",
+        "", bid, "2.0" if bid else "", "44.1" if bid else "", ask, "3.0" if ask else "",
+        "46.2" if ask else "", "0.051", "45.0", "SYN.BTC-26DEC25", "91000.5", "", "", "", "", "",
+    ]  # fmt: skip
+    return ",".join(fields)
+
+
+CALL, PUT = "BTC-26DEC25-90000-C", "BTC-26DEC25-90000-P"
+
+
+def small_tardis(path: Path) -> Path:
+    """Quotes around the 00:05 and 00:10 boundaries of ``DAY``, with empty and zero sides."""
+    path.write_text(
+        csv_text(
+            [
+                row(CALL, timedelta(seconds=0.5)),
+                row(CALL, _FIVE_MIN - timedelta(microseconds=1), bid=""),
+                row(CALL, _FIVE_MIN, bid="0.07"),  # exactly on the boundary: still 00:05
+                row(CALL, _FIVE_MIN + timedelta(microseconds=1), bid="0.08"),
+                row(PUT, timedelta(minutes=6), bid="", ask="0", kind="put"),
+                row("ETH-26DEC25-3000-C", timedelta(minutes=7)),
+                row("SOL_USDC-26DEC25-130-C", timedelta(minutes=8)),
+                row(CALL, timedelta(minutes=10, seconds=0.5), bid="0.09"),  # 00:15 not covered
+            ]
+        )
+    )
+    return path
