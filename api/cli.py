@@ -118,6 +118,38 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_chains(args: argparse.Namespace) -> int:
+    from cache.importers.chains import import_chains
+
+    coins, files = _split_coins(args.underlying or [], args.files)
+    if not files:
+        raise CliError("import-chains: name at least one FILE")
+    store = Store(_settings(args).data_dir)
+    report = import_chains(
+        store,
+        args.name,
+        args.format,
+        files,
+        underlyings=coins or None,
+        every=args.every,
+        candles_from=args.candles_from,
+        progress=_say,
+    )
+    for line in report.lines():
+        print(line)
+    _print_coverage(store, only=args.name)
+    return 0
+
+
+def _split_coins(values: list[str], files: list[Path]) -> tuple[list[str], list[Path]]:
+    """``--underlying BTC ETH FILE...`` swallows the files: the values from the first one that is
+    not a coin on are files."""
+    from cache.schema import UNDERLYINGS
+
+    n = next((i for i, v in enumerate(values) if v.upper() not in UNDERLYINGS), len(values))
+    return [v.upper() for v in values[:n]], [Path(v) for v in values[n:]] + list(files)
+
+
 STRATEGY_OPTIONS = {
     "target_dte": float,
     "min_dte": float,
@@ -321,7 +353,12 @@ def _print_coverage(store: Store, only: str | None = None) -> None:
                 if s.rows:
                     print(f"  {u} {kind}{_describe_series(s)}")
             if cov.chain_snapshots:
-                print(f"  {u} chain snapshots: {cov.chain_snapshots}")
+                print(f"  {u} chains{_describe_chains(cov)}")
+
+
+def _describe_chains(cov) -> str:
+    span = f"{cov.chain_start:%Y-%m-%d %H:%M} to {cov.chain_end:%Y-%m-%d %H:%M} UTC"
+    return f": {span}, {cov.chain_snapshots} snapshots, {cov.chain_rows} rows"
 
 
 def _describe_series(s) -> str:
@@ -362,6 +399,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--underlying", required=True, type=str.upper)
     imp.add_argument("--candles", required=True, type=Path, help="time,open,high,low,close,volume")
     imp.add_argument("--iv", type=Path, help="time,iv (percent)")
+
+    chains = add(
+        "import-chains",
+        "import option-chain files (Tardis options_chain CSV, or recorded snapshot Parquet) into a "
+        "source's chain store",
+        _import_chains,
+    )
+    chains.add_argument("--format", required=True, choices=["tardis", "snapshots"])
+    chains.add_argument("--name", required=True, help="source name (a-z 0-9 _ -)")
+    chains.add_argument("--underlying", nargs="+", metavar="COIN", help="default: BTC ETH")
+    chains.add_argument("--every", help="tardis: sampling interval (default 5m)")
+    chains.add_argument(
+        "--candles-from", metavar="NAME", help="take candles, IV and settlements from this source"
+    )
+    chains.add_argument("files", nargs="*", type=Path, metavar="FILE")
 
     cache = add("cache", "list data sources, coverage and sizes; check or repair the files", _cache)
     cache.add_argument(

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cache.chain_snapshots import snapshots_from_chains
+from cache.chains import ChainStore
 from cache.files import reading
-from cache.schema import CHAIN_SCHEMA
 from cache.store import SeriesCoverage, SourceMeta, Store, UnderlyingCoverage, check_underlying
 from cache.timeutil import TIMEFRAMES, as_utc
 
@@ -93,22 +94,20 @@ class DeribitDataSource:
             return pl.DataFrame(schema={"time": pl.Datetime("us", "UTC"), "delivery_price": float})
         return self._scan(path, "time", lo, hi)
 
+    def get_chains(self, underlying: str, start: TimeLike, end: TimeLike) -> pl.DataFrame:
+        """Chain-store rows (:data:`~cache.schema.CHAIN_STORE_SCHEMA`) in the range, maybe none."""
+        return ChainStore(self.store).read(self.source, underlying, start, end)
+
+    def get_chain_at(
+        self, underlying: str, at: TimeLike, max_age: timedelta | None = None
+    ) -> pl.DataFrame:
+        """The latest snapshot at or before ``at`` (empty if none or older than ``max_age``)."""
+        return ChainStore(self.store).latest(self.source, underlying, at, max_age)
+
     def get_chain_snapshots(self, underlying: str, start: TimeLike, end: TimeLike) -> pl.DataFrame:
-        """Recorded option-chain rows with ``harvest_time`` in the range; may be empty."""
+        """The chains in the range as recorder snapshot rows (what the calibration reads)."""
         u = check_underlying(underlying)
-        lo, hi = as_utc(start, "start"), as_utc(end, "end")
-        folder = self.store.chain_dir(self.source, u)
-        days = (lo.date() + timedelta(days=i) for i in range((hi.date() - lo.date()).days + 1))
-        files = [f for d in days for f in sorted((folder / d.isoformat()).glob("*.parquet"))]
-        if not files:
-            return pl.DataFrame(schema=CHAIN_SCHEMA)
-        with reading(folder):
-            return (
-                pl.scan_parquet(files)
-                .filter((pl.col("harvest_time") >= lo) & (pl.col("harvest_time") < hi))
-                .sort("harvest_time", "instrument_name")
-                .collect()
-            )
+        return snapshots_from_chains(self.get_chains(u, start, end), u)
 
     def _check_range(
         self, cov: SeriesCoverage, start: TimeLike, end: TimeLike, what: str

@@ -4,11 +4,11 @@ The schemas are documented column by column, with units, in ``docs/data.md``.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 import polars as pl
 
-from cache.timeutil import TIMEFRAMES
+from cache.timeutil import EXPIRY_HOUR_UTC, TIMEFRAMES
 
 SCHEMA_VERSION = 1
 UTC_US = pl.Datetime("us", "UTC")
@@ -34,6 +34,9 @@ DELIVERY_SCHEMA: dict[str, pl.DataType] = {
     "delivery_price": pl.Float64(),  # USD, Deribit's index settlement price
 }
 
+# The recorder's snapshot format (``../shared/data/deribit_chain_snapshots``, Deribit's book
+# summary): what the snapshots importer and the calibration read; the store keeps
+# CHAIN_STORE_SCHEMA.
 CHAIN_SCHEMA: dict[str, pl.DataType] = {
     "harvest_time": UTC_US,
     "instrument_name": pl.String(),
@@ -57,6 +60,32 @@ CHAIN_SCHEMA: dict[str, pl.DataType] = {
     "greek_theta": pl.Float64(),
     "greek_vega": pl.Float64(),
 }
+
+# The chain store: one row per instrument per snapshot, keyed by (time, instrument_name).
+CHAIN_STORE_SCHEMA: dict[str, pl.DataType] = {
+    "time": UTC_US,  # the snapshot's instant (a sampling boundary for sampled tick data)
+    "instrument_name": pl.String(),  # e.g. BTC-26DEC25-100000-C
+    "expiry": UTC_US,  # 08:00 UTC of the expiry day
+    "strike": pl.Float64(),  # USD
+    "option_type": pl.String(),  # C / P
+    "bid_price": pl.Float64(),  # coin per 1-coin contract; null: no bid
+    "bid_amount": pl.Float64(),  # contracts at the best bid; null: no bid or not recorded
+    "ask_price": pl.Float64(),  # coin per contract; null: no ask
+    "ask_amount": pl.Float64(),  # contracts at the best ask
+    "mark_price": pl.Float64(),  # coin per contract; 0 = worthless (Deribit prints 0)
+    "mark_iv": pl.Float64(),  # percent (55.0 = 55 %)
+    "bid_iv": pl.Float64(),  # percent; null: no bid or not recorded
+    "ask_iv": pl.Float64(),  # percent
+    "underlying_price": pl.Float64(),  # USD, the forward this expiry prices on
+    "underlying_index": pl.String(),  # the future or SYN. forward priced on, or "index_price"
+    "index_price": pl.Float64(),  # USD, Deribit's index at the snapshot; null: not recorded
+    "open_interest": pl.Float64(),  # contracts
+}
+CHAIN_KEY = ["time", "instrument_name"]
+CHAIN_OPTIONAL = (  # may be null; every other column of the chain store may not
+    "bid_price", "bid_amount", "ask_price", "ask_amount", "bid_iv", "ask_iv", "underlying_index",
+    "index_price", "open_interest",
+)  # fmt: skip
 
 UNDERLYINGS = ("BTC", "ETH")
 
@@ -228,3 +257,91 @@ def detect_timeframe(times: pl.Series, where: str) -> str:
     raise DataValidationError(
         where, f"resolution {step} is not supported; use 1h, 4h or 1d bars aligned to UTC"
     )
+
+
+def validate_chain_store(df: pl.DataFrame, where: str, underlying: str) -> pl.DataFrame:
+    """Conform and check rows of the chain store of ``underlying``; return them in its schema.
+
+    Absent nullable columns become null. Keys ``(time, instrument_name)`` must be strictly
+    increasing, and every row must pass :func:`chain_row_rules`.
+    """
+    for name in CHAIN_OPTIONAL:
+        if name not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=CHAIN_STORE_SCHEMA[name]).alias(name))
+    df = conform(df, CHAIN_STORE_SCHEMA, where)
+    check_rules(df, chain_row_rules(underlying), where)
+    _check_chain_keys(df, where)
+    return df
+
+
+def chain_row_rules(underlying: str) -> list[tuple[pl.Expr, str]]:
+    """The row rules of the chain store, as ``(expression true on a bad row, rule)`` pairs.
+
+    Required columns are not null; names are ``underlying`` options; the expiry is at 08:00 UTC
+    after ``time``; strike, forward and any bid/ask price, amount and index price are positive and
+    finite; ``mark_price`` is finite and ≥ 0 (Deribit marks a worthless option at 0);
+    ``mark_iv`` is in percent (1..1000), bid/ask IVs in (0, 1000]; ``option_type`` is C or P.
+    """
+    low, high = IV_PERCENT_RANGE
+    required = [c for c in CHAIN_STORE_SCHEMA if c not in CHAIN_OPTIONAL]
+    optional_positive = ["bid_price", "bid_amount", "ask_price", "ask_amount", "index_price"]
+    return [
+        *((pl.col(c).is_null(), f"{c} is missing") for c in required),
+        (~pl.col("instrument_name").str.starts_with(f"{underlying}-"), f"not an {underlying} name"),
+        (pl.col("expiry").dt.time() != time(EXPIRY_HOUR_UTC), "expiry is not at 08:00 UTC"),
+        (pl.col("expiry") <= pl.col("time"), "expiry is not after time (an expired option)"),
+        (~pl.col("option_type").is_in(["C", "P"]), "option_type is not C or P"),
+        *(
+            (~_positive(c), f"{c} must be a positive finite number")
+            for c in ("strike", "underlying_price")
+        ),
+        *(
+            (pl.col(c).is_not_null() & ~_positive(c), f"{c} must be positive and finite or empty")
+            for c in optional_positive
+        ),
+        (~pl.col("mark_price").is_finite() | (pl.col("mark_price") < 0), "mark_price must be ≥ 0"),
+        (~pl.col("mark_iv").is_between(low, high), "mark_iv is not in percent (1..1000)"),
+        *(
+            (
+                pl.col(c).is_not_null() & ~pl.col(c).is_between(0, high, closed="right"),
+                f"{c} is not in percent (0..1000]",
+            )
+            for c in ("bid_iv", "ask_iv")
+        ),
+        (
+            pl.col("open_interest").is_not_null() & ~(pl.col("open_interest") >= 0),
+            "open_interest must be ≥ 0",
+        ),
+    ]
+
+
+def check_rules(
+    df: pl.DataFrame, rules: list[tuple[pl.Expr, str]], where: str, rows: pl.Series | None = None
+) -> None:
+    """Raise naming the first row (``rows[i]`` if given, else ``i``) on which a rule is broken."""
+    if df.is_empty():
+        return
+    bad = df.select(expr.fill_null(True).alias(str(i)) for i, (expr, _) in enumerate(rules))
+    flags = bad.select(pl.all().any()).row(0)
+    for (_, rule), column, broken in zip(rules, bad.columns, flags, strict=True):
+        if broken:
+            row = _first_bad_row(bad.get_column(column))
+            raise DataValidationError(where, rule, row if rows is None else int(rows[row]))
+
+
+def _positive(column: str) -> pl.Expr:
+    return pl.col(column).is_finite() & (pl.col(column) > 0)
+
+
+def _check_chain_keys(df: pl.DataFrame, where: str) -> None:
+    """Require ``(time, instrument_name)`` strictly increasing: sorted, no duplicate."""
+    if df.height < 2:
+        return
+    t, name = pl.col("time"), pl.col("instrument_name")
+    later = (t > t.shift(1)) | ((t == t.shift(1)) & (name > name.shift(1)))
+    row = _first_bad_row(df.select(~later).to_series().slice(1))
+    row = None if row is None else row + 1
+    if row is not None:
+        raise DataValidationError(
+            where, "(time, instrument_name) not strictly increasing (duplicate or unsorted)", row
+        )

@@ -6,7 +6,7 @@ Layout under the data directory (documented in ``docs/data.md``)::
     sources/<source>/candles/<UNDERLYING>_<timeframe>.parquet   1h base; 4h and 1d derived from it
     sources/<source>/iv/<UNDERLYING>.parquet
     sources/<source>/delivery/<UNDERLYING>.parquet
-    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet   one per snapshot
+    sources/<source>/chains/<UNDERLYING>/<YYYY-MM-DD>.parquet   one per UTC day (cache.chains)
 """
 
 import hashlib
@@ -31,7 +31,6 @@ from cache.schema import (
     Gap,
     find_gaps,
     validate_candles,
-    validate_chain,
     validate_delivery,
     validate_iv,
 )
@@ -58,6 +57,7 @@ class UnderlyingCoverage(BaseModel):
     iv: SeriesCoverage = Field(default_factory=SeriesCoverage)
     delivery: SeriesCoverage = Field(default_factory=SeriesCoverage)
     chain_snapshots: int = 0
+    chain_rows: int = 0
     chain_start: datetime | None = None
     chain_end: datetime | None = None
 
@@ -126,9 +126,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
+def write_parquet_atomic(df: pl.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     """Write ``df`` to ``path`` atomically (never a half-written file)."""
-    atomic_write(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True))
+    atomic_write(
+        path,
+        lambda tmp: df.write_parquet(
+            tmp, compression="zstd", statistics=True, row_group_size=row_group_size
+        ),
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -146,8 +151,8 @@ def derive_timeframe(base: pl.DataFrame, timeframe: str) -> pl.DataFrame:
     Buckets are labelled by their open time. An incomplete first or last bucket is dropped, since
     a bar that is still forming (or started before the data) would misstate its open or close.
     """
-    if base.is_empty():
-        return base
+    if base.height < 2:  # one bar cannot fill a coarser bucket (nor tell the base step)
+        return base.clear()
     every = TIMEFRAMES[timeframe]
     agg = (
         base.sort("time")
@@ -215,7 +220,7 @@ class Store:
         return self.source_dir(name) / "delivery" / f"{underlying}.parquet"
 
     def chain_dir(self, name: str, underlying: str) -> Path:
-        """Directory of the chain snapshots of one underlying (a folder per UTC day)."""
+        """Directory of the chains of one underlying (a file per UTC day, :mod:`cache.chains`)."""
         return self.source_dir(name) / "chains" / underlying
 
     # -- metadata ------------------------------------------------------------------------------
@@ -283,6 +288,32 @@ class Store:
         rel = path.relative_to(self.source_dir(meta.name)).as_posix()
         meta.files[rel] = file_sha256(path)
 
+    def record_files(
+        self,
+        name: str,
+        underlying: str,
+        paths: list[Path],
+        edit: Callable[[UnderlyingCoverage], None],
+    ) -> SourceMeta:
+        """Record files a writer outside this class put in place and ``edit`` their coverage.
+
+        The files' hashes enter ``files`` (and so the fingerprint); call under :attr:`lock`.
+        """
+        underlying = check_underlying(underlying)
+
+        def apply(meta: SourceMeta) -> None:
+            for path in paths:
+                self._record_file(meta, path)
+            edit(meta.coverage[underlying])
+
+        self._update(name, underlying, apply)
+        return self.read_meta(name)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every write of this store holds (one process; imports also lock the source)."""
+        return self._lock
+
     def _update(self, name: str, underlying: str, edit: Callable[[SourceMeta], None]) -> None:
         meta = self.read_meta(name)
         meta.coverage.setdefault(underlying, UnderlyingCoverage())
@@ -292,9 +323,19 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------
     def write_candles(
-        self, name: str, underlying: str, df: pl.DataFrame, timeframe: str = "1h"
+        self,
+        name: str,
+        underlying: str,
+        df: pl.DataFrame,
+        timeframe: str = "1h",
+        replace: bool = False,
     ) -> SeriesCoverage:
-        """Merge candles of the source's base ``timeframe`` and re-derive the coarser ones."""
+        """Merge candles of the source's base ``timeframe`` and re-derive the coarser ones.
+
+        Rows already stored win, unless ``replace``: then the rows of ``df`` replace stored rows
+        at the same times (for series recomputed from data that grew, e.g. candles derived from
+        option chains).
+        """
         underlying = check_underlying(underlying)
         if timeframe not in TIMEFRAMES:
             raise ValueError(f"timeframe {timeframe!r} is not one of {list(TIMEFRAMES)}")
@@ -307,7 +348,8 @@ class Store:
                     f"source {name!r} stores {underlying} candles at {base_tf}, not {timeframe}"
                 )
             path = self.candles_path(name, underlying, timeframe)
-            merged = self._merge(path, validate_candles(df, f"candles for {name}/{underlying}"))
+            new = validate_candles(df, f"candles for {name}/{underlying}")
+            merged = self._merge(path, new, replace)
             merged = validate_candles(merged, str(path))
 
             def edit(meta: SourceMeta) -> None:
@@ -351,12 +393,14 @@ class Store:
             write_parquet_atomic(frame, path)
             self._record_file(meta, path)
 
-    def write_iv(self, name: str, underlying: str, df: pl.DataFrame) -> SeriesCoverage:
-        """Merge an implied-vol index series (percent)."""
+    def write_iv(
+        self, name: str, underlying: str, df: pl.DataFrame, replace: bool = False
+    ) -> SeriesCoverage:
+        """Merge an implied-vol index series (percent); ``replace`` as for candles."""
         underlying = check_underlying(underlying)
         with self._lock:
             path = self.iv_path(name, underlying)
-            merged = self._merge(path, validate_iv(df, f"iv for {name}/{underlying}"))
+            merged = self._merge(path, validate_iv(df, f"iv for {name}/{underlying}"), replace)
 
             def edit(meta: SourceMeta) -> None:
                 write_parquet_atomic(merged, path)
@@ -383,49 +427,11 @@ class Store:
             self._update(name, underlying, edit)
             return self.read_meta(name).coverage[underlying].delivery
 
-    def chain_snapshot_path(self, name: str, underlying: str, harvest_time: datetime) -> Path:
-        """File of one snapshot: ``chains/<U>/<YYYY-MM-DD>/<HHMMSSffffff>.parquet``."""
-        t = harvest_time.astimezone(UTC)
-        return self.chain_dir(name, underlying) / t.date().isoformat() / f"{t:%H%M%S%f}.parquet"
-
-    def append_chain(self, name: str, underlying: str, df: pl.DataFrame) -> int:
-        """Store chain snapshots, one file each; return how many new rows were stored.
-
-        A stored snapshot is immutable: appending the same ``harvest_time`` again adds nothing.
-        Each append writes only its own files and updates the counters, so a live agent
-        recording a chain a minute costs the same on day one and day one thousand.
-        """
-        underlying = check_underlying(underlying)
-        df = validate_chain(df, f"chain snapshots for {name}/{underlying}")
-        if df.is_empty():
-            return 0
-        added, new_times = 0, []
-        with self._lock:
-            for (ht,), part in df.partition_by("harvest_time", as_dict=True).items():
-                path = self.chain_snapshot_path(name, underlying, ht)
-                if path.is_file():
-                    continue
-                part = part.unique("instrument_name", keep="first", maintain_order=True)
-                write_parquet_atomic(part.sort("instrument_name"), path)
-                added += part.height
-                new_times.append(ht)
-            if not new_times:
-                return 0
-
-            def edit(meta: SourceMeta) -> None:
-                cov = meta.coverage[underlying]
-                cov.chain_snapshots += len(new_times)
-                lo, hi = min(new_times), max(new_times)
-                cov.chain_start = lo if cov.chain_start is None else min(cov.chain_start, lo)
-                cov.chain_end = hi if cov.chain_end is None else max(cov.chain_end, hi)
-
-            self._update(name, underlying, edit)
-        return added
-
     @staticmethod
-    def _merge(path: Path, new: pl.DataFrame) -> pl.DataFrame:
+    def _merge(path: Path, new: pl.DataFrame, replace: bool = False) -> pl.DataFrame:
         if not path.is_file():
             return new
         with reading(path):
             old = pl.read_parquet(path)
-        return pl.concat([old, new]).unique("time", keep="first").sort("time")
+        keep = "last" if replace else "first"
+        return pl.concat([old, new]).unique("time", keep=keep).sort("time")

@@ -26,11 +26,11 @@ import polars as pl
 from cache.files import first_line
 from cache.schema import (
     CANDLES_SCHEMA,
-    CHAIN_SCHEMA,
+    CHAIN_STORE_SCHEMA,
     DELIVERY_SCHEMA,
     IV_SCHEMA,
     validate_candles,
-    validate_chain,
+    validate_chain_store,
     validate_delivery,
     validate_iv,
 )
@@ -40,7 +40,11 @@ KINDS: dict[str, tuple[dict, Callable[[pl.DataFrame, str], pl.DataFrame]]] = {
     "candles": (CANDLES_SCHEMA, validate_candles),
     "iv": (IV_SCHEMA, validate_iv),
     "delivery": (DELIVERY_SCHEMA, validate_delivery),
-    "chains": (CHAIN_SCHEMA, validate_chain),
+    # a chain-store day file, chains/<COIN>/<YYYY-MM-DD>.parquet: its coin is its folder's name
+    "chains": (
+        CHAIN_STORE_SCHEMA,
+        lambda frame, where: validate_chain_store(frame, where, PurePosixPath(where).parts[-2]),
+    ),
 }
 
 

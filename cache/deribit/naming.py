@@ -20,9 +20,12 @@ from typing import Literal
 
 import polars as pl
 
+from cache.schema import CHAIN_SCHEMA
 from cache.timeutil import EXPIRY_HOUR_UTC
 
 SUPPORTED_UNDERLYINGS = ("BTC", "ETH")
+# the contract fields of a snapshot row (CHAIN_SCHEMA) that its instrument name determines
+NAME_FIELDS = ("underlying", "expiry", "expiry_timestamp", "option_type", "strike")
 EXPIRY_TIME_UTC = time(EXPIRY_HOUR_UTC, tzinfo=UTC)
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -223,3 +226,35 @@ def option_names_expr(underlying: str, expiry: str, strike: str, option_type: st
         .otherwise(k.cast(pl.String).str.replace(".", "d", literal=True))
     )
     return pl.concat_str([pl.lit(underlying), code, text, pl.lit(option_type)], separator="-")
+
+
+def complete_from_names(frame: pl.DataFrame) -> pl.DataFrame:
+    """Fill null contract fields from ``instrument_name`` (each distinct name parsed once)."""
+    incomplete = pl.any_horizontal(pl.col(c).is_null() for c in NAME_FIELDS)
+    names = frame.filter(incomplete).get_column("instrument_name").unique().sort()
+    if names.is_empty():
+        return frame
+    rows = []
+    for name in names:
+        try:
+            option = parse_instrument(name)
+        except ValueError:
+            continue  # not a BTC/ETH option name: the row stays incomplete and is skipped
+        rows.append(
+            (
+                name,
+                option.underlying,
+                option.expiry.date().isoformat(),
+                option.expiry.timestamp(),
+                option.option_type,
+                option.strike,
+            )
+        )
+    schema = {"instrument_name": pl.String, **{c: CHAIN_SCHEMA[c] for c in NAME_FIELDS}}
+    parsed = pl.DataFrame(rows, schema=schema, orient="row")
+    suffix = "_from_name"
+    return (
+        frame.join(parsed, on="instrument_name", how="left", suffix=suffix)
+        .with_columns(pl.coalesce(c, f"{c}{suffix}").alias(c) for c in NAME_FIELDS)
+        .select(frame.columns)
+    )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from cache.chain_snapshots import snapshot_sizes, write_snapshots
 from cache.deribit import (
     candles_from_chart,
     chain_from_book_summary,
@@ -21,6 +22,7 @@ from cache.deribit import (
     settlements_from_delivery_prices,
 )
 from cache.schema import CANDLES_SCHEMA, IV_SCHEMA
+from cache.staging import SourceBusyError, SourceLock
 from cache.timeutil import DAYS_PER_YEAR, NS_PER_YEAR, to_ns
 from engine.agent.protocols import MarketView, Quote
 from engine.config import StrategyConfig
@@ -202,8 +204,7 @@ class ReplayChainFeed(_Timeline):
 
     def __init__(self, chains: pl.DataFrame, cfg: StrategyConfig) -> None:
         rows = chains.filter(pl.col("instrument_name").str.starts_with(cfg.underlying + "-"))
-        sizes = rows.group_by("harvest_time").len()
-        full = sizes.filter(pl.col("len") >= sizes.get_column("len").median() / 2)
+        full = snapshot_sizes(rows).filter(~pl.col("partial"))
         self.times = full.get_column("harvest_time").sort().to_list()
         if not self.times:
             raise ValueError(f"no {cfg.underlying} chain snapshots to replay")
@@ -237,8 +238,10 @@ DVOL_SECONDS = 3600
 class DeribitFeed:
     """Deribit's public API: index price, the whole option chain, candles and DVOL.
 
-    Every chain is appended to the cache (``store.append_chain``) under ``source`` so real history
-    accumulates. Candle/DVOL history for the context is fetched once and topped up each cycle.
+    Every chain is written to the source's chain store (:mod:`cache.chains`) under ``source``,
+    with the index price read in the same cycle, so real history accumulates; while an import
+    holds the source, the cycle's chain is not recorded (and says so in ``last_record``).
+    Candle/DVOL history for the context is fetched once and topped up each cycle.
     """
 
     name = "deribit"
@@ -250,6 +253,7 @@ class DeribitFeed:
             client, cfg, store, source, clock,
         )  # fmt: skip
         self.description = f"Deribit public API ({source})"
+        self.last_record = ""
         self._candles = pl.DataFrame(schema=CANDLES_SCHEMA)
         self._iv = pl.DataFrame(schema=IV_SCHEMA)
 
@@ -268,6 +272,15 @@ class DeribitFeed:
     def resume_after(self, t: datetime) -> bool:
         """A live feed's clock is the wall clock: nothing to move."""
         return True
+
+    def _record(self, chain: pl.DataFrame, index: float) -> str:
+        """Write the snapshot into the chain store; say what happened."""
+        try:
+            with SourceLock(self.store.data_dir, self.source, wait=False):
+                written = write_snapshots(self.store, self.source, chain, index_price=index)
+        except SourceBusyError as exc:
+            return f"not recorded: {exc}"
+        return f"recorded {sum(w.rows for w in written.values())} rows"
 
     def _history(self, now: datetime) -> MarketContext:
         u = self.cfg.underlying
@@ -290,7 +303,7 @@ class DeribitFeed:
         index = float(self.client.get_index_price(f"{u.lower()}_usd")["index_price"])
         rows = self.client.get_book_summary_by_currency(u, kind="option")
         chain = chain_from_book_summary(rows, now)
-        self.store.append_chain(self.source, u, chain)
+        self.last_record = self._record(chain, index)
         ctx = self._history(now)
         ctx = MarketContext(**{**ctx.__dict__, "spot": index})
 

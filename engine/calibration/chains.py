@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from cache.datasource import DeribitDataSource
-from cache.deribit.naming import SUPPORTED_UNDERLYINGS, parse_instrument
-from cache.schema import CHAIN_SCHEMA, validate_chain
+from cache.deribit.naming import SUPPORTED_UNDERLYINGS, complete_from_names
+from cache.schema import validate_chain
 
 # What a fit cannot do without; the contract fields can come from the instrument name.
 REQUIRED_COLUMNS = (
@@ -26,7 +26,6 @@ REQUIRED_COLUMNS = (
     "best_bid_price",
     "best_ask_price",
 )
-NAME_FIELDS = ("underlying", "expiry", "expiry_timestamp", "option_type", "strike")
 
 
 USABLE = (
@@ -61,38 +60,6 @@ def conform_chain(frame: pl.DataFrame, where: str) -> pl.DataFrame:
             "mark_iv and underlying_price)"
         )
     return out
-
-
-def complete_from_names(frame: pl.DataFrame) -> pl.DataFrame:
-    """Fill null contract fields from ``instrument_name`` (each distinct name parsed once)."""
-    incomplete = pl.any_horizontal(pl.col(c).is_null() for c in NAME_FIELDS)
-    names = frame.filter(incomplete).get_column("instrument_name").unique().sort()
-    if names.is_empty():
-        return frame
-    rows = []
-    for name in names:
-        try:
-            option = parse_instrument(name)
-        except ValueError:
-            continue  # not a BTC/ETH option name: the row stays incomplete and is skipped
-        rows.append(
-            (
-                name,
-                option.underlying,
-                option.expiry.date().isoformat(),
-                option.expiry.timestamp(),
-                option.option_type,
-                option.strike,
-            )
-        )
-    schema = {"instrument_name": pl.String, **{c: CHAIN_SCHEMA[c] for c in NAME_FIELDS}}
-    parsed = pl.DataFrame(rows, schema=schema, orient="row")
-    suffix = "_from_name"
-    return (
-        frame.join(parsed, on="instrument_name", how="left", suffix=suffix)
-        .with_columns(pl.coalesce(c, f"{c}{suffix}").alias(c) for c in NAME_FIELDS)
-        .select(frame.columns)
-    )
 
 
 def read_chain_file(path: Path) -> pl.DataFrame:

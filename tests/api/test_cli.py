@@ -6,8 +6,10 @@ import polars as pl
 import pytest
 
 from api.cli import main
+from cache.chain_snapshots import write_snapshots
 from cache.store import Store
 from engine.calibration import load_calibration
+from tests.cache.chain_files import small_tardis
 from tests.cache.helpers import T0, make_candles
 from tests.conftest import SNAPSHOTS_DIR, require_dir
 from tests.engine.model_chains import flat, model_chain
@@ -157,7 +159,7 @@ def test_calibrate_from_files_and_from_a_cached_source(chain_sample, tmp_path, c
     store = Store(data_dir)
     store.ensure_source("rec", "deribit-mainnet", label="recorded chains")
     for frame in chain_sample.values():
-        store.append_chain("rec", frame["instrument_name"][0][:3], frame)
+        write_snapshots(store, "rec", frame)
     again = tmp_path / "from_source.json"
     args = ["calibrate", "--data-dir", str(data_dir), "--chains", "rec"]
     assert main([*args, "--out", str(again)]) == 0
@@ -206,3 +208,44 @@ def test_calibrate_bad_input_is_one_clear_line(tmp_path, capsys):
     Store(tmp_path / "d").ensure_source("rec", "deribit-mainnet", label="recorded chains")
     err = _calibrate_error([*data, "--chains", "rec"], capsys)
     assert "source 'rec' holds no option-chain snapshots" in err
+
+
+def test_import_chains_tardis_and_snapshots_and_cache_lists_them(tmp_path, capsys):
+    data = ["--data-dir", str(tmp_path / "d")]
+    csv = small_tardis(tmp_path / "day.csv")
+    args = ["import-chains", *data, "--format", "tardis", "--name", "tc", "--underlying", "btc"]
+    assert main([*args, str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "read 8 rows from tardis files into source 'tc'" in out
+    assert "BTC: 3 new rows in 2 new snapshots, 2025-12-08 to 2025-12-08" in out
+    assert "skipped: 2 rows of other underlyings" in out
+    assert main(["cache", *data]) == 0
+    listing = capsys.readouterr().out
+    assert "tc  [import]  imported option chains (tardis)" in listing
+    assert "BTC chains: 2025-12-08 00:05 to 2025-12-08 00:10 UTC, 2 snapshots, 3 rows" in listing
+    assert main([*args, str(csv)]) == 0
+    assert "nothing new: the store is unchanged" in capsys.readouterr().out
+
+    assert main([*args, str(tmp_path / "absent.csv")]) == 2
+    assert f"error: {tmp_path / 'absent.csv'}: file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text(csv.read_text().replace(",0.07,", ",-0.07,"))
+    assert main([*args, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: {bad}, data row 3: bid_price must be positive")
+        and "Trace" not in err
+    )
+    assert main([*args, "--every", "7m", str(csv)]) == 2
+    assert "must divide a day" in capsys.readouterr().err
+
+
+def test_import_chains_recorded_snapshots(tmp_path, capsys):
+    files = sorted(require_dir(SNAPSHOTS_DIR).glob("*.parquet"))
+    args = ["import-chains", "--data-dir", str(tmp_path), "--format", "snapshots", "--name", "rec"]
+    assert main([*args, *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: 2 partial snapshots" in out and "ETH: 112,278 new rows" in out
+    assert "BTC chains: 2025-12-07 20:32 to 2025-12-11 22:21 UTC, 142 snapshots" in out
+    assert main([*args, "--every", "5m", *map(str, files)]) == 2
+    assert "--every applies to tardis" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from api.cli import main
+from cache.chain_snapshots import write_snapshots
 from cache.deribit import DeribitClient
 from cache.importer import import_source
 from cache.store import Store
@@ -137,7 +138,7 @@ def test_a_damaged_chain_snapshot_is_named_and_not_repaired(synthetic, snapshots
     real = pl.read_parquet(sorted(snapshots_dir.glob("*.parquet"))[0])
     sample = real.filter(pl.col("harvest_time") == real["harvest_time"][0]).head(50)
     synthetic.ensure_source("recorded", "deribit-mainnet", "chains")
-    synthetic.append_chain("recorded", sample["underlying"][0], sample)
+    write_snapshots(synthetic, "recorded", sample)
     (path,) = _src(synthetic, "recorded").rglob("*.parquet")
     _truncate(path)
     (problem,) = verify_source(synthetic, "recorded")

@@ -128,3 +128,20 @@ def test_columns_grouped_in_one_row_and_tables_without_types_are_read():
     assert "equity.equity_coin: in the schema, missing from the doc" in problems
     swapped = doc_differences(doc.replace("`time`, `spot`", "`spot`, `time`"))
     assert any(p.startswith("equity: the doc lists the columns out of order") for p in swapped)
+
+
+def test_the_chain_store_table_matches_its_schema():
+    from cache.schema import CHAIN_OPTIONAL, CHAIN_STORE_SCHEMA
+
+    text = DATA_DOC.read_text()
+    section = text[text.index("## Option chains") : text.index("### Importing chains")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in CELL_SPLIT.split(line.strip().strip("|"))]
+        if line.startswith("| `"):
+            for name in re.findall(r"`(\w+)`", cells[0]):
+                rows[name] = {"type": cells[1], "null": cells[3]}
+    assert set(rows) == set(CHAIN_STORE_SCHEMA)
+    for name, dtype in CHAIN_STORE_SCHEMA.items():
+        null = "yes" if name in CHAIN_OPTIONAL else "no"
+        assert rows[name] == {"type": dtype_name(dtype), "null": null}, name

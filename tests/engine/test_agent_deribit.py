@@ -158,6 +158,10 @@ def test_live_cycle_sells_one_covered_call_on_testnet_and_records_the_chain(fake
     }
     assert set(cached["instrument_name"]) == listed and cached.height == len(listed)
     assert cached["harvest_time"].unique().to_list() == [now]
+    stored = DeribitDataSource(agent.feed.store.data_dir, SOURCE).get_chain_at("BTC", now)
+    index = DeribitClient(fake.url).get_index_price("btc_usd")["index_price"]
+    assert stored["index_price"].unique().to_list() == [index]  # the cycle's index, recorded
+    assert agent.feed.last_record == f"recorded {len(listed)} rows"
 
     fake.now_ms += HOUR_MS
     again = agent.run_cycle()

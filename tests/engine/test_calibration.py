@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cache.chain_snapshots import write_snapshots
 from cache.store import Store
 from engine.calibration import (
     DEFAULT_CALIBRATION_PATH,
@@ -88,7 +89,7 @@ def test_a_cached_source_reads_back_the_chains_it_recorded(tmp_path):
     store.ensure_source("rec", "deribit-mainnet", label="recorded chains")
     with pytest.raises(ValueError, match="source 'rec' holds no option-chain snapshots"):
         read_chain_source(tmp_path, "rec")
-    store.append_chain("rec", "BTC", chain)
+    write_snapshots(store, "rec", chain)
     frames = read_chain_source(tmp_path, "rec")
     assert list(frames) == ["rec:BTC"]
     assert frames["rec:BTC"].equals(conform_chain(chain, "file"))

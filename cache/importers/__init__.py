@@ -1,0 +1,1 @@
+"""Importers of option-chain files into the chain store (:mod:`cache.chains`)."""
