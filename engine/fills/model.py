@@ -37,9 +37,9 @@ def spread_block(params: dict[str, np.ndarray], fits: dict[str, dict]) -> dict:
 
 @functools.cache
 def _default_model() -> "SpreadModel":
-    from engine.calibration import DEFAULT_CALIBRATION_PATH
+    from engine.calibration import load_calibration  # the calibration imports this module
 
-    return SpreadModel.load(DEFAULT_CALIBRATION_PATH)
+    return load_calibration().spread_model()  # the shipped document, read and checked once
 
 
 def _sig(x: float) -> float:
