@@ -109,7 +109,8 @@ class CoveredCallSimulator:
             if progress:
                 progress("replay", done, total)
 
-        out = Replayer(market, prepared, self.cfg, qty, self.spread).run(steps, cancel)
+        replayer = Replayer(market, prepared, self.cfg, qty, self.spread)
+        out = replayer.run(steps, cancel)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
         metrics = compute_metrics(
@@ -146,6 +147,7 @@ class CoveredCallSimulator:
                     out.trades,
                     origin=meta.origin,
                     calibration_id=self.spread.calibration_id,
+                    chain_counts=replayer.chain_counts(),
                 ),
             },
         )
