@@ -8,7 +8,8 @@ with a bid in the snapshot the time reads (:mod:`engine.chains`), scored on thei
 and IV, each row keeping the recorded bid. Work runs in chunks so the driver can report progress
 and honour a cancel flag between them. The result is cached under ``<data_dir>/prepared/<key>/``
 where ``key`` hashes the config fields that affect it, the data fingerprint and
-:data:`PREPARE_VERSION`; an entry is checked before use (:mod:`engine.prepare.cache`) and a damaged one is computed again.
+:data:`PREPARE_VERSION`; an entry is checked before use (:mod:`engine.prepare.cache`) and a
+damaged one is computed again.
 """
 
 import os
