@@ -1,4 +1,4 @@
-"""Benchmark: a backtest on a month of 5-minute BTC option chains (the chain store, real-chain mode).
+"""Benchmark: a backtest on a month of 5-minute BTC option chains (real-chain mode).
 
 Run with ``.venv/bin/python -m bench.chain_backtest [--days 30] [--data-dir DIR]``. It writes a
 synthetic chain source shaped like Deribit's: every 5 minutes, the calls and puts of the expiries
@@ -36,8 +36,8 @@ from cache.store import Store
 from engine.config import CallSimulationConfig
 from engine.instruments import format_instrument, is_monthly_expiry, listed_expiries, strike_grid
 from engine.market import load_run_market
-from engine.pricing.black76 import option_price
 from engine.prepare import prepare
+from engine.pricing.black76 import option_price
 from engine.replay import Replayer
 
 TARGET_PREPARE_S = 10.0

@@ -22,7 +22,7 @@ import polars as pl
 
 from cache.datasource import DataNotCoveredError
 from cache.timeutil import TIMEFRAME_HOURS, to_ns
-from engine.chains import ChainQuotes, load_chain_quotes, resolve_option_market
+from engine.chains import ChainQuotes, data_fingerprint, load_chain_quotes, resolve_option_market
 from engine.config import CallSimulationConfig, FieldValueError
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
 from engine.policy.schedule import decision_mask
@@ -39,7 +39,7 @@ class RunMarket:
     settle_price: np.ndarray  # float64 [d], USD, NaN where unknown
     settle_from_delivery: np.ndarray  # bool [d]: the price is Deribit's delivery price
     settle_stale: np.ndarray  # int64 [d]: 1 when the price is a close more than one base bar old
-    data_fingerprint: str
+    data_fingerprint: str  # of what the run reads (engine.chains.data_fingerprint)
     data_is_synthetic: bool
     chains: ChainQuotes | None = None  # the recorded calls on real chains; None: model chain
 
@@ -152,7 +152,7 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
         settle_price=price,
         settle_from_delivery=from_delivery,
         settle_stale=stale,
-        data_fingerprint=ds.fingerprint,
+        data_fingerprint=data_fingerprint(ds, cfg),
         data_is_synthetic=ds.is_synthetic,
         chains=load_chain_quotes(ds, cfg, t_ns) if on_chains else None,
     )

@@ -11,6 +11,7 @@ import polars as pl
 
 from cache.timeutil import from_ns
 from engine import __version__
+from engine.chains import data_fingerprint
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
 from engine.market import RunMarket, load_run_market
@@ -67,8 +68,10 @@ class CoveredCallSimulator:
 
     @property
     def run_id(self) -> str:
-        """Hash of the canonical config, the data fingerprint and the calibration id."""
-        return run_digest(self.cfg, self.ds.fingerprint, self.spread.calibration_id)
+        """Hash of the canonical config, the fingerprint of the data it reads (chains only on
+        real chains: :func:`engine.chains.data_fingerprint`) and the calibration id."""
+        fingerprint = data_fingerprint(self.ds, self.cfg)
+        return run_digest(self.cfg, fingerprint, self.spread.calibration_id)
 
     def _score_candidate(self, features: CandidateFeatures) -> float:
         """Score one candidate with this run's scoring parameters (the shared scorer)."""
@@ -137,6 +140,7 @@ class CoveredCallSimulator:
             },
             data={
                 **meta.provenance(),
+                "fingerprint": market.data_fingerprint,
                 "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),

@@ -8,9 +8,16 @@ replay fills sales at the recorded bid and buy-backs at the recorded ask.
 
 from engine.chains.quotes import (
     ChainQuotes,
+    data_fingerprint,
     load_chain_quotes,
     replay_arrays,
     resolve_option_market,
 )
 
-__all__ = ["ChainQuotes", "load_chain_quotes", "replay_arrays", "resolve_option_market"]
+__all__ = [
+    "ChainQuotes",
+    "data_fingerprint",
+    "load_chain_quotes",
+    "replay_arrays",
+    "resolve_option_market",
+]

@@ -101,6 +101,14 @@ def resolve_option_market(ds, cfg: CallSimulationConfig) -> str:
     )
 
 
+def data_fingerprint(ds, cfg: CallSimulationConfig) -> str:
+    """The fingerprint of the data a run of ``cfg`` reads: the whole source on real chains,
+    else the source without its chains (:attr:`cache.store.SourceMeta.series_fingerprint`)."""
+    if resolve_option_market(ds, cfg) == "chains":
+        return ds.meta.fingerprint
+    return ds.meta.series_fingerprint
+
+
 def load_chain_quotes(ds, cfg: CallSimulationConfig, t_ns: np.ndarray) -> ChainQuotes:
     """The recorded calls the instants ``t_ns`` read (see the module doc)."""
     store, name, u = ChainStore(ds.store), ds.source, cfg.underlying

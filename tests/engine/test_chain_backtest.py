@@ -13,7 +13,7 @@ from cache.datasource import DataNotCoveredError, DeribitDataSource
 from cache.importers import series
 from cache.importers.chains import import_chains
 from cache.store import Store
-from engine.chains import resolve_option_market
+from engine.chains import data_fingerprint, resolve_option_market
 from engine.config import CallSimulationConfig
 from engine.market import load_run_market
 from engine.simulator import CoveredCallSimulator
@@ -221,3 +221,30 @@ def test_gaps_are_the_instants_without_a_fresh_snapshot(real_source):
     assert at_gaps.height == res.data["chains"]["gap_decisions"] > 0
     assert (at_gaps["candidates"] == 0).all()
     assert not at_gaps["traded"].any()
+
+
+def test_recording_chains_changes_only_what_reads_them(tmp_path):
+    """Chains the agent records every cycle must not re-key model runs on the same source."""
+    store = Store(tmp_path)
+    store.ensure_source("own", "import", label="candles of its own")
+    hours = pl.datetime_range(T0 - timedelta(days=2), T0 + timedelta(hours=8), "1h", eager=True)
+    candles = pl.DataFrame({"time": hours}).with_columns(
+        open=pl.lit(90000.0), high=pl.lit(90100.0), low=pl.lit(89900.0), close=pl.lit(90000.0),
+        volume=pl.lit(1.0),
+    )  # fmt: skip
+    store.write_candles("own", "BTC", candles)
+    store.write_iv("own", "BTC", candles.select("time", iv=pl.lit(50.0)))
+    model = _hand_config(source="own", option_market="model")
+    chains = _hand_config(source="own", option_market="chains")
+    before = DeribitDataSource(tmp_path, "own")
+    assert before.meta.series_fingerprint == before.fingerprint  # no chains yet
+    rows = [_chain_rows(m, *q) for m, q in sorted(QUOTES.items())]
+    ChainStore(store).write("own", "BTC", pl.DataFrame(rows[:4]))
+    first = DeribitDataSource(tmp_path, "own")
+    ChainStore(store).write("own", "BTC", pl.DataFrame(rows[4:]))  # the next cycles' snapshots
+    second = DeribitDataSource(tmp_path, "own")
+    assert len({before.fingerprint, first.fingerprint, second.fingerprint}) == 3
+    assert data_fingerprint(second, model) == data_fingerprint(before, model)
+    assert data_fingerprint(second, chains) == second.fingerprint
+    assert CoveredCallSimulator(second, model).run_id == CoveredCallSimulator(before, model).run_id
+    assert load_run_market(second, model).data_fingerprint == before.meta.series_fingerprint
