@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.status_latency
 	$(BIN)/python -m bench.agent_cycle
 	$(BIN)/python -m bench.import_chains
+	$(BIN)/python -m bench.chain_backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules

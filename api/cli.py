@@ -182,7 +182,8 @@ def _backtest(args: argparse.Namespace) -> int:
         "exit_style": args.exit_style,
         "source": args.source,
     }
-    fields |= {k: getattr(args, k) for k in STRATEGY_OPTIONS if getattr(args, k) is not None}
+    run_options = (*STRATEGY_OPTIONS, "option_market", "chain_max_age_minutes")
+    fields |= {k: getattr(args, k) for k in run_options if getattr(args, k) is not None}
     cfg = CallSimulationConfig(**fields)
     data_dir = _settings(args).data_dir
     if cfg.source == "synthetic":
@@ -453,6 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--exit-style", choices=["hold_to_expiry", "tp_and_roll"], required=True)
     bt.add_argument("--source", default="synthetic", help="cache source name")
     bt.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    bt.add_argument(
+        "--option-market",
+        choices=["auto", "model", "chains"],
+        help="chains: the source's recorded option chains (sales at the recorded bid, buy-backs "
+        "at the recorded ask); model: calls priced on the vol surface; auto (default): chains "
+        "when the source holds them over the whole run",
+    )
+    bt.add_argument(
+        "--chain-max-age",
+        type=int,
+        dest="chain_max_age_minutes",
+        metavar="MINUTES",
+        help="real chains: an instant whose latest snapshot is older is a gap (default 15)",
+    )
     for name, kind in STRATEGY_OPTIONS.items():
         bt.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
 

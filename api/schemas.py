@@ -138,6 +138,16 @@ class SeriesOut(BaseModel):
     real_rows: int | None = None
 
 
+class ChainsOut(BaseModel):
+    """The recorded option chains a source holds for one underlying (``end``: the last
+    snapshot's time)."""
+
+    snapshots: int
+    rows: int
+    start: datetime | None
+    end: datetime | None
+
+
 class SourceOut(BaseModel):
     """One data source of the cache."""
 
@@ -147,6 +157,10 @@ class SourceOut(BaseModel):
     synthetic: bool
     fingerprint: str
     coverage: dict[str, dict[str, SeriesOut]]
+    chains: dict[str, ChainsOut] = Field(
+        default_factory=dict,
+        description="recorded option chains per underlying (backtests can run on them)",
+    )
 
 
 class StatusResponse(BaseModel):

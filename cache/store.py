@@ -62,6 +62,14 @@ class UnderlyingCoverage(BaseModel):
     chain_end: datetime | None = None
 
 
+CHAINS = "chains/"  # the folder of a source's option chains (cache.chains)
+
+
+def files_fingerprint(files: dict[str, str]) -> str:
+    """16 hex digits of the SHA-256 of the files' hashes (relative path -> SHA-256)."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class SourceMeta(BaseModel):
     """The metadata file of a source; ``fingerprint`` is the downstream cache key."""
 
@@ -80,6 +88,13 @@ class SourceMeta(BaseModel):
     def is_synthetic(self) -> bool:
         """Whether the data is generated rather than recorded from a market."""
         return self.origin == "synthetic"
+
+    @property
+    def series_fingerprint(self) -> str:
+        """The fingerprint of the source without its option chains: the cache key of results
+        that do not read them (a model-chain backtest), so chains the live agent records every
+        cycle do not change it. Equal to :attr:`fingerprint` for a source without chains."""
+        return files_fingerprint({p: h for p, h in self.files.items() if not p.startswith(CHAINS)})
 
     def provenance(self) -> dict:
         """What a result read: the source's name, origin, label, synthetic flag, fingerprint."""
@@ -221,7 +236,7 @@ class Store:
 
     def chain_dir(self, name: str, underlying: str) -> Path:
         """Directory of the chains of one underlying (a file per UTC day, :mod:`cache.chains`)."""
-        return self.source_dir(name) / "chains" / underlying
+        return self.source_dir(name) / CHAINS / underlying
 
     # -- metadata ------------------------------------------------------------------------------
     def has_source(self, name: str) -> bool:
@@ -277,9 +292,7 @@ class Store:
             return meta
 
     def _write_meta(self, meta: SourceMeta) -> None:
-        meta.fingerprint = hashlib.sha256(
-            json.dumps(meta.files, sort_keys=True).encode()
-        ).hexdigest()[:16]
+        meta.fingerprint = files_fingerprint(meta.files)
         path = self.source_dir(meta.name) / "meta.json"
         text = meta.model_dump_json(indent=2)
         atomic_write(path, lambda tmp: tmp.write_text(text))

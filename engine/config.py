@@ -188,13 +188,31 @@ class StrategyConfig(_Frozen):
 
 
 class CallSimulationConfig(StrategyConfig):
-    """Everything a covered-call backtest needs; equal configs give equal results."""
+    """Everything a covered-call backtest needs; equal configs give equal results.
+
+    ``option_market`` says what the options are: ``chains``, the source's recorded option chains
+    (sales at the recorded bid, buy-backs at the recorded ask; see :mod:`engine.chains`), with an
+    instant whose latest snapshot is more than ``chain_max_age_minutes`` old a gap; ``model``,
+    calls priced on the vol surface from the IV index; ``auto`` (default), the chains when the
+    source holds them over the whole run, else the model.
+    """
 
     start: datetime
     end: datetime
     source: str = "synthetic"
     initial_capital_usd: float | None = Field(None, ge=1.0, le=1e12)
     top_k: int = Field(5, ge=2, le=100)  # kept per decision (2+: a roll needs the next best)
+    option_market: Literal["auto", "model", "chains"] = Field(
+        "auto",
+        description="chains: the source's recorded option chains; model: calls priced on the "
+        "vol surface; auto: chains when the source holds them over the whole run",
+    )
+    chain_max_age_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="real chains: an instant whose latest snapshot is older is a gap (minutes)",
+    )
 
     @field_validator("start", "end", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ class CandFieldT(NamedTuple):
     premium_yield_annual: int = 6  # mark_price_coin / t_years
     iv_rv_ratio: int = 7  # iv / rv_30d
     score: int = 8  # 0..10
+    bid_price_coin: int = 9  # the recorded best bid on real chains; NaN on model chains
 
 
 Cand = CandFieldT()
@@ -32,8 +33,10 @@ N_CAND_FIELDS = len(Cand)
 class ActionT(NamedTuple):
     """What the policy did at an instant (one step per decision instant in a backtest).
 
-    The first seven come out of the policy kernel; the others only from the live agent (settling
-    an expiry, waiting for a settlement price, a failed cycle, closing the call on request).
+    The first seven come out of the policy kernel; the next four only from the live agent
+    (settling an expiry, waiting for a settlement price, a failed cycle, closing the call on
+    request); ``no_ask`` from a backtest on real chains, where a take-profit that fired found no
+    ask to buy the call back at.
     """
 
     sell: int = 0
@@ -47,6 +50,7 @@ class ActionT(NamedTuple):
     awaiting_settlement: int = 8
     error: int = 9
     close: int = 10
+    no_ask: int = 11
 
 
 Action = ActionT()
@@ -135,6 +139,9 @@ book_dt = np.dtype(
         ("roll_index", np.int64),
         ("n_trades", np.int64),
         ("n_steps", np.int64),
+        ("last_mark_coin", np.float64),  # real chains: the open call's last recorded mark
+        ("n_no_ask", np.int64),  # real chains: instants a take-profit found no ask
+        ("n_unquoted", np.int64),  # real chains: instants the open call was not quoted
     ],
     align=True,
 )

@@ -4,6 +4,10 @@ The run's clock is the list of *instants*: the close times of the run-timeframe 
 ``[start, end]``. At an instant the engine knows every bar closed by then and nothing later.
 Decision instants are ``start + k * decision_interval_hours`` before ``end``.
 
+On real chains (``option_market``, :mod:`engine.chains`) the run also carries the recorded calls
+of the snapshots its instants read, and the IV index is context only (candidates carry their
+recorded IV), so it need not cover the run.
+
 Settlement price of the expiry of day ``d`` (08:00 UTC): Deribit's delivery price when the source
 has it; otherwise the close of the last base-timeframe bar ending at or before 08:00 UTC that day
 (with 1h data, the 07:00–08:00 bar, whose close is the index at 08:00; Deribit averages the 30
@@ -18,6 +22,7 @@ import polars as pl
 
 from cache.datasource import DataNotCoveredError
 from cache.timeutil import TIMEFRAME_HOURS, to_ns
+from engine.chains import ChainQuotes, data_fingerprint, load_chain_quotes, resolve_option_market
 from engine.config import CallSimulationConfig, FieldValueError
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
 from engine.policy.schedule import decision_mask
@@ -34,8 +39,9 @@ class RunMarket:
     settle_price: np.ndarray  # float64 [d], USD, NaN where unknown
     settle_from_delivery: np.ndarray  # bool [d]: the price is Deribit's delivery price
     settle_stale: np.ndarray  # int64 [d]: 1 when the price is a close more than one base bar old
-    data_fingerprint: str
+    data_fingerprint: str  # of what the run reads (engine.chains.data_fingerprint)
     data_is_synthetic: bool
+    chains: ChainQuotes | None = None  # the recorded calls on real chains; None: model chain
 
     @property
     def spot(self) -> np.ndarray:
@@ -54,9 +60,13 @@ class RunMarket:
 
 
 def check_covered(ds, cfg: CallSimulationConfig) -> None:
-    """Raise DataNotCoveredError unless the source's candles and IV cover the whole run."""
+    """Raise DataNotCoveredError unless the source's data cover the whole run: its candles, and
+    its recorded chains on real chains (:func:`engine.chains.resolve_option_market`), else its
+    IV index."""
     cov = ds.coverage(cfg.underlying)
-    for what, series in (("candles", cov.candles), ("IV index", cov.iv)):
+    wanted = (("candles", cov.candles), ("IV index", cov.iv))
+    on_chains = resolve_option_market(ds, cfg) == "chains"
+    for what, series in wanted[:1] if on_chains else wanted:
         if series.start is None:
             raise DataNotCoveredError(
                 f"source {cfg.source!r} holds no {cfg.underlying} {what}", ("source",)
@@ -100,25 +110,32 @@ def first_spot_usd(ds, cfg: CallSimulationConfig) -> float:
 
 
 def context_inputs(
-    ds, underlying: str, timeframe: str, start: datetime, end: datetime
+    ds, underlying: str, timeframe: str, start: datetime, end: datetime, need_iv: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Candles (at ``timeframe``) and IV index that the context of ``[start, end]`` reads.
 
     They reach back the longest context window before ``start``. A backtest and the agent's
-    replay feed both read this same window, so their contexts are equal to the last bit.
+    replay feed both read this same window, so their contexts are equal to the last bit. Without
+    ``need_iv`` an IV index that does not reach ``end`` is read as far as it goes (maybe none).
     """
     cov = ds.coverage(underlying)
     lookback = timedelta(days=LOOKBACK_DAYS)
     candles = ds.get_candles(underlying, max(start - lookback, cov.candles.start), end, timeframe)
-    iv = ds.get_iv_index(underlying, max(start - lookback, cov.iv.start or start), end)
-    return candles, iv
+    iv_lo = max(start - lookback, cov.iv.start or start)
+    iv_hi = end if need_iv else min(end, cov.iv.end or iv_lo)
+    if iv_hi <= iv_lo:
+        return candles, pl.DataFrame(schema={"time": pl.Datetime("us", "UTC"), "iv": float})
+    return candles, ds.get_iv_index(underlying, iv_lo, iv_hi)
 
 
 def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
     """Read candles, IV and settlement prices for ``cfg`` and build the run's clock."""
     tf = timedelta(hours=cfg.timeframe_hours)
     check_covered(ds, cfg)
-    candles, iv = context_inputs(ds, cfg.underlying, cfg.timeframe, cfg.start, cfg.end)
+    on_chains = resolve_option_market(ds, cfg) == "chains"
+    candles, iv = context_inputs(
+        ds, cfg.underlying, cfg.timeframe, cfg.start, cfg.end, need_iv=not on_chains
+    )
     closes = candles.get_column("time") + tf
     instants = closes.filter((closes >= cfg.start) & (closes <= cfg.end))
     if instants.len() < 2:
@@ -135,8 +152,9 @@ def load_run_market(ds, cfg: CallSimulationConfig) -> RunMarket:
         settle_price=price,
         settle_from_delivery=from_delivery,
         settle_stale=stale,
-        data_fingerprint=ds.fingerprint,
+        data_fingerprint=data_fingerprint(ds, cfg),
         data_is_synthetic=ds.is_synthetic,
+        chains=load_chain_quotes(ds, cfg, t_ns) if on_chains else None,
     )
 
 

@@ -11,6 +11,7 @@ import polars as pl
 
 from cache.timeutil import from_ns
 from engine import __version__
+from engine.chains import data_fingerprint
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
 from engine.market import RunMarket, load_run_market
@@ -67,8 +68,10 @@ class CoveredCallSimulator:
 
     @property
     def run_id(self) -> str:
-        """Hash of the canonical config, the data fingerprint and the calibration id."""
-        return run_digest(self.cfg, self.ds.fingerprint, self.spread.calibration_id)
+        """Hash of the canonical config, the fingerprint of the data it reads (chains only on
+        real chains: :func:`engine.chains.data_fingerprint`) and the calibration id."""
+        fingerprint = data_fingerprint(self.ds, self.cfg)
+        return run_digest(self.cfg, fingerprint, self.spread.calibration_id)
 
     def _score_candidate(self, features: CandidateFeatures) -> float:
         """Score one candidate with this run's scoring parameters (the shared scorer)."""
@@ -109,7 +112,8 @@ class CoveredCallSimulator:
             if progress:
                 progress("replay", done, total)
 
-        out = Replayer(market, prepared, self.cfg, qty, self.spread).run(steps, cancel)
+        replayer = Replayer(market, prepared, self.cfg, qty, self.spread)
+        out = replayer.run(steps, cancel)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
         metrics = compute_metrics(
@@ -136,6 +140,7 @@ class CoveredCallSimulator:
             },
             data={
                 **meta.provenance(),
+                "fingerprint": market.data_fingerprint,
                 "first_instant": from_ns(int(market.t_ns[0])).isoformat(),
                 "last_instant": from_ns(int(market.t_ns[-1])).isoformat(),
                 "settlement_days_from_delivery": int(market.settle_from_delivery.sum()),
@@ -146,6 +151,7 @@ class CoveredCallSimulator:
                     out.trades,
                     origin=meta.origin,
                     calibration_id=self.spread.calibration_id,
+                    chain_counts=replayer.chain_counts(),
                 ),
             },
         )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 
 from api.routers.agent import agent_status
-from api.schemas import SeriesOut, SourceOut, StatusResponse
+from api.schemas import ChainsOut, SeriesOut, SourceOut, StatusResponse
 from cache.store import SourceMeta, Store
 from engine import __version__
 from engine.results.runs import write_problem
@@ -34,6 +34,16 @@ def _source_out(meta: SourceMeta) -> SourceOut:
         synthetic=meta.is_synthetic,
         fingerprint=meta.fingerprint,
         coverage=coverage,
+        chains={
+            u: ChainsOut(
+                snapshots=cov.chain_snapshots,
+                rows=cov.chain_rows,
+                start=cov.chain_start,
+                end=cov.chain_end,
+            )
+            for u, cov in meta.coverage.items()
+            if cov.chain_snapshots
+        },
     )
 
 

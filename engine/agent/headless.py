@@ -18,6 +18,7 @@ from engine.agent.brokers import PaperBroker
 from engine.agent.feeds import ReplaySourceFeed
 from engine.agent.journal import DecisionJournal
 from engine.agent.loop import LiveAgent
+from engine.chains import data_fingerprint
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
 from engine.market import check_covered
@@ -86,7 +87,7 @@ def run_headless(
     step = replay_step(cfg)
     feed = ReplaySourceFeed(ds, strategy, cfg.start, step, end=cfg.end)
     quantity = cfg.quantity_coin(feed.view().index_price)
-    run_id = run_digest(cfg, ds.fingerprint, SpreadModel.default().calibration_id)
+    run_id = run_digest(cfg, data_fingerprint(ds, cfg), SpreadModel.default().calibration_id)
     path = journal_path_for(data_dir, run_id)
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)

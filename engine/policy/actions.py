@@ -110,6 +110,13 @@ ACTIONS: tuple[ActionInfo, ...] = (
         "The open call was bought back on request (the agent switching strategy).",
         "bought back the open call on request", False,
     ),
+    ActionInfo(
+        Action.no_ask, "no_ask", "no ask to buy back",
+        "Real chains: the open call reached the take-profit threshold but the recorded book had "
+        "no ask, so it could not be bought back at this instant; it is held and tested again.",
+        "take-profit reached ({captured_share:.0%} of the premium captured, threshold "
+        "{tp_threshold_pct:g}%) but no ask was quoted: not bought back", False,
+    ),
 )  # fmt: skip
 ACTION_BY_NAME = {a.name: a for a in ACTIONS}
 

@@ -70,13 +70,14 @@ def candidate_rows(candidates: list[dict], keep: int = 2) -> tuple[np.ndarray, n
     """The ``keep`` best candidate dicts as kernel rows (columns ``Cand``) and expiries (ns).
 
     The policy reads two rows at most: the best, and the next best when the best is the very
-    call a take-profit closes.
+    call a take-profit closes. ``bid_price_coin`` (a recorded bid) is optional: NaN without it.
     """
     rows = np.full((keep, N_CAND_FIELDS), np.nan)
     exps = np.zeros(keep, np.int64)
     for k, c in enumerate(candidates[:keep]):
         for name in Cand._fields:
-            rows[k, getattr(Cand, name)] = c[name]
+            value = c.get(name, math.nan) if name == "bid_price_coin" else c[name]
+            rows[k, getattr(Cand, name)] = value
         exps[k] = to_ns(c["expiry"])
     return rows, exps
 

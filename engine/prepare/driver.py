@@ -3,10 +3,13 @@
 For every *prepared* time (the decision instants; every instant for ``tp_and_roll``, which may
 roll at any bar) the kernel generates the calls Deribit would list (``listed_expiries`` within the
 DTE band, a strike grid around spot), prices them on the fitted vol surface and keeps the ``top_k``
-best by score. Work runs in chunks so the driver can report progress and honour a cancel flag
-between them. The result is cached under ``<data_dir>/prepared/<key>/`` where ``key`` hashes the
-config fields that affect it, the data fingerprint and :data:`PREPARE_VERSION`; an entry is
-checked before use (:mod:`engine.prepare.cache`) and a damaged one is computed again.
+best by score. On real chains (``market.chains``) the candidates are instead the calls quoted
+with a bid in the snapshot the time reads (:mod:`engine.chains`), scored on their recorded mark
+and IV, each row keeping the recorded bid. Work runs in chunks so the driver can report progress
+and honour a cancel flag between them. The result is cached under ``<data_dir>/prepared/<key>/``
+where ``key`` hashes the config fields that affect it, the data fingerprint and
+:data:`PREPARE_VERSION`; an entry is checked before use (:mod:`engine.prepare.cache`) and a
+damaged one is computed again.
 """
 
 import os
@@ -26,11 +29,11 @@ from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_exp
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import RunMarket
 from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
-from engine.prepare.nb import prepare_chunk_nb
+from engine.prepare.nb import prepare_chains_chunk_nb, prepare_chunk_nb
 from engine.scoring import scoring_args
 from engine.volsurface import surface_args
 
-PREPARE_VERSION = 1  # bump when the kernel's output for the same inputs changes
+PREPARE_VERSION = 2  # bump when the kernel's output for the same inputs changes
 CHUNK = 2048
 # threads that score chunks side by side (the machines this runs on have 2 cores; make bench)
 PREPARE_THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -50,6 +53,8 @@ PREPARE_FIELDS = {
     "vol_surface",
     "scoring",
     "top_k",
+    "option_market",
+    "chain_max_age_minutes",
 }
 CANDIDATE_COLUMNS = Cand._asdict()  # candidates.parquet column -> top_f column
 
@@ -91,6 +96,7 @@ class PreparedData:
                 pl.col("expiry_ns").cast(pl.Datetime("ns", "UTC")).cast(pl.Datetime("us", "UTC")),
             )
             .rename({"time_ns": "time", "expiry_ns": "expiry"})
+            .with_columns(pl.col("bid_price_coin").fill_nan(None))
         )
 
 
@@ -136,41 +142,74 @@ def prepare(
                 progress(len(idx), len(idx))
             return cached
     ctx = market.context
-    spot = np.ascontiguousarray(ctx.get_column("spot").to_numpy()[idx])
-    iv_index = np.ascontiguousarray(ctx.get_column("iv_index").to_numpy()[idx] / 100.0)
     rv = np.ascontiguousarray(ctx.get_column("rv_30d").to_numpy()[idx])
     regime = np.ascontiguousarray(ctx.get_column("regime").to_numpy()[idx].astype(np.int64))
-    offsets, exp_ns = listed_expiries_batch(cfg.underlying, times)
-    uniq, monthly = _monthly_lookup(exp_ns)
-
     n, k = len(idx), cfg.top_k
     top_f = np.empty((n, k, N_CAND_FIELDS))
     top_exp = np.empty((n, k), np.int64)
     n_cand = np.empty(n, np.int32)
+    band = np.array([cfg.min_dte, cfg.max_dte, cfg.delta_min, cfg.delta_max])
+    targets = np.array([cfg.target_delta, cfg.target_dte])
+    if market.chains is None:
+        score = _model_scorer(market, cfg, idx, times, rv, regime, band, targets)
+    else:
+        score = _chain_scorer(market, cfg, idx, times, rv, regime, band, targets)
+
+    def run(a: int, b: int) -> int:
+        score(a, b, top_f[a:b], top_exp[a:b], n_cand[a:b])
+        return b
+
+    _run_chunks(n, run, progress, cancel)
+    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
+    if cache_dir is not None:
+        _save(cache_dir / key, data, market.t_ns)
+    return data
+
+
+Scorer = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def _model_scorer(market, cfg, idx, times, rv, regime, band, targets) -> Scorer:
+    """Score prepared times ``[a, b)`` on the model chain (calls generated and priced)."""
+    ctx = market.context
+    spot = np.ascontiguousarray(ctx.get_column("spot").to_numpy()[idx])
+    iv_index = np.ascontiguousarray(ctx.get_column("iv_index").to_numpy()[idx] / 100.0)
+    offsets, exp_ns = listed_expiries_batch(cfg.underlying, times)
+    uniq, monthly = _monthly_lookup(exp_ns)
     args = (
         uniq,
         monthly,
         grid_kernel_args(DEFAULT_GRID_RULES[cfg.underlying]),
         surface_args(cfg.vol_surface),
         cfg.vol_surface.basis_annual,
-        np.array([cfg.min_dte, cfg.max_dte, cfg.delta_min, cfg.delta_max]),
-        np.array([cfg.target_delta, cfg.target_dte]),
+        band,
+        targets,
         scoring_args(cfg.scoring),
     )
 
-    def score(a: int, b: int) -> int:
+    def score(a: int, b: int, top_f, top_exp, n_cand) -> None:
         prepare_chunk_nb(
             times[a:b], spot[a:b], iv_index[a:b], rv[a:b], regime[a:b],
             offsets[a : b + 1] - offsets[a], exp_ns[offsets[a] : offsets[b]],
-            *args, top_f[a:b], top_exp[a:b], n_cand[a:b],
+            *args, top_f, top_exp, n_cand,
         )  # fmt: skip
-        return b
 
-    _run_chunks(n, score, progress, cancel)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
-    if cache_dir is not None:
-        _save(cache_dir / key, data, market.t_ns)
-    return data
+    return score
+
+
+def _chain_scorer(market, cfg, idx, times, rv, regime, band, targets) -> Scorer:
+    """Score prepared times ``[a, b)`` on the recorded chains (the calls quoted with a bid)."""
+    chains = market.chains
+    instant_snap = np.ascontiguousarray(chains.instant_snap[idx])
+    quotes = (chains.snap_ns, chains.offsets, chains.exp_ns, chains.strike, chains.mark,
+              chains.bid, chains.iv, chains.fwd)  # fmt: skip
+    rules = (band, targets, scoring_args(cfg.scoring))
+
+    def score(a: int, b: int, top_f, top_exp, n_cand) -> None:
+        prepare_chains_chunk_nb(times[a:b], instant_snap[a:b], *quotes, rv[a:b], regime[a:b],
+                                *rules, top_f, top_exp, n_cand)  # fmt: skip
+
+    return score
 
 
 def _run_chunks(

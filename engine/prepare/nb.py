@@ -12,6 +12,7 @@ from numba import njit
 from cache.timeutil import NS_PER_YEAR
 from engine.enums import Cand
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
+from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
 from engine.volsurface.nb import delta_window_nb, quote_call_nb
 
@@ -95,12 +96,75 @@ def prepare_chunk_nb(
                                  *scoring_args)  # fmt: skip
                 count += 1
                 _insert_nb(top_f[i], top_exp_ns[i], top_k, score, e, strike, t, fwd, iv, delta,
-                           price_coin, yld, ratio)  # fmt: skip
+                           price_coin, yld, ratio, math.nan)  # fmt: skip
         n_candidates[i] = count
 
 
 @njit(cache=True, nogil=True)
-def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coin, yld, ratio):
+def prepare_chains_chunk_nb(
+    times_ns,
+    instant_snap,
+    snap_ns,
+    offsets,
+    exp_ns,
+    strike,
+    mark,
+    bid,
+    iv,
+    fwd,
+    rv_30d,
+    regime,
+    band,
+    targets,
+    scoring_args,
+    top_f,
+    top_exp_ns,
+    n_candidates,
+):
+    """Fill the top-K candidates of each time from recorded chains, best first.
+
+    Time ``i`` reads snapshot ``instant_snap[i]`` (-1: a gap, no candidate) whose calls are rows
+    ``offsets[s]:offsets[s + 1]``. A call is a candidate when it has a bid (> 0), its DTE from
+    time ``i`` lies within ``band[0:2]`` and its Black-76 delta, from the recorded mark IV and
+    forward at the snapshot's time, within ``band[2:4]``. It is scored like a model candidate on
+    its recorded mark, IV and that delta; the row also keeps the recorded bid, which the sale
+    fills at. Ranking and ties as :func:`prepare_chunk_nb` (rows come sorted by expiry, strike).
+    """
+    n, top_k = top_f.shape[0], top_f.shape[1]
+    min_dte, max_dte, delta_min, delta_max = band[0], band[1], band[2], band[3]
+    for i in range(n):
+        top_f[i, :, :] = math.nan
+        top_exp_ns[i, :] = 0
+        count = 0
+        s = instant_snap[i]
+        if s < 0:
+            n_candidates[i] = 0
+            continue
+        for r in range(offsets[s], offsets[s + 1]):
+            if not bid[r] > 0.0:
+                continue
+            e = exp_ns[r]
+            t = (e - times_ns[i]) / NS_PER_YEAR
+            dte = t * 365.0
+            if dte < min_dte or dte > max_dte or t <= 0:
+                continue
+            delta = black76_price_delta_nb(fwd[r], strike[r], (e - snap_ns[s]) / NS_PER_YEAR,
+                                           iv[r], True)[1]  # fmt: skip
+            if not (delta_min <= delta <= delta_max):  # also drops NaN
+                continue
+            yld = mark[r] / t
+            ratio = iv_rv_ratio_nb(iv[r], rv_30d[i])
+            score = score_nb(yld, ratio, delta, dte, regime[i], targets[0], targets[1],
+                             *scoring_args)  # fmt: skip
+            count += 1
+            _insert_nb(top_f[i], top_exp_ns[i], top_k, score, e, strike[r], t, fwd[r], iv[r],
+                       delta, mark[r], yld, ratio, bid[r])  # fmt: skip
+        n_candidates[i] = count
+
+
+@njit(cache=True, nogil=True)
+def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coin, yld, ratio,
+               bid_coin):  # fmt: skip
     pos = top_k
     for k in range(top_k):
         if math.isnan(rows[k, Cand.score]) or score > rows[k, Cand.score]:
@@ -120,4 +184,5 @@ def _insert_nb(rows, exps, top_k, score, e, strike, t, fwd, iv, delta, price_coi
     rows[pos, Cand.premium_yield_annual] = yld
     rows[pos, Cand.iv_rv_ratio] = ratio
     rows[pos, Cand.score] = score
+    rows[pos, Cand.bid_price_coin] = bid_coin
     exps[pos] = e

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit
 
 from cache.timeutil import DAYS_PER_YEAR, NS_PER_DAY, NS_PER_YEAR
-from engine.enums import N_CAND_FIELDS, Action, Cand, CloseReason, PolicyParam
+from engine.chains.nb import recorded_quote_nb
+from engine.enums import N_CAND_FIELDS, Action, Cand, CloseReason, PolicyParam, SpreadParam
 from engine.fills.nb import model_bid_ask_nb
 from engine.policy.nb import (
     buyback_price_nb,
@@ -28,9 +29,14 @@ from engine.volsurface.nb import model_mark_coin_nb, model_quote_coin_nb
 
 @njit(cache=True, nogil=True)
 def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees, ticks, spread):
+    """Sell the candidate ``row``: at its recorded bid on real chains, else at the model bid;
+    at the mark when ``spread`` says so."""
     mark = row[Cand.mark_price_coin]
-    bid = model_bid_ask_nb(mark, row[Cand.delta], row[Cand.t_years] * DAYS_PER_YEAR, ticks,
-                           spread)[0]  # fmt: skip
+    if spread[SpreadParam.at_mark] == 0.0 and row[Cand.bid_price_coin] > 0.0:
+        bid = row[Cand.bid_price_coin]
+    else:
+        bid = model_bid_ask_nb(mark, row[Cand.delta], row[Cand.t_years] * DAYS_PER_YEAR, ticks,
+                               spread)[0]  # fmt: skip
     price = sale_price_nb(mark, bid)
     fee = trade_fee_nb(qty, price, fees)
     b.coins += qty * price - fee
@@ -46,6 +52,7 @@ def _sell_nb(b, row, exp_ns, t_ns, spot, qty, fees, ticks, spread):
     b.delta_at_open = row[Cand.delta]
     b.spot_at_open = spot
     b.score_at_open = row[Cand.score]
+    b.last_mark_coin = mark
 
 
 @njit(cache=True, nogil=True)
@@ -100,6 +107,12 @@ def replay_chunk_nb(
     fees,
     ticks,
     spread,
+    chain_snap,
+    q_offsets,
+    q_exp_ns,
+    q_strike,
+    q_mark,
+    q_ask,
     surface_args,
     basis_annual,
     book,
@@ -119,11 +132,20 @@ def replay_chunk_nb(
     mark when ``spread`` says so); one step is recorded per decision instant; (3) the coin equity
     ``coins - qty * mark`` is booked. ``qty`` is the contracts sold, ``book.coins`` the coins.
 
+    On real chains (``chain_snap`` not empty: the snapshot each instant reads, -1 for a gap, with
+    the recorded calls ``q_*`` of :class:`engine.chains.ChainQuotes`) the open call is marked at
+    its recorded mark; unquoted (a gap, or missing from the snapshot) it keeps its last recorded
+    mark and is not tested for take-profit (``book.n_unquoted`` counts such instants). A sale
+    fills at the candidate's recorded bid and a buy-back at the recorded ask; a take-profit that
+    finds no ask holds the call (action ``no_ask``, counted in ``book.n_no_ask``).
+
     Reference: ``tests.reference.backtest.backtest_ref`` (a plain Python loop).
     """
     b = book[0]
     no_rows = np.full((1, N_CAND_FIELDS), math.nan)
     no_exps = np.zeros(1, np.int64)
+    on_chains = chain_snap.size > 0
+    at_mark = spread[SpreadParam.at_mark] != 0.0
     for i in range(i0, i1):
         t = t_ns[i]
         s = spot[i]
@@ -143,8 +165,15 @@ def replay_chunk_nb(
         rows, exps, n = no_rows, no_exps, 0
         if r >= 0:
             rows, exps, n = top_f[r], top_exp_ns[r], n_cand[r]
-        mark, delta = math.nan, math.nan
-        if b.is_open == 1 and policy[PolicyParam.tp_style] > 0.0:  # only a take-profit reads it
+        mark, delta, ask = math.nan, math.nan, math.nan
+        if b.is_open == 1 and on_chains:
+            mark, ask = recorded_quote_nb(chain_snap[i], b.expiry_ns, b.strike, q_offsets,
+                                          q_exp_ns, q_strike, q_mark, q_ask)  # fmt: skip
+            if math.isnan(mark):
+                b.n_unquoted += 1
+            else:
+                b.last_mark_coin = mark
+        elif b.is_open == 1 and policy[PolicyParam.tp_style] > 0.0:  # only a take-profit reads it
             mark, delta = model_quote_coin_nb(s, iv_index[i], b.strike,
                                               (b.expiry_ns - t) / NS_PER_YEAR, surface_args,
                                               basis_annual)  # fmt: skip
@@ -152,10 +181,20 @@ def replay_chunk_nb(
             t, is_decision[i], b.is_open == 1, b.premium_coin, mark, b.strike, b.expiry_ns,
             b.rolls_in_chain, rows, exps, n, policy,
         )  # fmt: skip
+        if (
+            (action == Action.take_profit or action == Action.roll)
+            and on_chains
+            and not (at_mark or ask > 0.0)
+        ):
+            action, rank, no_roll = Action.no_ask, -1, -1
+            b.n_no_ask += 1
         if action == Action.take_profit or action == Action.roll:
-            dte = (b.expiry_ns - t) / NS_PER_YEAR * DAYS_PER_YEAR
-            ask = model_bid_ask_nb(mark, delta, dte, ticks, spread)[1]
-            price = buyback_price_nb(mark, ask)
+            if on_chains:
+                price = mark if at_mark else ask
+            else:
+                dte = (b.expiry_ns - t) / NS_PER_YEAR * DAYS_PER_YEAR
+                ask = model_bid_ask_nb(mark, delta, dte, ticks, spread)[1]
+                price = buyback_price_nb(mark, ask)
             _close_nb(b, trades, t, price, mark, CloseReason.take_profit, math.nan, 0, s,
                       trade_fee_nb(qty, price, fees), qty)  # fmt: skip
         if action == Action.sell:
@@ -177,7 +216,9 @@ def replay_chunk_nb(
             st.no_roll = no_roll
             b.n_steps += 1
         if b.is_open == 1:
-            if rank >= 0 or math.isnan(mark):  # else the call marked above is still open
+            if on_chains:
+                mark = b.last_mark_coin  # the sale's, the recorded one, or the last recorded
+            elif rank >= 0 or math.isnan(mark):  # else the call marked above is still open
                 mark = model_mark_coin_nb(s, iv_index[i], b.strike,
                                           (b.expiry_ns - t) / NS_PER_YEAR, surface_args,
                                           basis_annual)  # fmt: skip

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from cache.timeutil import NS_PER_DAY, from_ns
+from engine.chains import replay_arrays
 from engine.config import CallSimulationConfig
 from engine.enums import Cand, book_dt, step_dt, trade_dt
 from engine.fills import SpreadModel
@@ -86,6 +87,7 @@ class Replayer:
         self.call_mark = np.full(m, np.nan)
         self.fees = fee_params(cfg.fees)
         self.policy = policy_params(cfg)
+        self.chain_args = replay_arrays(market.chains)
 
     def run(
         self,
@@ -104,7 +106,7 @@ class Replayer:
                 self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
                 self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
                 self.market.settle_stale, self.contracts, self.policy, self.fees, self.ticks,
-                self.spread, surface_args(self.cfg.vol_surface),
+                self.spread, *self.chain_args, surface_args(self.cfg.vol_surface),
                 self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
                 self.eq_coin, self.call_mark,
             )  # fmt: skip
@@ -115,6 +117,12 @@ class Replayer:
             self.contracts,
         )  # fmt: skip
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
+
+    def chain_counts(self) -> dict[str, int]:
+        """Real chains: instants a take-profit found no ask, and instants the open call was not
+        quoted (a gap or missing from its snapshot); zeros on a model chain."""
+        b = self.book[0]
+        return {"no_ask_instants": int(b["n_no_ask"]), "unquoted_instants": int(b["n_unquoted"])}
 
     def _best_names(self, prep: np.ndarray) -> pl.Series:
         """Instrument names of the best candidate at prepared rows ``prep`` (-1 or none: null)."""

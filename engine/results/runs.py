@@ -106,6 +106,19 @@ def execute_run(
     return result, write_run(result, data_dir)
 
 
+def market_line(data: dict) -> str:
+    """What a run's options were: the recorded chains with their gaps, or the model chain."""
+    chains = data.get("chains")
+    if data.get("option_market") == "chains" and chains:
+        return (
+            f"options: REAL recorded chains of source {chains['source']} "
+            f"({chains['snapshots_read']} snapshots read; {chains['gap_decisions']} of "
+            f"{chains['decisions']} decision instants were gaps, no snapshot within "
+            f"{chains['max_age_minutes']} min)"
+        )
+    return "options: model chain (calls priced on the vol surface from the IV index)"
+
+
 def trust_line(data: dict) -> str:
     """Fill model, IV real share and calibration of a run's data block, in one line."""
     fill = data.get("fill_model")
@@ -127,6 +140,7 @@ def format_summary(summary: dict) -> str:
         f"[{data['origin']}]{synthetic}",
         f"  target delta {cfg['target_delta']}, target DTE {cfg['target_dte']} d, "
         f"min score {cfg['min_score_to_trade']}, quantity {summary['quantity_coin']:.6g} coin",
+        f"  {market_line(data)}",
         f"  {trust_line(data)}",
         *(f"  ! {warning}" for warning in data.get("warnings") or ()),
         "",

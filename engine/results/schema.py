@@ -182,6 +182,14 @@ CANDIDATES = (
     Column("premium_yield_annual", FLOAT, "fraction per year", "mark_price_coin / t_years"),
     Column("iv_rv_ratio", FLOAT, "", "implied over 30-day realised volatility"),
     Column("score", FLOAT, "", "candidate score, 0 (worst) to 10 (best)"),
+    Column(
+        "bid_price_coin",
+        FLOAT,
+        "coin per contract",
+        "real chains: the recorded best bid the sale fills at; null on model chains (the sale "
+        "fills at the model bid)",
+        nullable=True,
+    ),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {

@@ -24,6 +24,11 @@ class SummaryError(ValueError):
 class RunTrust(BaseModel):
     """How far a run's numbers can be trusted (``summary.json`` ``data``; null: not recorded)."""
 
+    option_market: str | None = Field(
+        None,
+        description="chains: the source's recorded option chains; model: calls priced on the "
+        "vol surface (null: not recorded, a model run)",
+    )
     fill_model: str | None = Field(
         None, description="bid_ask, or mark (optimistic: no spread paid)"
     )
@@ -43,6 +48,24 @@ class FeeScheduleOut(BaseModel):
     statement: str
 
 
+class ChainFactsOut(BaseModel):
+    """A run on real chains: what it read of them and where they fell short."""
+
+    source: str
+    snapshots_read: int = Field(description="snapshots some instant read")
+    snapshots_stored: int = Field(description="snapshots the store holds in the run's window")
+    max_age_minutes: int = Field(description="staleness limit: an older snapshot is a gap")
+    instants: int
+    missing_instants: int = Field(description="bars of the run without any data: no instant")
+    gap_instants: int = Field(description="instants without a snapshot within the limit")
+    decisions: int
+    gap_decisions: int = Field(description="decision instants without a snapshot: no sale")
+    no_ask_instants: int = Field(description="instants a take-profit found no ask and held")
+    unquoted_instants: int = Field(
+        description="instants the open call was not quoted: it kept its last recorded mark"
+    )
+
+
 class RunData(RunTrust):
     """The data a run read and how far its numbers can be trusted (``summary.json`` ``data``)."""
 
@@ -56,6 +79,9 @@ class RunData(RunTrust):
     first_instant: datetime | None = None
     last_instant: datetime | None = None
     fee_schedule: FeeScheduleOut | None = None
+    chains: ChainFactsOut | None = Field(None, description="null: a model chain")
+    recorded: list[str] | None = Field(None, description="what the run took from recorded data")
+    modelled: list[str] | None = Field(None, description="what the run modelled")
 
 
 class RunConfig(BaseModel):

@@ -7,7 +7,7 @@ const POLL_RUNNING_MS = 1000;
 const POLL_IDLE_MS = 5000;
 const INPUT_IDS = [
   "bt-underlying", "bt-start", "bt-end", "bt-timeframe", "bt-interval", "bt-exit-style",
-  "bt-pace", "bt-source",
+  "bt-pace", "bt-source", "bt-option-market",
 ];
 const METRIC_LABELS = JSON.parse(document.getElementById("metric-labels").textContent);
 
@@ -132,6 +132,7 @@ function requestBody() {
     decision_interval_hours: Number($("bt-interval").value),
     exit_style: $("bt-exit-style").value,
     fill_model: $("bt-fill-model").value,
+    option_market: $("bt-option-market").value,
     source: $("bt-source").value || "synthetic",
     pace: pace ? Number(pace) : null,
   };
@@ -160,12 +161,25 @@ export async function stopBacktest() {
   await refreshBacktestStatus();
 }
 
+// "BTC 142 snapshots, 2025-12-07 20:32 to 2025-12-11 22:21 UTC; ETH …" of a source's chains.
+function chainsText(chains) {
+  const when = (t) => t.slice(0, 16).replace("T", " ");
+  return Object.entries(chains)
+    .map(([u, c]) => `${u} ${c.snapshots} snapshots, ${when(c.start)} to ${when(c.end)} UTC`)
+    .join("; ");
+}
+
 function renderSourceNote() {
   const src = sources.find((s) => s.name === $("bt-source").value);
-  $("bt-source-note").textContent = src && src.synthetic
-    ? "SYNTHETIC market: generated data, not real Deribit prices"
-    : "";
+  const chains = src && src.chains && Object.keys(src.chains).length ? src.chains : null;
+  let note = "";
+  if (src && src.synthetic) note = "SYNTHETIC market: generated data, not real Deribit prices";
+  else if (chains) note = `recorded option chains: ${chainsText(chains)}`;
+  $("bt-source-note").textContent = note;
   $("bt-source-note").className = src && src.synthetic ? "synthetic-tag" : "muted";
+  const link = $("bt-model-check");
+  link.classList.toggle("hidden", !chains);
+  if (chains) link.href = `/model-check?source=${encodeURIComponent(src.name)}`;
 }
 
 async function loadSources() {
@@ -178,7 +192,9 @@ async function loadSources() {
     const opt = document.createElement("option");
     opt.value = src.name;
     const kind = src.synthetic ? "SYNTHETIC" : src.origin;
-    opt.textContent = `${src.name} (${kind}; ${Object.keys(src.coverage).join(", ")})`;
+    const hasChains = src.chains && Object.keys(src.chains).length;
+    const what = `${kind}; ${Object.keys(src.coverage).join(", ")}`;
+    opt.textContent = `${src.name} (${what}${hasChains ? "; recorded chains" : ""})`;
     select.appendChild(opt);
   }
   renderSourceNote();

@@ -18,6 +18,7 @@ export function trustFacts(data, { withSource = false } = {}) {
       warn: data.synthetic,
     });
   }
+  facts.push(optionsFact(data));
   const fill = data.fill_model;
   facts.push({
     key: "fill-model",
@@ -38,6 +39,26 @@ export function trustFacts(data, { withSource = false } = {}) {
     warn: share !== null && share !== undefined && share < 1,
   });
   return facts;
+}
+
+// What the options were: the recorded chains (with their gaps) or the model chain.
+function optionsFact(data) {
+  const c = data.chains;
+  if (data.option_market === "chains" && c) {
+    const gaps = `${c.gap_decisions} of ${c.decisions} decisions were gaps`;
+    return {
+      key: "options",
+      label: "Options",
+      text: `REAL recorded chains (${c.source}, ${c.snapshots_read} snapshots read; ${gaps})`,
+      warn: c.gap_decisions > 0,
+    };
+  }
+  return {
+    key: "options",
+    label: "Options",
+    text: "model chain (priced on the vol surface from the IV index)",
+    warn: false,
+  };
 }
 
 // Fill a <ul> with the warnings, one sentence per item; hidden when there are none.
