@@ -33,7 +33,7 @@ from tests.fakes.deribit_market import (
 START, END = datetime(2021, 3, 17, tzinfo=UTC), datetime(2021, 4, 7, tzinfo=UTC)
 RULE = IvFallback(window_days=7)  # a week of RV: fallback rows start a week into the range
 WINDOW = 168  # bars per window: three windows in the range
-FAKE = {"chart_max_candles": 100, "dvol_max_points": 50, "timeout_sleep_s": 2.0}
+FAKE = {"chart_max_candles": 100, "dvol_max_points": 50, "timeout_sleep_s": 3.0}
 COINS = ("BTC", "ETH")
 FAULTS = [
     "rate_limit",  # 10028 too_many_requests
@@ -49,7 +49,8 @@ FAULTS = [
 
 
 def make_client(server: FakeDeribit) -> DeribitClient:
-    return DeribitClient(server.url, timeout_s=0.5, max_retries=3, sleep=lambda s: None)
+    # a timeout far above a loaded machine's response time: only injected faults time out
+    return DeribitClient(server.url, timeout_s=2.0, max_retries=3, sleep=lambda s: None)
 
 
 def download(server, root, coins=COINS, start=START, end=END, **options):
