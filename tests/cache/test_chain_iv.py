@@ -118,3 +118,16 @@ def test_a_backtest_on_the_imported_snapshots_is_covered(tmp_path, snapshots_dir
         check_covered(ds, CallSimulationConfig(**run, end="2025-12-11T23:00:00Z"))
         with pytest.raises(DataNotCoveredError, match="candles"):
             check_covered(ds, CallSimulationConfig(**run, end="2025-12-12T00:00:00Z"))
+
+
+def test_a_source_whose_iv_came_from_another_rule_takes_no_more_chains(tmp_path):
+    path = tmp_path / "snapshots.parquet"
+    model_chain(flat(0.5)).write_parquet(path)
+    store = Store(tmp_path / "data")
+    import_chains(store, "old", "snapshots", [path], underlyings=["BTC"])
+    chains = store.read_meta("old").details["chains"]
+    store.set_details("old", chains=chains | {"iv": "fallback, not real: realized vol + 5 points"})
+    before = files_state(store.data_dir)
+    with pytest.raises(ValueError, match=r"IV index by another rule \(fallback.*into a new source"):
+        import_chains(store, "old", "snapshots", [path], underlyings=["BTC"])
+    assert files_state(store.data_dir) == before
