@@ -25,7 +25,7 @@ CANDLES_SCHEMA: dict[str, pl.DataType] = {
 IV_SCHEMA: dict[str, pl.DataType] = {
     "time": UTC_US,
     "iv": pl.Float64(),  # annualised implied vol in percent (DVOL-like: 55.0 = 55 %)
-    "iv_is_real": pl.Boolean(),  # True: a real Deribit DVOL print; False: synthetic or fallback
+    "iv_is_real": pl.Boolean(),  # True: a real Deribit DVOL print; False: anything else
 }
 IV_PERCENT_RANGE = (1.0, 1000.0)  # an iv outside is not in percent (a fraction) or not real
 

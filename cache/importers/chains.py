@@ -188,6 +188,12 @@ def _ensure(
             f"source {name!r} takes its candles {was!r}; import with the same --candles-from "
             "(or into another source)"
         )
+    if not own and before and candles_from is None and before.get("iv") != series.IV_DERIVED:
+        # the days not imported again would keep the other rule's IV rows (or none): never mix
+        raise ValueError(
+            f"source {name!r} has its IV index by another rule ({before.get('iv')}); import its "
+            "files into a new source, which derives the index from the chains"
+        )
     sampled = before.get("every")
     if fmt == "tardis" and sampled and sampled != (every or DEFAULT_EVERY):
         raise ValueError(

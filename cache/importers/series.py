@@ -5,12 +5,17 @@ A chain source gets them one of three ways, chosen at its first import and kept 
 
 - **derived** (no ``--candles-from``): hourly candles of each snapshot's spot, the index price where
   the snapshot has one, else the forward of its nearest expiry (within hours of expiry the two
-  agree to a few dollars); volume 0 (chains say nothing of spot volume). The IV index is the cache's
-  realized-vol fallback (:mod:`cache.iv_fallback`, ``iv_is_real = false``) once 30 days of candles
-  exist: a DVOL-style index of the chains needs the calibration's method, which lives in the
-  engine, and the cache does not import the engine. No delivery prices are written, so expiries
-  settle by the engine's documented rule: the close of the last hourly bar by 08:00 UTC, i.e. the
-  last snapshot's spot before 08:00.
+  agree to a few dollars); volume 0 (chains say nothing of spot volume). The IV index is the
+  chains' own DVOL-style 30-day index (:func:`cache.ivindex.iv_index`, percent,
+  ``iv_is_real = false``: it is not a Deribit DVOL print): the hour opening at ``t`` holds the index
+  of the last snapshot in ``[t, t + 1 h)`` that has one, as its candle holds that hour's last spot,
+  so a reader taking the value as known at ``t + 1 h`` never sees a later snapshot. An hour where no
+  snapshot has an index (no expiries bracketing 30 days, a partial recording) has no row: the
+  realized-vol fallback of :mod:`cache.iv_fallback` is not mixed in, because it is another quantity
+  (realized vol plus a premium) whose level would jump against the chains' implied vol, and it
+  would only start 30 days after the first candle anyway. No delivery prices are written, so
+  expiries settle by the engine's documented rule: the close of the last hourly bar by 08:00 UTC,
+  i.e. the last snapshot's spot before 08:00.
 - **joined** (``--candles-from NAME``): the candles, IV index (real DVOL where NAME has it) and
   delivery prices of the cached source ``NAME`` up to the last day of the chains.
 - **own**: chains imported into a source that already holds candles (e.g. ``deribit``, downloaded
@@ -21,13 +26,19 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from cache.chain_snapshots import snapshots_from_chains
 from cache.chains import ChainStore
 from cache.datasource import DeribitDataSource
-from cache.iv_fallback import DEFAULT_FALLBACK, fallback_iv
-from cache.schema import CANDLES_SCHEMA
+from cache.ivindex import iv_index
+from cache.schema import CANDLES_SCHEMA, IV_SCHEMA
 from cache.store import Store
 
 OWN = ":own"  # the source's candles, IV and settlements are its own (not a source name)
+IV_DERIVED = (
+    "derived from the chains, not real DVOL: the DVOL-style 30-day index (VIX strip of the "
+    "out-of-the-money marks, total variance interpolated between the expiries bracketing 30 days) "
+    "of the last snapshot in each UTC hour that has one; hours without one are gaps (no fallback)"
+)
 
 
 def describe(candles_from: str | None) -> dict[str, str | None]:
@@ -36,15 +47,11 @@ def describe(candles_from: str | None) -> dict[str, str | None]:
         own = "the source's own (the chains were added to a source that has them)"
         return {"candles_from": OWN, "candles": own, "iv": own, "settlement": own}
     if candles_from is None:
-        rule = DEFAULT_FALLBACK
         return {
             "candles_from": None,
             "candles": "derived from the chains: hourly OHLC of each snapshot's index price, "
             "else the forward of its nearest expiry; volume 0",
-            "iv": f"fallback, not real: realized vol + {rule.premium_points:g} points (floor "
-            f"{rule.floor_percent:g} %) over {rule.window_days} days of the derived candles; no "
-            "DVOL-style index of the chains (that method is the engine's calibration, not in "
-            "cache/)",
+            "iv": IV_DERIVED,
             "settlement": "index rule: the close of the last hourly bar by 08:00 UTC (the last "
             "snapshot's spot before 08:00); no delivery prices",
         }
@@ -56,42 +63,64 @@ def describe(candles_from: str | None) -> dict[str, str | None]:
     }
 
 
-def spot_per_snapshot(chains: pl.LazyFrame) -> pl.DataFrame:
+def spot_per_snapshot(chains: pl.DataFrame) -> pl.DataFrame:
     """Each snapshot's spot (USD): its index price, else the forward of its nearest expiry."""
     nearest = pl.col("expiry") == pl.col("expiry").min()  # per snapshot (the group)
     per = chains.group_by("time").agg(
         pl.col("index_price").drop_nulls().median().alias("index"),
         pl.col("underlying_price").filter(nearest).median().alias("forward"),
     )
-    return per.select("time", pl.coalesce("index", "forward").alias("spot")).sort("time").collect()
+    return per.select("time", pl.coalesce("index", "forward").alias("spot")).sort("time")
+
+
+def index_per_snapshot(chains: pl.DataFrame, underlying: str) -> pl.DataFrame:
+    """Each snapshot's DVOL-style index (``time``, ``iv`` in percent); snapshots without one
+    (no expiries bracketing 30 days, too few strikes) are left out."""
+    index = iv_index(snapshots_from_chains(chains, underlying))
+    return index.select(pl.col("harvest_time").alias("time"), pl.col("index").alias("iv"))
+
+
+def _hourly(frame: pl.DataFrame, **aggs: pl.Expr) -> pl.DataFrame:
+    """``aggs`` over the rows of each UTC hour ``[t, t + 1 h)`` (``time`` sorted), labelled ``t``;
+    hours without rows are left out."""
+    return frame.group_by_dynamic("time", every="1h", closed="left", label="left").agg(**aggs)
 
 
 def hourly_candles(spots: pl.DataFrame) -> pl.DataFrame:
     """Hourly OHLC bars (UTC-aligned, volume 0) of a spot series; hours without a spot are gaps."""
     if spots.is_empty():
         return pl.DataFrame(schema=CANDLES_SCHEMA)
-    bars = spots.group_by_dynamic("time", every="1h", closed="left", label="left").agg(
-        pl.col("spot").first().alias("open"),
-        pl.col("spot").max().alias("high"),
-        pl.col("spot").min().alias("low"),
-        pl.col("spot").last().alias("close"),
-    )
+    spot = pl.col("spot")
+    bars = _hourly(spots, open=spot.first(), high=spot.max(), low=spot.min(), close=spot.last())
     return bars.with_columns(volume=pl.lit(0.0)).select(list(CANDLES_SCHEMA))
 
 
+def hourly_iv(indexes: pl.DataFrame) -> pl.DataFrame:
+    """The IV index rows (``iv_is_real`` false) of per-snapshot indexes: at hour ``t`` the last
+    index in ``[t, t + 1 h)``, the hour's close; hours without an index are gaps."""
+    if indexes.is_empty():
+        return pl.DataFrame(schema=IV_SCHEMA)
+    hours = _hourly(indexes.sort("time"), iv=pl.col("iv").last())
+    return hours.with_columns(iv_is_real=pl.lit(False)).select(list(IV_SCHEMA))
+
+
 def derive(store: Store, name: str, underlying: str, days: list[date]) -> None:
-    """Write the candles of ``days`` from the stored chains, then the fallback IV index."""
+    """Write the hourly candles and IV index of the UTC ``days`` from the stored chains.
+
+    Each day is read whole, with the snapshots stored before this import, so every hour is
+    computed from all of its snapshots; the rows replace those stored at the same hours.
+    """
     chains = ChainStore(store)
-    spots = [
-        spot_per_snapshot(chains.scan(name, underlying, day, day + timedelta(days=1)))
-        for day in days
-    ]
+    spots, indexes = [], []
+    for day in days:
+        rows = chains.read(name, underlying, day, day + timedelta(days=1))
+        spots.append(spot_per_snapshot(rows))
+        indexes.append(index_per_snapshot(rows, underlying))
     candles = hourly_candles(pl.concat(spots))
     if candles.is_empty():
         return
     store.write_candles(name, underlying, candles, "1h", replace=True)
-    all_candles = pl.read_parquet(store.candles_path(name, underlying, "1h"))
-    iv = fallback_iv(all_candles)
+    iv = hourly_iv(pl.concat(indexes))
     if iv.height:
         store.write_iv(name, underlying, iv, replace=True)
 

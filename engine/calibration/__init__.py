@@ -2,7 +2,7 @@
 
 :func:`calibrate` (:mod:`engine.calibration.document`) fits, on option-chain snapshots
 (``../shared`` schema), the spread model of :mod:`engine.fills`, the ratio of the 30-day ATM IV to
-a DVOL-style index (:mod:`engine.calibration.ivindex`, :mod:`engine.calibration.relation`) and the
+a DVOL-style index (:mod:`cache.ivindex`, :mod:`engine.calibration.relation`) and the
 vol surface's smile, term structure and basis (:mod:`engine.calibration.surface`), each with its
 leave-one-day-out error (:mod:`engine.calibration.oos`). :func:`write_calibration` stores the
 document with its id, a hash of its content; :func:`load_calibration` reads and checks one. The

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cache.ivindex import iv_index
 from cache.store import atomic_write
 from engine.calibration.chains import conform_chain
-from engine.calibration.ivindex import iv_index
 from engine.calibration.relation import relation_block, relation_table
 from engine.calibration.surface import surface_block
 from engine.fills.fit import DELTA_BAND, DTE_BAND, chain_quotes, fit_spread, in_band

@@ -2,7 +2,7 @@
 
 The engine's history has an IV index per hour (Deribit's DVOL, or the synthetic market's index)
 while its surface starts from the 30-day ATM IV. On each snapshot both are computed from the same
-chain: the DVOL-style index by :mod:`engine.calibration.ivindex`, the 30-day ATM IV by
+chain: the DVOL-style index by :mod:`cache.ivindex`, the 30-day ATM IV by
 :func:`engine.volsurface.fit.atm_table`. The fit is one number per underlying,
 ``atm30 = atm_over_index × index``, by least squares through the origin; a constant offset
 ``atm30 = index − offset`` is measured beside it. Both are judged leave one day out, in vol points.
@@ -11,8 +11,8 @@ chain: the DVOL-style index by :mod:`engine.calibration.ivindex`, the 30-day ATM
 import numpy as np
 import polars as pl
 
+from cache.ivindex import SNAPSHOT
 from engine.calibration.oos import leave_one_day_out, sig, summary
-from engine.volsurface.fit import SNAPSHOT
 
 
 def relation_table(index: pl.DataFrame, atm: pl.DataFrame) -> pl.DataFrame:

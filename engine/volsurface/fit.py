@@ -9,7 +9,7 @@ from the instrument names). Per snapshot (``underlying``, ``harvest_time``):
    expiry, ``k = ln(K / F)`` on the row's forward.
 2. ATM IV of each expiry: the calls' ``mark_iv`` interpolated linearly in ``k`` at 0.
 3. The 30-day ATM IV: total variance ``atm² T`` interpolated linearly in ``T`` at 30 days, between
-   the expiries bracketing 30 days (:func:`variance_at`).
+   the expiries bracketing 30 days (:func:`cache.ivindex.variance_at`).
 4. ``term_beta``: least squares of ``ln(atm / atm30)`` on ``ln(max(T, 1 d) / 30 d)``.
 5. ``skew``, ``curvature``: least squares of ``mark_iv / atm − 1`` on ``x`` and ``x²`` over calls
    with ``|x| ≤ 3`` and at least a day to expiry (``x = k / (atm √T)``).
@@ -27,17 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from cache.ivindex import SNAPSHOT, T30, variance_at
 from cache.timeutil import DAYS_PER_YEAR, SECONDS_PER_YEAR
 from engine.config import VolSurfaceParams
 from engine.volsurface import surface_args
 from engine.volsurface.nb import surface_iv_nb
 
-T30 = 30 / DAYS_PER_YEAR
 MIN_T = 1 / DAYS_PER_YEAR
 MAX_ABS_X = 3.0
 BASIS_MIN_SPAN_DAYS = 7.0
 PARAM_DECIMALS = 3
-SNAPSHOT = ["underlying", "harvest_time"]
 EXPIRY = [*SNAPSHOT, "expiry"]
 
 
@@ -57,38 +56,6 @@ def prepare_rows(frame: pl.DataFrame) -> pl.DataFrame:
             k=(pl.col("strike") / pl.col("underlying_price")).log(),
         )
         .filter(pl.col("t") > 0)
-    )
-
-
-def variance_at(table: pl.DataFrame, var: str, at: float = T30) -> pl.DataFrame:
-    """Per snapshot, the annualised variance at ``at`` years from per-expiry variances ``var``.
-
-    Total variance ``var · t`` is interpolated linearly in ``t`` between the expiries bracketing
-    ``at`` (the VIX rule); snapshots without an expiry on each side are left out. Returns the
-    snapshot keys, ``t_near``, ``t_next`` and ``var_at``.
-    """
-    t = pl.col("t")
-    side = table.select(
-        *SNAPSHOT,
-        "t",
-        total=pl.col(var) * t,
-        t_near=t.filter(t <= at).max().over(SNAPSHOT),
-        t_next=t.filter(t >= at).min().over(SNAPSHOT),
-    )
-    near = (
-        side.filter(t == pl.col("t_near"))
-        .group_by(SNAPSHOT)
-        .agg(pl.col("t_near").first(), pl.col("t_next").first(), w_near=pl.col("total").first())
-    )
-    nxt = side.filter(t == pl.col("t_next")).group_by(SNAPSHOT).agg(w_next=pl.col("total").first())
-    t_near, t_next = pl.col("t_near"), pl.col("t_next")
-    span = t_next - t_near
-    between = (pl.col("w_near") * (t_next - at) + pl.col("w_next") * (at - t_near)) / span
-    total = pl.when(span > 0).then(between).otherwise(pl.col("w_near"))
-    return (
-        near.join(nxt, on=SNAPSHOT)
-        .select(*SNAPSHOT, "t_near", "t_next", var_at=total / at)
-        .sort(SNAPSHOT)
     )
 
 

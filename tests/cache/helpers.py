@@ -1,6 +1,8 @@
-"""Small deterministic market frames for cache tests."""
+"""Small deterministic market frames for cache tests, and a fingerprint of a data directory."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -34,3 +36,13 @@ def make_iv(start: datetime, hours: int, seed: int = 2) -> pl.DataFrame:
 
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def files_state(data_dir: Path) -> dict[str, str]:
+    """Every file under ``data_dir/sources`` and the SHA-256 of its bytes."""
+    root = data_dir / "sources"
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -1,6 +1,5 @@
 """Importing option chains: Tardis sampling, recorded snapshots, all-or-nothing, idempotence."""
 
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,19 +23,9 @@ from tests.cache.chain_files import (
     tardis_from_snapshots,
     write_tardis,
 )
-from tests.cache.helpers import make_candles
+from tests.cache.helpers import files_state, make_candles
 
 FIVE_MIN = timedelta(minutes=5)
-
-
-def files_state(data_dir: Path) -> dict[str, str]:
-    """Every file under ``data_dir/sources`` and the SHA-256 of its bytes."""
-    root = data_dir / "sources"
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_tardis_sampling_takes_the_last_quote_at_or_before_each_boundary(tmp_path):
@@ -192,7 +181,7 @@ def test_recorded_snapshots_import_with_their_dirty_rows_handled(tmp_path, snaps
     assert cov["ETH"].chain_rows == pl.read_parquet(files[1]).height
     details = store.read_meta("rec").details["chains"]
     assert details["candles_from"] is None and "derived" in details["candles"]
-    assert "fallback" in details["iv"] and "index rule" in details["settlement"]
+    assert details["iv"] == series.IV_DERIVED and "index rule" in details["settlement"]
     candles = pl.read_parquet(store.candles_path("rec", "BTC", "1h"))
     assert candles.height > 10 and (candles["volume"] == 0).all()
     with pytest.raises(ValueError, match="--every applies to tardis"):

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cache.ivindex import variance_at
 from engine.calibration.chains import read_chain_file
 from engine.config import VolSurfaceParams
 from engine.volsurface import candidate_iv, forward_price, surface_args
-from engine.volsurface.fit import SurfaceData, fit_params, surface_errors, variance_at
+from engine.volsurface.fit import SurfaceData, fit_params, surface_errors
 from engine.volsurface.nb import surface_iv_nb
 from tests.reference.volsurface import surface_iv_ref
 

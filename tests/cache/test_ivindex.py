@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cache.ivindex import MIN_STRIKES_PER_SIDE, expiry_variances, iv_index
 from engine.calibration.chains import read_chain_file
-from engine.calibration.ivindex import MIN_STRIKES_PER_SIDE, expiry_variances, iv_index
 from engine.volsurface.fit import SurfaceData
 from tests.engine.model_chains import flat, model_chain
 

@@ -1,5 +1,9 @@
 """A DVOL-style 30-day implied-volatility index of each option-chain snapshot.
 
+It lives in the cache because both layers need it: the chain importer derives a chain source's IV
+index from it (:mod:`cache.importers.series`), and the engine's calibration relates it to the
+30-day ATM IV (:mod:`engine.calibration.relation`); the cache never imports the engine.
+
 Deribit's DVOL follows the Cboe VIX method: the 30-day variance implied by the whole smile of the
 two expiries bracketing 30 days, not the ATM vol. Per snapshot and expiry (``T`` years to the
 08:00 UTC expiry, ``F`` its forward):
@@ -24,10 +28,43 @@ An expiry counts when it has at least :data:`MIN_STRIKES_PER_SIDE` strikes on ea
 import polars as pl
 
 from cache.timeutil import DAYS_PER_YEAR, SECONDS_PER_YEAR
-from engine.volsurface.fit import SNAPSHOT, T30, variance_at
 
+T30 = 30 / DAYS_PER_YEAR  # the index's horizon, in ACT/365 years
+SNAPSHOT = ["underlying", "harvest_time"]  # the keys of a snapshot in the recorder's schema
 MIN_STRIKES_PER_SIDE = 3
 EXPIRY_KEYS = [*SNAPSHOT, "expiry_timestamp"]
+
+
+def variance_at(table: pl.DataFrame, var: str, at: float = T30) -> pl.DataFrame:
+    """Per snapshot, the annualised variance at ``at`` years from per-expiry variances ``var``.
+
+    Total variance ``var · t`` is interpolated linearly in ``t`` between the expiries bracketing
+    ``at`` (the VIX rule); snapshots without an expiry on each side are left out. Returns the
+    snapshot keys, ``t_near``, ``t_next`` and ``var_at``.
+    """
+    t = pl.col("t")
+    side = table.select(
+        *SNAPSHOT,
+        "t",
+        total=pl.col(var) * t,
+        t_near=t.filter(t <= at).max().over(SNAPSHOT),
+        t_next=t.filter(t >= at).min().over(SNAPSHOT),
+    )
+    near = (
+        side.filter(t == pl.col("t_near"))
+        .group_by(SNAPSHOT)
+        .agg(pl.col("t_near").first(), pl.col("t_next").first(), w_near=pl.col("total").first())
+    )
+    nxt = side.filter(t == pl.col("t_next")).group_by(SNAPSHOT).agg(w_next=pl.col("total").first())
+    t_near, t_next = pl.col("t_near"), pl.col("t_next")
+    span = t_next - t_near
+    between = (pl.col("w_near") * (t_next - at) + pl.col("w_next") * (at - t_near)) / span
+    total = pl.when(span > 0).then(between).otherwise(pl.col("w_near"))
+    return (
+        near.join(nxt, on=SNAPSHOT)
+        .select(*SNAPSHOT, "t_near", "t_next", var_at=total / at)
+        .sort(SNAPSHOT)
+    )
 
 
 def _strikes(frame: pl.DataFrame) -> pl.DataFrame:
