@@ -12,6 +12,8 @@ from numba import njit
 # Relative slack at band edges, so that a strike lying exactly on an edge counts as on it however
 # the last bit of exp() rounds.
 _EDGE_TOL = 1e-9
+# 10**e for e = 0..22, every one exact in a double: decimal values look powers up, not compute them
+_POW10 = np.array([10.0**e for e in range(23)])
 
 
 @njit(cache=True, nogil=True)
@@ -66,6 +68,10 @@ def decimal_value_nb(q, e):
 
     Reference twin: ``tests.reference.instruments.decimal_value_ref``.
     """
+    if 0 <= e < _POW10.size:
+        return q * _POW10[e]
+    if -_POW10.size < e < 0:
+        return q / _POW10[-e]
     if e >= 0:
         return q * 10.0**e
     return q / 10.0 ** (-e)

@@ -101,6 +101,37 @@ def roll_target_nb(cand, cand_exp_ns, n_cand, strike, expiry_ns, min_score):
 
 
 @njit(cache=True, nogil=True)
+def captured_share_nb(is_open, premium_coin, mark_coin, policy):
+    """Share of the open call's premium captured, ``(premium − mark) / premium``, where the
+    policy tests for take-profit (an open call, take-profit on, a known mark); else NaN."""
+    if is_open and policy[PolicyParam.tp_style] > 0.0 and not math.isnan(mark_coin):
+        return (premium_coin - mark_coin) / premium_coin
+    return math.nan
+
+
+@njit(cache=True, nogil=True)
+def roll_barred_nb(now_ns, expiry_ns, rolls_in_chain, policy):
+    """Why a take-profit now may not roll (a :data:`NoRoll` code: the chain's roll limit, or
+    too close to expiry), or -1 when it may roll into a candidate."""
+    if rolls_in_chain >= policy[PolicyParam.max_rolls]:
+        return NoRoll.roll_limit
+    if (expiry_ns - now_ns) / NS_PER_DAY < policy[PolicyParam.min_dte_to_roll]:
+        return NoRoll.too_close_to_expiry
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def reads_roll_candidates_nb(now_ns, is_open, premium_coin, mark_coin, expiry_ns,
+                             rolls_in_chain, policy):  # fmt: skip
+    """Whether :func:`decide_nb` reads the candidates to roll into (a take-profit that may
+    roll): the replay scores an instant that was not prepared only then."""
+    share = captured_share_nb(is_open, premium_coin, mark_coin, policy)
+    return share >= policy[PolicyParam.tp_frac] and (
+        roll_barred_nb(now_ns, expiry_ns, rolls_in_chain, policy) < 0
+    )
+
+
+@njit(cache=True, nogil=True)
 def decide_nb(
     now_ns,
     is_decision,
@@ -133,21 +164,17 @@ def decide_nb(
     ``cand_exp_ns`` their expiries, ``n_cand`` how many there are (0: none). ``mark_coin`` is NaN
     when unknown. ``rank`` is -1 unless a call is sold; ``captured_share`` is NaN unless tested.
     """
-    share = math.nan
-    if is_open and policy[PolicyParam.tp_style] > 0.0 and not math.isnan(mark_coin):
-        share = (premium_coin - mark_coin) / premium_coin
-        if share >= policy[PolicyParam.tp_frac]:
-            days_left = (expiry_ns - now_ns) / NS_PER_DAY
-            if rolls_in_chain >= policy[PolicyParam.max_rolls]:
-                return Action.take_profit, -1, NoRoll.roll_limit, share
-            if days_left < policy[PolicyParam.min_dte_to_roll]:
-                return Action.take_profit, -1, NoRoll.too_close_to_expiry, share
-            into = roll_target_nb(
-                cand, cand_exp_ns, n_cand, strike, expiry_ns, policy[PolicyParam.min_score]
-            )
-            if into < 0:
-                return Action.take_profit, -1, NoRoll.no_candidate, share
-            return Action.roll, into, -1, share
+    share = captured_share_nb(is_open, premium_coin, mark_coin, policy)
+    if share >= policy[PolicyParam.tp_frac]:  # NaN (not tested) is never
+        no_roll = roll_barred_nb(now_ns, expiry_ns, rolls_in_chain, policy)
+        if no_roll >= 0:
+            return Action.take_profit, -1, no_roll, share
+        into = roll_target_nb(
+            cand, cand_exp_ns, n_cand, strike, expiry_ns, policy[PolicyParam.min_score]
+        )
+        if into < 0:
+            return Action.take_profit, -1, NoRoll.no_candidate, share
+        return Action.roll, into, -1, share
     if not is_decision:
         return Action.not_a_decision, -1, -1, share
     if is_open:

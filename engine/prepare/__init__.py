@@ -12,6 +12,7 @@ from engine.prepare.driver import (
     prepare,
     prepare_key,
     prepared_times,
+    score_instants,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "prepare",
     "prepare_key",
     "prepared_times",
+    "score_instants",
 ]

@@ -1,11 +1,12 @@
 """Prepare phase: candidates x times, priced and scored in numba batches, cached as Parquet.
 
-For every *prepared* time (the decision instants; every instant for ``tp_and_roll``, which may
-roll at any bar) the kernel generates the calls Deribit would list (``listed_expiries`` within the
-DTE band, a strike grid around spot), prices them on the fitted vol surface and keeps the ``top_k``
-best by score. On real chains (``market.chains``) the candidates are instead the calls quoted
-with a bid in the snapshot the time reads (:mod:`engine.chains`), scored on their recorded mark
-and IV, each row keeping the recorded bid. Work runs in chunks so the driver can report progress
+For every *prepared* time (the decision instants; a take-profit between them that may roll has
+its instant scored on demand by the replay, :func:`score_instants`) the kernel generates the
+calls Deribit would list (``listed_expiries`` within the DTE band, a strike grid around spot),
+prices them on the fitted vol surface and keeps the ``top_k`` best by score. On real chains
+(``market.chains``) the candidates are instead the calls quoted with a bid in the snapshot the
+time reads (:mod:`engine.chains`), scored on their recorded mark and IV, each row keeping the
+recorded bid. Work runs in chunks so the driver can report progress
 and honour a cancel flag between them. The result is cached under ``<data_dir>/prepared/<key>/``
 where ``key`` hashes the config fields that affect it, the data fingerprint and
 :data:`PREPARE_VERSION`; an entry is checked before use (:mod:`engine.prepare.cache`) and a
@@ -33,7 +34,7 @@ from engine.prepare.nb import prepare_chains_chunk_nb, prepare_chunk_nb
 from engine.scoring import scoring_args
 from engine.volsurface import surface_args
 
-PREPARE_VERSION = 2  # bump when the kernel's output for the same inputs changes
+PREPARE_VERSION = 3  # bump when the kernel's output for the same inputs changes
 CHUNK = 2048
 # threads that score chunks side by side (the machines this runs on have 2 cores; make bench)
 PREPARE_THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -101,16 +102,13 @@ class PreparedData:
 
 
 def prepared_times(market: RunMarket, cfg: CallSimulationConfig) -> np.ndarray:
-    """Indices of the instants to prepare: decisions, or every instant for ``tp_and_roll``."""
-    if cfg.exit_style == "tp_and_roll":
-        return np.arange(len(market.t_ns) - 1)  # the last instant closes the run: no new sale
+    """Indices of the instants to prepare: the decisions (for either exit style)."""
     return np.flatnonzero(market.is_decision)
 
 
 def prepare_key(market: RunMarket, cfg: CallSimulationConfig) -> str:
-    """Cache key of the prepared result."""
-    grid = "all" if cfg.exit_style == "tp_and_roll" else "decisions"
-    return cfg.digest(f"{market.data_fingerprint}|{grid}|v{PREPARE_VERSION}", PREPARE_FIELDS)
+    """Cache key of the prepared result (both exit styles prepare the same instants)."""
+    return cfg.digest(f"{market.data_fingerprint}|decisions|v{PREPARE_VERSION}", PREPARE_FIELDS)
 
 
 def _monthly_lookup(exp_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +127,7 @@ def prepare(
     """Score the candidates of every prepared time, reading/writing the cache when given."""
     key = prepare_key(market, cfg)
     idx = prepared_times(market, cfg)
-    times = np.ascontiguousarray(market.t_ns[idx])
+    times = np.ascontiguousarray(market.t_ns[idx])  # what a cached entry must hold
     discarded = None
     if cache_dir is not None:
         try:
@@ -141,6 +139,24 @@ def prepare(
             if progress:
                 progress(len(idx), len(idx))
             return cached
+    top_f, top_exp, n_cand = score_instants(market, cfg, idx, progress, cancel)
+    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
+    if cache_dir is not None:
+        _save(cache_dir / key, data, market.t_ns)
+    return data
+
+
+def score_instants(
+    market: RunMarket,
+    cfg: CallSimulationConfig,
+    idx: np.ndarray,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score the candidates of instants ``idx``: ``(top_f, top_exp_ns, n_candidates)`` as in
+    :class:`PreparedData`, in chunks on :data:`PREPARE_THREADS` threads. The replay calls it for
+    the one instant a take-profit may roll at between decisions."""
+    times = np.ascontiguousarray(market.t_ns[idx])
     ctx = market.context
     rv = np.ascontiguousarray(ctx.get_column("rv_30d").to_numpy()[idx])
     regime = np.ascontiguousarray(ctx.get_column("regime").to_numpy()[idx].astype(np.int64))
@@ -159,11 +175,11 @@ def prepare(
         score(a, b, top_f[a:b], top_exp[a:b], n_cand[a:b])
         return b
 
-    _run_chunks(n, run, progress, cancel)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
-    if cache_dir is not None:
-        _save(cache_dir / key, data, market.t_ns)
-    return data
+    if n == 1:  # on demand, from the replay: no thread pool for one instant
+        run(0, 1)
+    else:
+        _run_chunks(n, run, progress, cancel)
+    return top_f, top_exp, n_cand
 
 
 Scorer = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray], None]

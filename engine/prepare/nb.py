@@ -14,7 +14,7 @@ from engine.enums import Cand
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
 from engine.pricing.nb import black76_price_delta_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
-from engine.volsurface.nb import delta_window_nb, quote_call_nb
+from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
 
 
 @njit(cache=True, nogil=True)
@@ -43,9 +43,10 @@ def prepare_chunk_nb(
     For time ``i`` every listed expiry (``exp_ns[exp_offsets[i]:exp_offsets[i + 1]]``) whose DTE is
     within ``band[0:2]`` gets a strike grid around ``spot[i]`` scaled by ``iv_index[i]``; each
     strike is a call with forward ``spot * exp(basis * T)``, IV from the surface, Black-76 price
-    and delta; calls in the delta window (:func:`delta_window_nb`) with delta within ``band[2:4]``
-    are scored and ranked by score (ties: earlier expiry, then lower strike, i.e. generation
-    order). Empty slots have score NaN and expiry 0.
+    and delta; calls in the delta window (from the first strike with delta ≤ ``band[3]``, found
+    by bisection, to the first after it with delta < ``band[2]``: ``delta_window_nb``'s) with
+    delta within ``band[2:4]`` are scored and ranked by score (ties: earlier expiry, then lower
+    strike, i.e. generation order). Empty slots have score NaN and expiry 0.
 
     ``grid_args``: ``(tier_max_years, tier_rel_step, monthly_min_tier, band_sd, band_step_factor,
     t_floor_years, mantissas)``; ``targets``: ``(target_delta, target_dte)``.
@@ -55,6 +56,9 @@ def prepare_chunk_nb(
     n, top_k = top_f.shape[0], top_f.shape[1]
     tier_max, tier_step, monthly_min, band_sd, band_factor, t_floor, mantissas = grid_args
     min_dte, max_dte, delta_min, delta_max = band[0], band[1], band[2], band[3]
+    atm_over, term_beta = surface_args[0], surface_args[1]
+    shape = (surface_args[2], surface_args[3], surface_args[4], surface_args[5])
+    min_term_t = surface_args[6]
     work = np.empty(4 * band_sd.size, np.int64)
     strikes = np.empty(256)
     for i in range(n):
@@ -81,13 +85,16 @@ def prepare_chunk_nb(
                 strikes = np.empty(2 * total)
             n_strikes = grid_merge_nb(strikes, work, band_sd.size, unit_e)
             fwd = s * math.exp(basis_annual * t)
-            lo, hi = delta_window_nb(
-                strikes, n_strikes, fwd, t, sigma_idx, surface_args, delta_min, delta_max
-            )
-            for m in range(lo, hi):
+            atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
+            lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape, delta_max)
+            for m in range(lo, n_strikes):  # the delta window: until delta falls below the band
                 strike = strikes[m]
-                iv, price_usd, delta = quote_call_nb(fwd, strike, t, sigma_idx, surface_args)
-                if not (delta_min <= delta <= delta_max):  # also drops NaN
+                iv = slice_iv_nb(math.log(strike / fwd), atm, scale, shape[0], shape[1],
+                                 shape[2], shape[3])  # fmt: skip
+                price_usd, delta = black76_price_delta_nb(fwd, strike, t, iv, True)
+                if not delta >= delta_min:  # also stops at NaN
+                    break
+                if not delta <= delta_max:
                     continue
                 price_coin = price_usd / fwd
                 yld = price_coin / t

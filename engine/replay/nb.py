@@ -18,6 +18,7 @@ from engine.fills.nb import model_bid_ask_nb
 from engine.policy.nb import (
     buyback_price_nb,
     decide_nb,
+    reads_roll_candidates_nb,
     rolls_after_nb,
     sale_price_nb,
     settlement_fee_nb,
@@ -120,8 +121,20 @@ def replay_chunk_nb(
     steps,
     eq_coin,
     call_mark,
+    extra_at,
+    extra_rows,
+    extra_exps,
+    extra_n,
 ):
-    """Replay instants ``i0 .. i1-1``, carrying the book (``book[0]``, :data:`book_dt`) along.
+    """Replay instants ``i0 .. i1-1``, carrying the book (``book[0]``, :data:`book_dt`) along;
+    return ``i1``, or the instant it stopped at to be given candidates.
+
+    Only decision instants are prepared. At any other instant where a take-profit fires and may
+    roll (:func:`engine.policy.nb.reads_roll_candidates_nb`) the kernel needs that instant's
+    candidates: given them (``extra_at`` is that instant, ``extra_rows``/``extra_exps``/
+    ``extra_n`` as one prepared row) it goes on; otherwise it returns the instant, having changed
+    nothing that replaying it again would not redo the same way, and the caller scores it with
+    the prepare kernel and calls again from there.
 
     At each instant, in order: (1) an open call whose expiry has come is settled at the expiry's
     settlement price (the spot when the day has none; either flagged stale when more than one
@@ -177,6 +190,11 @@ def replay_chunk_nb(
             mark, delta = model_quote_coin_nb(s, iv_index[i], b.strike,
                                               (b.expiry_ns - t) / NS_PER_YEAR, surface_args,
                                               basis_annual)  # fmt: skip
+        if r < 0 and reads_roll_candidates_nb(t, b.is_open == 1, b.premium_coin, mark,
+                                              b.expiry_ns, b.rolls_in_chain, policy):  # fmt: skip
+            if extra_at != i:
+                return i
+            rows, exps, n = extra_rows, extra_exps, extra_n
         action, rank, no_roll, share = decide_nb(
             t, is_decision[i], b.is_open == 1, b.premium_coin, mark, b.strike, b.expiry_ns,
             b.rolls_in_chain, rows, exps, n, policy,
@@ -227,6 +245,7 @@ def replay_chunk_nb(
         else:
             call_mark[i] = math.nan
             eq_coin[i] = b.coins
+    return i1
 
 
 @njit(cache=True, nogil=True)

@@ -14,7 +14,7 @@ import polars as pl
 from cache.timeutil import NS_PER_DAY, from_ns
 from engine.chains import replay_arrays
 from engine.config import CallSimulationConfig
-from engine.enums import Cand, book_dt, step_dt, trade_dt
+from engine.enums import N_CAND_FIELDS, Cand, book_dt, step_dt, trade_dt
 from engine.fills import SpreadModel
 from engine.instruments import format_instrument, option_names_expr
 from engine.instruments.contracts import OPTION_SPECS
@@ -22,7 +22,7 @@ from engine.market import RunMarket
 from engine.policy.actions import ACTIONS, CLOSE_REASONS, reason_texts
 from engine.policy.decide import policy_params
 from engine.policy.execution import fee_params
-from engine.prepare import CancelledError, PreparedData
+from engine.prepare import CancelledError, PreparedData, score_instants
 from engine.replay import nb
 from engine.results.schema import TRADES
 from engine.volsurface import surface_args
@@ -81,13 +81,18 @@ class Replayer:
         self.iv_index = np.ascontiguousarray(market.iv_index)
         self.book = np.zeros(1, book_dt)
         self.book[0]["coins"] = qty
-        self.trades = np.zeros(len(prepared.instant_index) + 1, trade_dt)
+        self.trades = np.zeros(m + 1, trade_dt)  # at most one sale per instant
         self.steps = np.zeros(int(market.is_decision.sum()), step_dt)
         self.eq_coin = np.full(m, np.nan)
         self.call_mark = np.full(m, np.nan)
         self.fees = fee_params(cfg.fees)
         self.policy = policy_params(cfg)
         self.chain_args = replay_arrays(market.chains)
+        self.extra_at = -1  # the instant scored on demand (a take-profit that may roll), if any
+        self.extra_rows = np.full((cfg.top_k, N_CAND_FIELDS), np.nan)
+        self.extra_exps = np.zeros(cfg.top_k, np.int64)
+        self.extra_n = 0
+        self.on_demand = 0  # instants scored on demand
 
     def run(
         self,
@@ -101,15 +106,7 @@ class Replayer:
             if cancel is not None and cancel():
                 raise CancelledError("stopped by user during replay")
             before = int(self.book[0]["n_steps"])
-            nb.replay_chunk_nb(
-                a, min(a + chunk, m), self.market.t_ns, self.spot, self.iv_index, self.prep_row,
-                self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
-                self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
-                self.market.settle_stale, self.contracts, self.policy, self.fees, self.ticks,
-                self.spread, *self.chain_args, surface_args(self.cfg.vol_surface),
-                self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
-                self.eq_coin, self.call_mark,
-            )  # fmt: skip
+            self._replay(a, min(a + chunk, m))
             if on_steps is not None:
                 on_steps(self.steps_frame(before), min(a + chunk, m), m)
         nb.close_at_end_nb(
@@ -117,6 +114,35 @@ class Replayer:
             self.contracts,
         )  # fmt: skip
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
+
+    def _replay(self, a: int, b: int) -> None:
+        """Replay instants ``[a, b)``, scoring on demand the instants the kernel stops at."""
+        while a < b:
+            a = nb.replay_chunk_nb(
+                a, b, self.market.t_ns, self.spot, self.iv_index, self.prep_row,
+                self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
+                self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
+                self.market.settle_stale, self.contracts, self.policy, self.fees, self.ticks,
+                self.spread, *self.chain_args, surface_args(self.cfg.vol_surface),
+                self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
+                self.eq_coin, self.call_mark, self.extra_at, self.extra_rows, self.extra_exps,
+                self.extra_n,
+            )  # fmt: skip
+            if a < b:
+                self._score_on_demand(a)
+
+    def _score_on_demand(self, i: int) -> None:
+        """Give the kernel instant ``i``'s candidates; the last instant closes the run and has
+        none (nothing is sold there, as at a decision it would not be)."""
+        self.extra_at = i
+        if i == len(self.market.t_ns) - 1:
+            self.extra_n = 0
+            self.extra_rows[:], self.extra_exps[:] = np.nan, 0
+            return
+        top_f, top_exp, n_cand = score_instants(self.market, self.cfg, np.array([i]))
+        self.extra_n = int(n_cand[0])
+        self.extra_rows[:], self.extra_exps[:] = top_f[0], top_exp[0]
+        self.on_demand += 1
 
     def chain_counts(self) -> dict[str, int]:
         """Real chains: instants a take-profit found no ask, and instants the open call was not

@@ -8,7 +8,7 @@ import math
 
 from numba import njit
 
-from engine.pricing.nb import black76_price_delta_nb
+from engine.pricing.nb import black76_price_delta_nb, call_delta_nb
 
 
 @njit(cache=True, nogil=True)
@@ -30,12 +30,47 @@ def surface_iv_nb(
     ATM IV (a DVOL-style index sits above it: the calibration's ratio).
     Reference: ``tests.reference.volsurface.surface_iv_ref``.
     """
+    atm, scale = surface_slice_nb(iv_index, t_years, atm_over_index, term_beta, min_term_t)
+    return slice_iv_nb(log_moneyness, atm, scale, skew, curvature, min_ratio, max_ratio)
+
+
+@njit(cache=True, nogil=True)
+def surface_slice_nb(iv_index, t_years, atm_over_index, term_beta, min_term_t):
+    """``(atm, scale)`` of the surface's slice at ``t_years``: its ATM IV and ``atm·√T``.
+
+    What :func:`surface_iv_nb` computes once per expiry; :func:`slice_iv_nb` then gives each
+    strike's IV with the very same arithmetic.
+    """
     term_t = max(t_years, min_term_t)
     atm = iv_index * atm_over_index * (term_t / (30.0 / 365.0)) ** term_beta
-    x = log_moneyness / (atm * math.sqrt(max(t_years, 1e-12)))
+    return atm, atm * math.sqrt(max(t_years, 1e-12))
+
+
+@njit(cache=True, nogil=True)
+def slice_iv_nb(log_moneyness, atm, scale, skew, curvature, min_ratio, max_ratio):
+    """IV (fraction) at ``log_moneyness`` on a slice ``(atm, scale)`` (:func:`surface_slice_nb`)."""
+    x = log_moneyness / scale
     ratio = 1.0 + skew * x + curvature * x * x
     ratio = min(max(ratio, min_ratio), max_ratio)
     return atm * ratio
+
+
+@njit(cache=True, nogil=True)
+def first_delta_at_most_nb(strikes, n, fwd, t, atm, scale, shape, delta_max):
+    """Index of the first of the sorted ``strikes[:n]`` whose call delta on the slice
+    ``(atm, scale)`` (``shape`` = skew, curvature, min_ratio, max_ratio) is ≤ ``delta_max``
+    (``n`` if none): a bisection, call delta falling as the strike rises. The left end of
+    :func:`delta_window_nb`, with deltas equal to its to the last bit."""
+    a, b = 0, n
+    while a < b:
+        mid = (a + b) // 2
+        k = strikes[mid]
+        iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+        if call_delta_nb(fwd, k, t, iv) <= delta_max:
+            b = mid
+        else:
+            a = mid + 1
+    return a
 
 
 @njit(cache=True, nogil=True)

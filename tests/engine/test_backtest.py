@@ -232,3 +232,24 @@ def test_first_spot_is_the_runs_first_instant(ds, window):
     """What the API checks a capital against before starting is what the run buys coins at."""
     cfg = CallSimulationConfig(**window)
     assert first_spot_usd(ds, cfg) == CoveredCallSimulator(ds, cfg).market.spot[0]
+
+
+def test_take_profit_rolls_score_their_instant_on_demand(ds):
+    """Only decisions are prepared; a take-profit between them that may roll scores its instant
+    then, with the same kernel (the reference loop scores every instant: trades must agree)."""
+    from engine.prepare import prepare
+    from engine.replay import Replayer
+
+    cfg = CallSimulationConfig(**WINDOWS[1])
+    sim = CoveredCallSimulator(ds, cfg)
+    market = sim.market
+    prepared = prepare(market, cfg)
+    assert np.array_equal(prepared.instant_index, np.flatnonzero(market.is_decision))
+    replayer = Replayer(market, prepared, cfg, sim.quantity())
+    out = replayer.run()
+    assert replayer.on_demand > 0  # rolls between decisions happened and were scored then
+    rolled = out.trades.filter(pl.col("roll_index") > 0)
+    off_decision = ~rolled["open_time"].dt.hour().is_in([0])
+    assert off_decision.any()
+    ref = backtest_ref(ds, cfg)["trades"]
+    assert [t["instrument_name"] for t in ref] == out.trades["instrument_name"].to_list()
