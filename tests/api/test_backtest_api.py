@@ -175,3 +175,33 @@ def test_status_lists_sources_and_openapi_docs(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/backtest/start", "/api/backtest/status", "/api/backtest/stop"} <= set(paths)
+
+
+def test_a_backtest_on_recorded_chains_through_the_api(data_dir, snapshots_dir):
+    """The dashboard's path on a chain source: listed with its chains, run on them, and the
+    summary says the options were the recorded chains and how many decisions were gaps."""
+    from cache.importers.chains import import_chains
+    from cache.store import Store
+
+    import_chains(Store(data_dir), "real", "snapshots", sorted(snapshots_dir.glob("BTC_*.parquet")))
+    with TestClient(create_app(Settings(data_dir=data_dir, agent_enabled=False))) as client:
+        (real,) = [s for s in client.get("/api/sources").json() if s["name"] == "real"]
+        assert real["chains"]["BTC"]["snapshots"] > 100 and "ETH" not in real["chains"]
+        body = BODY | {
+            "source": "real", "start": "2025-12-07T20:00:00Z", "end": "2025-12-11T22:00:00Z",
+            "decision_interval_hours": 1, "target_dte": 2.0, "min_dte": 0.3, "max_dte": 7.0,
+            "option_market": "chains",
+        }  # fmt: skip
+        assert client.post("/api/backtest/start", json=body).json()["started"] is True
+        status = wait_for(client, lambda s: not s["running"])
+        assert status["state"] == "finished", status.get("message")
+        data = client.get(f"/api/backtests/{status['run_id']}").json()["data"]
+        assert data["option_market"] == "chains" and data["chains"]["source"] == "real"
+        assert data["chains"]["gap_decisions"] >= 0 and data["recorded"] and data["modelled"]
+        entry = next(
+            e for e in client.get("/api/backtests").json() if e["run_id"] == status["run_id"]
+        )
+        assert entry["option_market"] == "chains"
+        refused = client.post("/api/backtest/start", json=body | {"source": "synthetic"})
+        assert refused.status_code == 400
+        assert "no recorded BTC option chains" in refused.json()["error"]
