@@ -21,6 +21,7 @@ from cache.warm import warm_synthetic
 from engine.config import CallSimulationConfig
 from engine.prepare import driver
 from engine.results.runs import execute_run
+from engine.simulator import CoveredCallSimulator
 from tests.reference.backtest import backtest_ref
 
 W1 = dict(underlying="BTC", start="2020-01-01", end="2024-01-01", timeframe="1h",
@@ -80,7 +81,35 @@ def main(argv: list[str] | None = None) -> None:
         + ", ".join(f"{n} thread{'s' if n > 1 else ''} {s:.3f} s" for n, s in threads.items())
         + f"; {threads[1] / threads[max(threads)]:.2f}x with {max(threads)}"
     )
+    _daily_year(ds)
     print(f"peak RSS {_peak_rss_mb():.0f} MB (whole process, compilation included)")
+
+
+DAILY = dict(underlying="BTC", start="2023-01-01", end="2024-01-01", timeframe="1h",
+             decision_interval_hours=24)  # fmt: skip
+
+
+def _daily_year(ds: DeribitDataSource, repeats: int = 5) -> None:
+    """A daily year in-process (no prepared cache, nothing written), median of ``repeats``:
+    tp_and_roll prepares the decisions only and scores a roll's instant on demand, so it should
+    cost about what hold_to_expiry does (target ≤ 1.5x)."""
+    seconds = {}
+    for style in ("hold_to_expiry", "tp_and_roll"):
+        cfg = CallSimulationConfig(**DAILY, exit_style=style)
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            result = CoveredCallSimulator(ds, cfg).simulate_policy()
+            runs.append(time.perf_counter() - t0)
+        seconds[style] = sorted(runs)[repeats // 2]
+        per = seconds[style] / result.timings["decisions"] * 1e3
+        print(
+            f"daily year {style:15s} {seconds[style] * 1e3:.0f} ms in-process "
+            f"({per:.2f} ms per decision, {result.timings['candidates_scored']:,} candidates "
+            f"prepared, {result.timings['instants_scored_on_demand']} instants scored on demand)"
+        )
+    ratio = seconds["tp_and_roll"] / seconds["hold_to_expiry"]
+    print(f"daily tp_and_roll / hold_to_expiry: {ratio:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":

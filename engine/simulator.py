@@ -136,6 +136,7 @@ class CoveredCallSimulator:
                 "prepare_cached": prepared.from_cache,
                 "prepare_cache_rebuilt": prepared.discarded is not None,
                 "candidates_scored": int(prepared.n_candidates.sum()),
+                "instants_scored_on_demand": replayer.on_demand,
                 "decisions": int(market.is_decision.sum()),
             },
             data={

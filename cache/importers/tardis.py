@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from isal import igzip
+from isal.igzip_lib import IsalError
 
 from cache.chain_snapshots import index_from_forwards
 from cache.schema import (
@@ -74,6 +75,10 @@ class TardisScan:
     spills: int = 0
 
 
+# what reading a damaged file raises: I/O errors, a truncated gzip stream, corrupt deflate data
+READ_ERRORS = (OSError, EOFError, IsalError)
+
+
 def open_text(path: Path) -> io.BufferedIOBase:
     """Open a CSV file for binary reading, decompressing ``.gz``.
 
@@ -103,7 +108,7 @@ def _scan_file(path: Path, prefixes: list[str], scan: TardisScan) -> None:
     with open_text(path) as fh:
         try:
             header = fh.readline().decode().strip().split(",")
-        except (OSError, UnicodeDecodeError, EOFError) as exc:
+        except (*READ_ERRORS, UnicodeDecodeError) as exc:
             raise DataValidationError(where, f"cannot be read as CSV text ({exc})") from exc
         missing = [c for c in TYPES if c not in header]
         if missing:
@@ -191,8 +196,10 @@ def _blocks(fh, where: str) -> Iterator[tuple[_Lines, int]]:
     while True:
         try:
             block = fh.read(BLOCK_BYTES)
-        except (OSError, EOFError) as exc:
-            raise DataValidationError(where, f"cannot be read ({exc})", row0) from exc
+        except READ_ERRORS as exc:
+            raise DataValidationError(
+                where, f"cannot be read after this row: a damaged or truncated file ({exc})", row0
+            ) from exc
         if not block:
             break
         skip = 0

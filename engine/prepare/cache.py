@@ -40,7 +40,7 @@ def save_entry(folder: Path, key: str, version: int, tables: dict[str, pl.DataFr
         files = {}
         for name, frame in tables.items():
             buffer = io.BytesIO()
-            frame.write_parquet(buffer, compression="zstd", statistics=True)
+            frame.write_parquet(buffer, compression="lz4", statistics=True)  # fast to write
             raw = buffer.getvalue()
             (tmp / f"{name}.parquet").write_bytes(raw)
             files[f"{name}.parquet"] = _fingerprint(raw)

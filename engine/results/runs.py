@@ -79,7 +79,7 @@ def write_run(result: SimulationResult, data_dir: Path) -> Path:
     tmp.mkdir(parents=True)
     try:
         for name in TABLES:
-            write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet")
+            write_parquet_atomic(getattr(result, name), tmp / f"{name}.parquet", compression="lz4")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         replace_dir(tmp, final)
     except BaseException:

@@ -1,5 +1,6 @@
 """Importing option chains: Tardis sampling, recorded snapshots, all-or-nothing, idempotence."""
 
+import gzip
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,6 +167,20 @@ def test_bad_rows_are_named_with_file_row_and_rule(tmp_path):
     not_tardis.write_text("time,open\n1,2\n")
     with pytest.raises(DataValidationError, match="not a Tardis options_chain file"):
         import_chains(store, "tc", "tardis", [not_tardis])
+    assert not store.has_source("tc")
+
+
+def test_a_damaged_gzip_file_is_named_not_a_traceback(tmp_path):
+    store = Store(tmp_path / "data")
+    good = small_tardis(tmp_path / "good.csv").read_bytes() * 3000  # a few blocks' worth
+    packed = gzip.compress(good)
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(packed[:200] + bytes(range(256)) * 40 + packed[200 + 256 * 40 :])
+    for damaged in (truncated, corrupt):
+        with pytest.raises(DataValidationError, match=rf"{damaged}.*cannot be read"):
+            import_chains(store, "tc", "tardis", [damaged])
     assert not store.has_source("tc")
 
 
