@@ -17,6 +17,7 @@ from engine.chains import data_fingerprint, resolve_option_market
 from engine.config import CallSimulationConfig
 from engine.market import load_run_market
 from engine.simulator import CoveredCallSimulator
+from tests.cache.chain_files import tardis_from_snapshots, write_tardis
 from tests.conftest import SNAPSHOTS_DIR, require_dir
 
 T0 = datetime(2025, 12, 8, tzinfo=UTC)
@@ -151,6 +152,20 @@ def real_source(tmp_path_factory) -> DeribitDataSource:
     return DeribitDataSource(data_dir, "real")
 
 
+@pytest.fixture(scope="module")
+def tardis_source(tmp_path_factory) -> DeribitDataSource:
+    """The same snapshots converted to Tardis ``options_chain`` CSV in the test and imported as
+    Tardis files (sampled every 5 minutes), as a user with Tardis data would."""
+    snapshots = require_dir(SNAPSHOTS_DIR)
+    work = tmp_path_factory.mktemp("tardis-chains")
+    files = [
+        write_tardis(tardis_from_snapshots(pl.read_parquet(path)), work / f"{path.stem}.csv.gz")
+        for path in sorted(snapshots.glob("*.parquet"))
+    ]
+    import_chains(Store(work / "data"), "tardis", "tardis", files, every="5m")
+    return DeribitDataSource(work / "data", "tardis")
+
+
 def _used_snapshot(ds, underlying: str, at: datetime, max_age: timedelta) -> pl.DataFrame:
     snap = ds.get_chain_at(underlying, at, max_age)
     assert snap.height, f"no snapshot within {max_age} of {at}"
@@ -165,13 +180,15 @@ AUDITED = [
 ]
 
 
+@pytest.mark.parametrize("imported", ["real_source", "tardis_source"])
 @pytest.mark.parametrize(("underlying", "style", "tp", "max_age"), AUDITED)
 def test_every_real_chain_trade_is_at_the_recorded_bid_and_ask(
-    real_source, underlying, style, tp, max_age
+    request, imported, underlying, style, tp, max_age
 ):
+    real_source = request.getfixturevalue(imported)  # imported as snapshots, or as Tardis CSV
     cfg = CallSimulationConfig(
         underlying=underlying, start="2025-12-07T20:00:00Z", end="2025-12-11T22:00:00Z",
-        source="real", decision_interval_hours=1, exit_style=style, target_dte=2.0,
+        source=real_source.source, decision_interval_hours=1, exit_style=style, target_dte=2.0,
         min_dte=0.3, max_dte=7.0, min_score_to_trade=3.0, tp_threshold_pct=tp,
         chain_max_age_minutes=max_age, option_market="chains",
     )  # fmt: skip
