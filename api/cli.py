@@ -1,8 +1,8 @@
 """The ``thetadesk`` command line: one entry point, one subcommand per task.
 
-Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input,
-and a data directory that refuses a read or a write, end with ``error: <what is wrong>`` on stderr
-and exit code 2, never a traceback.
+Every subcommand but ``warm-engine`` takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or
+``./data``). Bad input, and a data directory that refuses a read or a write, end with
+``error: <what is wrong>`` on stderr and exit code 2, never a traceback.
 """
 
 import argparse
@@ -105,6 +105,23 @@ def _warm(args: argparse.Namespace) -> int:
             testnet=args.testnet,
         )
     _print_coverage(store)
+    return 0
+
+
+def _warm_engine(args: argparse.Namespace) -> int:
+    import time
+
+    from cache.kernel_cache import use_kernel_cache_dir
+    from engine.warmup import warm_kernels
+
+    print(
+        f"thetadesk: compiling the engine into {use_kernel_cache_dir()} (once after install or "
+        "an update; later runs load it)",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    warm_kernels(progress=lambda line: print(f"  {line}", flush=True))
+    print(f"thetadesk: engine ready in {time.perf_counter() - t0:.1f} s", flush=True)
     return 0
 
 
@@ -373,10 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thetadesk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, func, data_dir: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-        p.set_defaults(func=func)
+        if data_dir:
+            p.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+        p.set_defaults(func=func, data_dir=None)
         return p
 
     serve = add("serve", "run the dashboard and API (warms the synthetic market if absent)", _serve)
@@ -393,6 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--timeframe", choices=["1h", "1d"], default="1h", help="base resolution")
     warm.add_argument("--testnet", action="store_true", help="use test.deribit.com")
     warm.add_argument("--status", action="store_true", help="only list what the cache holds")
+
+    add(
+        "warm-engine",
+        "compile every numba kernel into the user cache dir ($NUMBA_CACHE_DIR, default "
+        "~/.cache/thetadesk/numba), so the first backtest runs as fast as the next",
+        _warm_engine,
+        data_dir=False,
+    )
 
     imp = add("import", "register CSV/Parquet candle (and IV) files as a named source", _import)
     imp.add_argument("--name", required=True, help="source name (a-z 0-9 _ -)")
