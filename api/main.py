@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.state.engine_warmup = WARMUP
         WARMUP.start()  # compile (or load) the kernels now, not on the first click; once a process
         app.state.backtest_manager = BacktestManager(settings.data_dir, warmup=WARMUP)
         app.state.agent, app.state.agent_error = None, None

@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from engine.config import CallSimulationConfig
 from engine.manager import WARMUP_MESSAGE, BacktestManager
 from engine.warmup import EngineWarmup, kernels, warm_kernels
 from tests.conftest import ROOT
+from tests.fakes.warmup import HeldWarmup
 
 CFG = CallSimulationConfig(
     underlying="BTC", start="2022-01-01", end="2022-03-01", exit_style="tp_and_roll"
@@ -75,17 +75,6 @@ def test_the_warm_up_keeps_every_kernel_in_the_configured_cache_dir_not_the_pack
     assert called and all(list(Path(k.stats.cache_path).glob("*.nbi")) for k in called)
     written = [p for package in ("engine", "cache") for p in ROOT.glob(f"{package}/**/*.nb[ic]")]
     assert [p for p in written if p.stat().st_mtime >= t0] == []
-
-
-class HeldWarmup:
-    """A stand-in for :func:`warm_kernels` that holds stage 1 until released."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    def __call__(self, progress, backtests_ready) -> None:
-        self.release.wait(60)
-        backtests_ready()
 
 
 @pytest.fixture
