@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.status_latency
 	$(BIN)/python -m bench.agent_cycle
 	$(BIN)/python -m bench.import_chains
+	$(BIN)/python -m bench.startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules
