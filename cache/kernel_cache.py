@@ -3,8 +3,10 @@
 numba writes a ``cache=True`` kernel next to its source (``__pycache__``) unless
 ``NUMBA_CACHE_DIR`` names another place. An installed package may be read-only and shared by
 several users, so thetadesk points numba at ``$XDG_CACHE_HOME/thetadesk/numba`` (by default
-``~/.cache/thetadesk/numba``), or at ``<tmp>/thetadesk-numba-<uid>`` when that cannot be written.
-A ``NUMBA_CACHE_DIR`` set by the user wins.
+``~/.cache/thetadesk/numba``). When that cannot be written it uses ``<tmp>/thetadesk-numba-<uid>``,
+but only a real directory the user owns that nobody else can write: numba runs the code it finds
+there, so a directory another user planted (or a symlink) is refused for a fresh private one. A
+``NUMBA_CACHE_DIR`` set by the user wins.
 
 numba reads the setting when a kernel is *defined*, so :func:`use_kernel_cache_dir` must run
 before any ``nb.py`` module is imported: the ``cache`` and ``engine`` packages call it first
@@ -13,6 +15,7 @@ checkouts never share compiled code.
 """
 
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +38,20 @@ def _writable(path: Path) -> bool:
     return True
 
 
+def _private_temp_dir() -> Path:
+    """``<tmp>/thetadesk-numba-<uid>`` if it is the user's own, else a new private directory."""
+    path = Path(tempfile.gettempdir()) / f"thetadesk-numba-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = path.lstat()
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="thetadesk-numba-"))
+    owned = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+    if owned and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return path
+    return Path(tempfile.mkdtemp(prefix="thetadesk-numba-"))
+
+
 def use_kernel_cache_dir() -> Path:
     """Point numba's cache at ``NUMBA_CACHE_DIR``, else the user cache dir; return the directory.
 
@@ -44,7 +61,7 @@ def use_kernel_cache_dir() -> Path:
     if not os.environ.get(ENV):
         path = default_kernel_cache_dir()
         if not _writable(path):  # e.g. a service user without a home: never the package dir
-            path = Path(tempfile.gettempdir()) / f"thetadesk-numba-{os.getuid()}"
+            path = _private_temp_dir()
         os.environ[ENV] = str(path)
     config = sys.modules.get("numba.core.config")
     if config is not None:

@@ -68,3 +68,26 @@ def test_an_unwritable_user_cache_dir_falls_back_to_a_temp_dir_not_the_package(t
     assert where["config"] == str(tmp_path / f"thetadesk-numba-{os.getuid()}")
     assert Path(where["stats"]).is_relative_to(tmp_path / f"thetadesk-numba-{os.getuid()}")
     assert _package_cache_files(t0) == []
+
+
+def test_a_temp_fallback_someone_else_could_write_is_not_used(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("a file where the cache directory should be")
+    shared = tmp_path / f"thetadesk-numba-{os.getuid()}"
+    shared.mkdir()
+    shared.chmod(0o777)  # planted by another user: anyone could put compiled code in it
+    where = _compile_one({"XDG_CACHE_HOME": str(blocked), "TMPDIR": str(tmp_path)})
+    assert Path(where["config"]).parent == tmp_path
+    assert Path(where["config"]).name.startswith("thetadesk-numba-")
+    assert Path(where["config"]) != shared and list(shared.iterdir()) == []
+    assert Path(where["config"]).stat().st_mode & 0o777 == 0o700
+
+
+def test_a_symlinked_temp_fallback_is_not_followed(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("a file where the cache directory should be")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / f"thetadesk-numba-{os.getuid()}").symlink_to(elsewhere)
+    where = _compile_one({"XDG_CACHE_HOME": str(blocked), "TMPDIR": str(tmp_path)})
+    assert not Path(where["config"]).is_symlink() and list(elsewhere.iterdir()) == []
