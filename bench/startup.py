@@ -15,15 +15,17 @@ is cleared before each click, so every click prepares.
    says the engine is ready, as a person does after the page loads, first and second click.
    Target: first ≤ 2× second with the warm-up done.
 3. *Process*: ``thetadesk backtest`` of the same year, ``--json``, with warm caches (numba, .pyc,
-   prepared results), ``--repeat`` times; min and median wall time, with ``--data-dir`` and with
-   the data dir from the settings (``THETADESK_DATA_DIR``: the settings module is read). Where the
-   time goes: interpreter start, the backtest's imports, and the rest (kernel loading, the run,
-   its outputs). Target: ≤ 1.0 s.
+   prepared results), ``--repeat`` times; min and median wall time (and CPU time, which waiting
+   for a core on a shared machine does not inflate), with ``--data-dir`` and with the data dir
+   from the settings (``THETADESK_DATA_DIR``: the settings module is read). Where the CPU time
+   goes: interpreter start, the backtest's imports, and the rest (kernel loading, the run, its
+   outputs). Target: ≤ 1.0 s wall.
 """
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,18 +88,30 @@ def wait_for_engine(server: LiveServer) -> float:
     return time.perf_counter() - t0
 
 
-def wall_times(command: list[str], env: dict[str, str], repeat: int) -> list[float]:
-    """Wall seconds of ``repeat`` runs of ``command`` (after one untimed run that warms caches)."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_times(command: list, env: dict[str, str], repeat: int) -> list[tuple[float, float]]:
+    """``(wall, cpu)`` seconds of ``repeat`` runs of ``command``, after one untimed run.
+
+    CPU is user + system time: on a shared machine the wall time also counts waiting for a core.
+    """
     out = []
     for _ in range(repeat + 1):
-        t0 = time.perf_counter()
+        cpu0, t0 = _children_cpu_s(), time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True)
-        out.append(time.perf_counter() - t0)
+        out.append((time.perf_counter() - t0, _children_cpu_s() - cpu0))
     return out[1:]
 
 
-def describe(times: list[float]) -> str:
-    return f"min {min(times):.2f} s, median {statistics.median(times):.2f} s"
+def describe(times: list[tuple[float, float]]) -> str:
+    wall, cpu = zip(*times, strict=True)
+    return (
+        f"wall min {min(wall):.2f} s, median {statistics.median(wall):.2f} s "
+        f"(CPU median {statistics.median(cpu):.2f} s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,11 +141,13 @@ def main(argv: list[str] | None = None) -> None:
             second, _ = click(server, data_dir)
 
         env = _env(numba_dir)
-        with_dir = wall_times([BIN / "thetadesk", *ARGS, "--data-dir", data_dir], env, args.repeat)
+        with_dir = process_times(
+            [BIN / "thetadesk", *ARGS, "--data-dir", data_dir], env, args.repeat
+        )
         settings_env = _env(numba_dir, THETADESK_DATA_DIR=str(data_dir))
-        from_settings = wall_times([BIN / "thetadesk", *ARGS], settings_env, args.repeat)
-        interpreter = wall_times([sys.executable, "-c", "pass"], env, args.repeat)
-        imports = wall_times([sys.executable, "-c", BACKTEST_IMPORTS], env, args.repeat)
+        from_settings = process_times([BIN / "thetadesk", *ARGS], settings_env, args.repeat)
+        interpreter = process_times([sys.executable, "-c", "pass"], env, args.repeat)
+        imports = process_times([sys.executable, "-c", BACKTEST_IMPORTS], env, args.repeat)
         done = subprocess.run(
             [BIN / "thetadesk", *ARGS, "--data-dir", data_dir],
             env=env,
@@ -165,16 +181,19 @@ def main(argv: list[str] | None = None) -> None:
         f"   with --data-dir {describe(with_dir)}; data dir from the settings "
         f"{describe(from_settings)} (target <= {TARGET_PROCESS_S:.1f} s)"
     )
-    interp_s, imports_s, whole_s = map(statistics.median, (interpreter, imports, with_dir))
-    print(
-        f"   where the time goes (medians): interpreter start {interp_s:.2f} s, "
-        f"the backtest's imports {imports_s - interp_s:.2f} s, the rest "
-        f"{whole_s - imports_s:.2f} s (kernel loading, the run: load "
-        f"{timings['load_s']:.2f} s, prepare {timings['prepare_s']:.2f} s cached, replay "
-        f"{timings['replay_s']:.2f} s with its kernels' loading; writing the outputs)"
+    interp_s, imports_s, whole_s = (
+        statistics.median(cpu for _, cpu in times) for times in (interpreter, imports, with_dir)
     )
-    verdict = "meets" if whole_s <= TARGET_PROCESS_S else "MISSES"
-    print(f"   median process {whole_s:.2f} s {verdict} the {TARGET_PROCESS_S:.1f} s target")
+    print(
+        f"   where the CPU time goes (medians): interpreter start {interp_s:.2f} s, the "
+        f"backtest's imports {imports_s - interp_s:.2f} s, the rest {whole_s - imports_s:.2f} s "
+        f"(numba's registries and kernel loading, the run - its own timings: load "
+        f"{timings['load_s']:.2f} s, prepare {timings['prepare_s']:.2f} s cached, replay "
+        f"{timings['replay_s']:.2f} s with its kernels' loading - and writing the outputs)"
+    )
+    wall = statistics.median(wall for wall, _ in with_dir)
+    verdict = "meets" if wall <= TARGET_PROCESS_S else "MISSES"
+    print(f"   median process wall time {wall:.2f} s {verdict} the {TARGET_PROCESS_S:.1f} s target")
 
 
 if __name__ == "__main__":
