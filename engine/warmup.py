@@ -1,19 +1,18 @@
 """Warm the engine: compile every numba kernel, or load it from numba's cache, before it is needed.
 
-A kernel compiles on its first call for each type signature (12-20 s for the whole engine on two
+A kernel compiles on its first call for each type signature (25-40 s for the whole engine on two
 cores); once in numba's cache (:mod:`cache.kernel_cache`) a later process loads it in well under
 a second. :func:`warm_kernels` makes every kernel ready the way real runs call it:
 
-1. *backtests*: a short backtest of each exit style on a few weeks of the embedded synthetic
+1. *backtests*: a one-week backtest of each exit style on two weeks of the embedded synthetic
    market, generated into a temporary directory, goes through exactly the code a real run goes
    through, so every signature a backtest uses is compiled (the signature depends on the types
    of the arrays, not on the window, the timeframe or the coin);
-2. *the rest*: the live agent's loop over a few days of that market, then each kernel no run
-   calls (the pricing API, batch scoring, the spread fit) once through its Python API.
+2. *the rest*: a day of the live agent's loop and each fill and fee call of its brokers, then
+   each kernel no run calls (the pricing API, batch scoring, the spread fit) through its API.
 
 :class:`EngineWarmup` runs that on a daemon thread, once per process (the server starts it with
-the app); the backtest manager waits for stage 1 and says so in the run's status.
-"""
+the app); the backtest manager waits for stage 1 and says so in the run's status."""
 
 import importlib
 import logging
