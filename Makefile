@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the numba kernels compiled into the user cache dir (`thetadesk warm-engine`), so the first
+# backtest after install runs as fast as the next; done again when a Python source changes
+KERNELS_STAMP := $(VENV)/.kernels
 # the dashboard's chart library (uPlot) comes from the npm registry, pinned by web/package-lock.json;
 # npm writes this file on every install, so it doubles as the stamp
 WEB_STAMP := web/node_modules/.package-lock.json
@@ -23,7 +26,11 @@ $(WEB_STAMP): web/package-lock.json
 		echo "warning: npm not found: the dashboard runs without charts (install Node.js and npm)"; \
 	fi
 
-install: $(STAMP) $(WEB_STAMP)
+$(KERNELS_STAMP): $(STAMP) $(shell find engine cache -name '*.py')
+	$(BIN)/thetadesk warm-engine
+	touch $(KERNELS_STAMP)
+
+install: $(STAMP) $(WEB_STAMP) $(KERNELS_STAMP)
 
 run: install
 	$(BIN)/thetadesk serve
@@ -42,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.agent_cycle
 	$(BIN)/python -m bench.import_chains
 	$(BIN)/python -m bench.chain_backtest
+	$(BIN)/python -m bench.startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules

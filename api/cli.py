@@ -1,8 +1,11 @@
 """The ``thetadesk`` command line: one entry point, one subcommand per task.
 
-Every subcommand takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or ``./data``). Bad input,
-and a data directory that refuses a read or a write, end with ``error: <what is wrong>`` on stderr
-and exit code 2, never a traceback.
+Every subcommand but ``warm-engine`` takes ``--data-dir`` (default ``$THETADESK_DATA_DIR`` or
+``./data``). Bad input, and a data directory that refuses a read or a write, end with
+``error: <what is wrong>`` on stderr and exit code 2, never a traceback.
+
+A subcommand imports what it needs when it runs, so a backtest never loads the web stack
+(FastAPI, uvicorn, Jinja) or the HTTP client, and ``--help`` loads neither them nor the engine.
 """
 
 import argparse
@@ -10,15 +13,15 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from tqdm import tqdm
-
-from api.settings import Settings
-from cache.datasource import DataNotCoveredError
-from cache.deribit.errors import DeribitError
-from cache.store import SourceNotFoundError, Store
 from cache.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from cache.store import Store
 
 EXIT_USAGE = 2
 EXIT_DAMAGED = 1  # cache --verify/--repair: damaged files remain
@@ -28,11 +31,24 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback."""
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+def _settings(args: argparse.Namespace, **extra: object) -> "Settings":
+    from api.settings import Settings
+
     overrides = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
     return Settings(**overrides)
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    """``--data-dir``, else the settings' (``THETADESK_DATA_DIR``, ``.env``, ``./data``)."""
+    return args.data_dir if args.data_dir is not None else _settings(args).data_dir
+
+
+def _store(args: argparse.Namespace) -> "Store":
+    from cache.store import Store
+
+    return Store(_data_dir(args))
 
 
 def _date(name: str):
@@ -46,14 +62,16 @@ def _date(name: str):
 
 
 def _say(message: str) -> None:
+    from tqdm import tqdm  # writes around any progress bar on screen
+
     tqdm.write(message)
 
 
-def ensure_default_data(store: Store) -> None:
+def ensure_default_data(store: "Store") -> None:
     """Warm the embedded synthetic market when the cache has no synthetic source yet."""
-    from cache.warm import warm_synthetic
-
     if not store.has_source("synthetic"):
+        from cache.warm import warm_synthetic
+
         _say("thetadesk: first run - generating the embedded SYNTHETIC market (a few seconds)")
         warm_synthetic(store, progress=_say)
 
@@ -63,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.main import create_app
     from api.security import allowed_host_names, is_loopback, require_token_beyond_loopback
+    from cache.store import Store
 
     settings = _settings(args, host=args.host, port=args.port)
     require_token_beyond_loopback(settings)
@@ -80,10 +99,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _warm(args: argparse.Namespace) -> int:
-    store = Store(_settings(args).data_dir)
+    store = _store(args)
     if args.status:
         return _cache(args)
     if args.source == "synthetic":
+        from tqdm import tqdm
+
         from cache.synthetic import DEFAULT_END, ORIGIN
         from cache.warm import warm_synthetic
 
@@ -108,10 +129,27 @@ def _warm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_engine(args: argparse.Namespace) -> int:
+    import time
+
+    from cache.kernel_cache import use_kernel_cache_dir
+    from engine.warmup import warm_kernels
+
+    print(
+        f"thetadesk: compiling the engine into {use_kernel_cache_dir()} (once after install or "
+        "an update; later runs load it)",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    warm_kernels(progress=lambda line: print(f"  {line}", flush=True))
+    print(f"thetadesk: engine ready in {time.perf_counter() - t0:.1f} s", flush=True)
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     from cache.importer import import_source
 
-    store = Store(_settings(args).data_dir)
+    store = _store(args)
     meta = import_source(store, args.name, args.underlying, args.candles, args.iv)
     _say(f"imported source {meta.name!r}")
     _print_coverage(store, only=meta.name)
@@ -124,7 +162,7 @@ def _import_chains(args: argparse.Namespace) -> int:
     coins, files = _split_coins(args.underlying or [], args.files)
     if not files:
         raise CliError("import-chains: name at least one FILE")
-    store = Store(_settings(args).data_dir)
+    store = _store(args)
     report = import_chains(
         store,
         args.name,
@@ -170,6 +208,7 @@ STRATEGY_OPTIONS = {
 def _backtest(args: argparse.Namespace) -> int:
     import json
 
+    from cache.store import Store
     from engine.config import CallSimulationConfig
     from engine.results.runs import execute_run, format_summary
 
@@ -185,14 +224,16 @@ def _backtest(args: argparse.Namespace) -> int:
     run_options = (*STRATEGY_OPTIONS, "option_market", "chain_max_age_minutes")
     fields |= {k: getattr(args, k) for k in run_options if getattr(args, k) is not None}
     cfg = CallSimulationConfig(**fields)
-    data_dir = _settings(args).data_dir
+    data_dir = _data_dir(args)
     if cfg.source == "synthetic":
         ensure_default_data(Store(data_dir))
-    bars: dict[str, tqdm] = {}
+    bars: dict = {}
 
     def progress(phase: str, done: int, total: int) -> None:
         if args.json:
             return
+        from tqdm import tqdm
+
         bar = bars.get(phase) or bars.setdefault(phase, tqdm(total=total, desc=phase, unit="t"))
         bar.update(done - bar.n)
 
@@ -214,6 +255,9 @@ def _backtest(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     import json
 
+    from tqdm import tqdm
+
+    from cache.store import Store
     from engine.agent.headless import run_headless
     from engine.config import CallSimulationConfig, load_strategy
 
@@ -237,7 +281,7 @@ def _agent(args: argparse.Namespace) -> int:
             raise CliError(f"--{name} is required (or a --strategy file that holds it)")
     fields.setdefault("source", "synthetic")
     cfg = CallSimulationConfig(**fields)
-    data_dir = _settings(args).data_dir
+    data_dir = _data_dir(args)
     if cfg.source == "synthetic":
         ensure_default_data(Store(data_dir))
     with tqdm(desc="agent replay", unit="cycle", disable=args.json or None) as bar:
@@ -266,6 +310,7 @@ def _agent(args: argparse.Namespace) -> int:
 
 def _chains(arg: str, data_dir: Path) -> dict:
     """The snapshot frames one ``--chains`` argument names: a Parquet file or a cached source."""
+    from cache.store import Store
     from engine.calibration.chains import read_chain_file, read_chain_source
 
     path = Path(arg)
@@ -285,7 +330,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from engine.calibration import calibrate, write_calibration
     from engine.calibration.report import format_report
 
-    data_dir = _settings(args).data_dir
+    data_dir = _data_dir(args)
     if args.out is not None and args.out.is_dir():
         raise CliError(f"--out {args.out}: is a directory; name the JSON file to write")
     chains: dict = {}
@@ -312,7 +357,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    store = Store(_settings(args).data_dir)
+    store = _store(args)
     if not (getattr(args, "verify", False) or getattr(args, "repair", False)):
         _print_coverage(store)
         return 0
@@ -339,7 +384,7 @@ def _cache(args: argparse.Namespace) -> int:
     return EXIT_DAMAGED if left else 0
 
 
-def _print_coverage(store: Store, only: str | None = None) -> None:
+def _print_coverage(store: "Store", only: str | None = None) -> None:
     sources = [m for m in store.list_sources() if only in (None, m.name)]
     if not sources:
         print(f"no data sources in {store.data_dir}")
@@ -374,10 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thetadesk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, func, data_dir: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-        p.set_defaults(func=func)
+        if data_dir:
+            p.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+        p.set_defaults(func=func, data_dir=None)
         return p
 
     serve = add("serve", "run the dashboard and API (warms the synthetic market if absent)", _serve)
@@ -394,6 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--timeframe", choices=["1h", "1d"], default="1h", help="base resolution")
     warm.add_argument("--testnet", action="store_true", help="use test.deribit.com")
     warm.add_argument("--status", action="store_true", help="only list what the cache holds")
+
+    add(
+        "warm-engine",
+        "compile every numba kernel into the user cache dir ($NUMBA_CACHE_DIR, default "
+        "~/.cache/thetadesk/numba), so the first backtest runs as fast as the next",
+        _warm_engine,
+        data_dir=False,
+    )
 
     imp = add("import", "register CSV/Parquet candle (and IV) files as a named source", _import)
     imp.add_argument("--name", required=True, help="source name (a-z 0-9 _ -)")
@@ -494,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe_validation_error(exc: ValidationError) -> str:
+def _describe_validation_error(exc: "ValidationError") -> str:
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
@@ -503,23 +557,33 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _input_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean bad input; ``main`` asks for them only when something failed."""
+    from cache.deribit.errors import DeribitError
+    from cache.store import SourceNotFoundError
+
+    return CliError, ValueError, SourceNotFoundError, DeribitError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ValueError, SourceNotFoundError, DataNotCoveredError, DeribitError) as exc:
-        if isinstance(exc, ValidationError):
-            exc = _describe_validation_error(exc)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except OSError as exc:  # a read-only or full data directory, a file that vanished, ...
         where = f": {exc.filename}" if exc.filename else ""
         print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except _input_errors() as exc:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            exc = _describe_validation_error(exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

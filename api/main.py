@@ -17,6 +17,7 @@ from api.security import SecurityMiddleware
 from api.settings import Settings, get_settings
 from engine import __version__
 from engine.manager import BacktestManager
+from engine.warmup import WARMUP
 
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -41,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app.state.backtest_manager = BacktestManager(settings.data_dir)
+        app.state.engine_warmup = WARMUP
+        WARMUP.start()  # compile (or load) the kernels now, not on the first click; once a process
+        app.state.backtest_manager = BacktestManager(settings.data_dir, warmup=WARMUP)
         app.state.agent, app.state.agent_error = None, None
         if settings.agent_enabled:
             try:

@@ -177,6 +177,10 @@ class StatusResponse(BaseModel):
     sources: list[SourceOut]
     backtest_running: bool
     backtest_state: str
+    engine: Literal["warming", "ready"] = Field(
+        description="warming: the kernels a backtest runs are still being compiled (first run "
+        "after install); a backtest started meanwhile waits in phase engine"
+    )
     agent: AgentStatus
 
 

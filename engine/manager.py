@@ -9,6 +9,10 @@ once its steps have all been published (a paced run stopped early leaves nothing
 While a paced run is published, :meth:`BacktestManager.published_run` lends its result and the time
 of the step shown last, so a reader can draw the curves as far as the page has walked. The status
 is a :class:`BacktestStatus`, the very model the API returns.
+
+While the engine's warm-up (:mod:`engine.warmup`) is still compiling the kernels a backtest runs,
+a started run waits for it in phase ``engine`` and its message says why, instead of sitting
+silently in a first kernel call that compiles.
 """
 
 import threading
@@ -34,11 +38,14 @@ from engine.prepare import CancelledError
 from engine.results.runs import check_can_write, write_run
 from engine.results.schema import STEPS, row_model
 from engine.simulator import CoveredCallSimulator, SimulationResult, finite_or_none
+from engine.warmup import WARMUP, EngineWarmup
 
 RECENT_STEPS = 100
 PREPARE_SHARE = 0.6  # share of the progress bar given to preparation (replay is much faster)
 COMPUTE_SHARE_PACED = 0.2  # with a pace, computing takes this share and publishing the rest
 METRICS_EVERY_S = 0.25  # partial metrics refresh while publishing at a pace
+WARMUP_POLL_S = 0.1  # how often a run waiting for the warm-up checks the stop flag
+WARMUP_MESSAGE = "preparing the engine, first run after install"
 
 UtcTime = Annotated[datetime, AfterValidator(lambda t: as_utc(t, "status time"))]
 StepOut = row_model("StepOut", STEPS, "One decision of a run: a row of ``steps.parquet``.")
@@ -56,7 +63,11 @@ class BacktestStatus(BaseModel):
     progress_pct: float = Field(
         0.0, description="0..1 over preparation and replay, never decreasing"
     )
-    phase: str | None = Field(None, description="loading, prepare, replay or publishing")
+    phase: str | None = Field(
+        None,
+        description="engine (waiting for the kernels to compile), loading, prepare, replay or "
+        "publishing",
+    )
     current_time: UtcTime | None = Field(None, description="time of the step published last")
     decisions_processed: int = 0
     total_decisions: int = 0
@@ -79,9 +90,15 @@ class BacktestStatus(BaseModel):
 class BacktestManager:
     """Start, stop and watch one backtest at a time."""
 
-    def __init__(self, data_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: Callable[[], datetime] | None = None,
+        warmup: EngineWarmup = WARMUP,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._warmup = warmup
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,11 +127,13 @@ class BacktestManager:
                 return False
             self._stop.clear()
             self._steps.clear()
+            warming = self._warmup.warming_backtests
             self._status = BacktestStatus(
                 state="running",
                 running=True,
                 started_at=self._clock(),
-                phase="loading",
+                phase="engine" if warming else "loading",
+                message=WARMUP_MESSAGE if warming else None,
                 exit_style=cfg.exit_style,
                 underlying=cfg.underlying,
                 start_date=cfg.start,
@@ -186,8 +205,18 @@ class BacktestManager:
             shown = {"current_time": rows[-1].time} if rows else {}
             self._set(decisions_processed=processed, **shown)
 
+    def _wait_for_engine(self) -> None:
+        """Wait (stoppable) until the warm-up has compiled what a backtest runs."""
+        if not self._warmup.wait_for_backtests(0):
+            self._update(phase="engine", message=WARMUP_MESSAGE)
+            while not self._warmup.wait_for_backtests(WARMUP_POLL_S):
+                if self._stop.is_set():
+                    raise CancelledError("stopped by user while the engine was being prepared")
+        self._update(phase="loading", message=None)
+
     def _work(self, cfg: CallSimulationConfig, pace: int | None) -> None:
         try:
+            self._wait_for_engine()
             ds = DeribitDataSource(self.data_dir, cfg.source)
             sim = CoveredCallSimulator(ds, cfg, cache_dir=self.data_dir / "prepared")
             total = int(sim.market.is_decision.sum())

@@ -67,6 +67,7 @@ def get_status(request: Request) -> StatusResponse:
         sources=list_sources(request),
         backtest_running=backtest.running,
         backtest_state=backtest.state,
+        engine="warming" if request.app.state.engine_warmup.warming_backtests else "ready",
         agent=agent_status(request),
     )
 

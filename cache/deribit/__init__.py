@@ -6,45 +6,42 @@ Example::
     with DeribitClient() as client:
         for chunk in client.iter_chart_windows("BTC-PERPETUAL", start_ms, end_ms, 60):
             ...
+
+The names below are imported on first use, so a reader of :mod:`cache.deribit.naming` or
+:mod:`cache.deribit.errors` (a backtest, the command line) does not load the HTTP stack.
 """
 
-from cache.deribit.client import DeribitClient
-from cache.deribit.errors import (
-    AuthError,
-    DeribitError,
-    InvalidParamsError,
-    MalformedResponseError,
-    MethodNotFoundError,
-    RateLimitError,
-    ResponseFormatError,
-    RetryableError,
-)
-from cache.deribit.frames import (
-    candles_from_chart,
-    chain_from_book_summary,
-    iv_from_dvol,
-    settlements_from_delivery_prices,
-)
-from cache.deribit.paging import chart_resolution, dvol_resolution
-from cache.deribit.rpc import MAINNET_URL, TESTNET_URL, RpcClient
+import importlib
 
-__all__ = [
-    "MAINNET_URL",
-    "TESTNET_URL",
-    "AuthError",
-    "DeribitClient",
-    "DeribitError",
-    "InvalidParamsError",
-    "MalformedResponseError",
-    "MethodNotFoundError",
-    "RateLimitError",
-    "ResponseFormatError",
-    "RetryableError",
-    "RpcClient",
-    "candles_from_chart",
-    "chain_from_book_summary",
-    "chart_resolution",
-    "dvol_resolution",
-    "iv_from_dvol",
-    "settlements_from_delivery_prices",
-]
+_EXPORTS = {
+    "cache.deribit.client": ("DeribitClient",),
+    "cache.deribit.errors": (
+        "AuthError",
+        "DeribitError",
+        "InvalidParamsError",
+        "MalformedResponseError",
+        "MethodNotFoundError",
+        "RateLimitError",
+        "ResponseFormatError",
+        "RetryableError",
+    ),
+    "cache.deribit.frames": (
+        "candles_from_chart",
+        "chain_from_book_summary",
+        "iv_from_dvol",
+        "settlements_from_delivery_prices",
+    ),
+    "cache.deribit.paging": ("chart_resolution", "dvol_resolution"),
+    "cache.deribit.rpc": ("MAINNET_URL", "TESTNET_URL", "RpcClient"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    """Import an exported name from its module on first use."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value

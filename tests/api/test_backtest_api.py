@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from engine.simulator import CoveredCallSimulator
+from engine.warmup import EngineWarmup
+from tests.fakes.warmup import HeldWarmup
 
 BODY = {
     "underlying": "BTC",
@@ -205,3 +207,17 @@ def test_a_backtest_on_recorded_chains_through_the_api(data_dir, snapshots_dir):
         refused = client.post("/api/backtest/start", json=body | {"source": "synthetic"})
         assert refused.status_code == 400
         assert "no recorded BTC option chains" in refused.json()["error"]
+
+
+def test_a_backtest_started_while_the_engine_warms_up_shows_it(data_dir, monkeypatch):
+    held = HeldWarmup()
+    monkeypatch.setattr("api.main.WARMUP", EngineWarmup(held))
+    with TestClient(create_app(Settings(data_dir=data_dir, agent_enabled=False))) as client:
+        assert client.get("/status").json()["engine"] == "warming"
+        assert client.post("/api/backtest/start", json=BODY).json()["started"] is True
+        status = client.get("/api/backtest/status").json()
+        assert status["running"] and status["phase"] == "engine"
+        assert status["message"] == "preparing the engine, first run after install"
+        held.release.set()
+        assert wait_for(client, lambda s: not s["running"])["state"] == "finished"
+        assert client.get("/status").json()["engine"] == "ready"

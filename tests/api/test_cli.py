@@ -1,6 +1,9 @@
 """The command line as a user runs it: exit codes, messages, files on disk."""
 
+import json
 import shutil
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -11,7 +14,7 @@ from cache.store import Store
 from engine.calibration import load_calibration
 from tests.cache.chain_files import small_tardis
 from tests.cache.helpers import T0, make_candles
-from tests.conftest import SNAPSHOTS_DIR, require_dir
+from tests.conftest import ROOT, SNAPSHOTS_DIR, require_dir
 from tests.engine.model_chains import flat, model_chain
 
 
@@ -249,3 +252,50 @@ def test_import_chains_recorded_snapshots(tmp_path, capsys):
     assert "BTC chains: 2025-12-07 20:32 to 2025-12-11 22:21 UTC, 142 snapshots" in out
     assert main([*args, "--every", "5m", *map(str, files)]) == 2
     assert "--every applies to tardis" in capsys.readouterr().err
+
+
+# Runs subcommands in one fresh interpreter and prints, after each, the heavy packages loaded so
+# far: the web stack must never be among them, the HTTP client only where Deribit is reached.
+IMPORTS_AFTER = """
+import json, sys
+from api.cli import main
+HEAVY = ("fastapi", "starlette", "uvicorn", "jinja2", "httpx")
+loaded = {}
+for name, argv in json.loads(sys.argv[1]):
+    main(argv)
+    loaded[name] = sorted(m for m in HEAVY if m in sys.modules)
+print(json.dumps(loaded))
+"""
+
+
+def test_the_command_line_loads_no_web_stack_outside_serve(synthetic_data_dir, tmp_path):
+    data_dir = shutil.copytree(synthetic_data_dir, tmp_path / "data")
+    d = ["--data-dir", str(data_dir)]
+    window = ["--start", "2023-01-01", "--end", "2024-01-01", "--exit-style", "hold_to_expiry"]
+    calls = [
+        ("backtest", ["backtest", *d, "--underlying", "BTC", *window, "--json"]),
+        ("backtest text", ["backtest", *d, "--underlying", "ETH", *window]),
+        ("warm", ["warm", *d, "--underlying", "BTC"]),
+        ("cache", ["cache", *d, "--verify"]),
+        ("import-chains", ["import-chains", *d, "--format", "snapshots", "--name", "x"]),
+        ("calibrate", ["calibrate", *d, "--chains", "missing-source"]),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, json.dumps(calls)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {name: [] for name, _ in calls}
+    helped = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "api.cli", "backtest", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert helped.returncode == 0 and "--exit-style" in helped.stdout
+    imported = {line.split("|")[-1].strip() for line in helped.stderr.splitlines()}
+    assert not imported & {"numba", "polars", "fastapi", "uvicorn", "jinja2", "httpx"}

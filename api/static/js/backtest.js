@@ -80,12 +80,15 @@ function renderSteps(steps) {
   }
 }
 
+function renderBadge(state, error) {
+  const badge = $("bt-status-text");
+  badge.textContent = state === "error" ? `ERROR: ${error}` : state.toUpperCase();
+  badge.className = `badge ${state}`;
+}
+
 function renderStatus(st) {
   running = st.running;
-  const state = st.state.toUpperCase();
-  const badge = $("bt-status-text");
-  badge.textContent = st.state === "error" ? `ERROR: ${st.error}` : state;
-  badge.className = `badge ${st.state}`;
+  renderBadge(st.state, st.error);
   const detail = [];
   if (st.underlying) detail.push(`${st.underlying} ${st.exit_style}`);
   if (st.start_date) detail.push(`${st.start_date.slice(0, 10)} → ${st.end_date.slice(0, 10)}`);
@@ -148,7 +151,9 @@ export async function startBacktest() {
   if (!ok || !body.started) {
     showError(body.error || "the backtest did not start");
   } else {
+    // started: say so now; a short run may be over before the status below is read
     running = true;
+    renderBadge("running");
     renderButton();
     setBacktestInputsDisabled(true);
   }

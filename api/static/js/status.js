@@ -51,6 +51,8 @@ export async function refreshAppStatus() {
     setText("status-time", formatTime(body.server_time));
     setText("status-data-dir", body.data_dir);
     setText("status-backtest", body.backtest_running ? "running" : body.backtest_state);
+    const warming = body.engine === "warming";
+    setText("status-engine", warming ? "preparing (first run after install)" : "ready");
     renderSources(body.sources);
   } catch (err) {
     setText("status-health", `unreachable: ${err.message}`, "err");
