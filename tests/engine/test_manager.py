@@ -51,7 +51,7 @@ def test_times_are_utc_and_the_recent_steps_are_the_last_rows_newest_first(manag
 
 
 def test_a_write_the_data_dir_refuses_ends_the_run_with_a_clear_error(manager, monkeypatch, capsys):
-    def refuse(*_):
+    def refuse(*_, **__):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("engine.results.runs.write_parquet_atomic", refuse)
