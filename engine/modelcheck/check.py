@@ -16,13 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from cache.datasource import DeribitDataSource
 from cache.timeutil import TIMEFRAME_HOURS
 from engine import __version__
 from engine.calibration import DEFAULT_CALIBRATION_PATH, Calibration, load_calibration
 from engine.config import CallSimulationConfig, StrategyConfig
-from engine.market import load_run_market
+from engine.fills import SpreadModel
+from engine.market import RunMarket, load_run_market
 from engine.modelcheck import tables
 from engine.modelcheck.backtests import side_by_side
 from engine.modelcheck.compare import (
@@ -167,16 +169,24 @@ def model_unavailable(ds: DeribitDataSource, cfg: CallSimulationConfig) -> str |
     return None
 
 
+def comparison(
+    ds: DeribitDataSource, cfg: CallSimulationConfig, spread: SpreadModel
+) -> tuple[RunMarket, pl.DataFrame]:
+    """The market of ``cfg``'s run on the recorded chains, reaching every call the buckets hold
+    (whatever the strategy's ``max_dte``), and its :func:`compared_calls`."""
+    wide = CallSimulationConfig(
+        **cfg.model_dump(exclude={"max_dte"}), max_dte=max(cfg.max_dte, DTE_EDGES_DAYS[-1])
+    )
+    market = load_run_market(ds, wide)
+    return market, compared_calls(market, cfg.underlying, cfg.vol_surface, spread)
+
+
 def check_underlying(
     ds: DeribitDataSource, cfg: CallSimulationConfig, calibration: Calibration
 ) -> UnderlyingCheck:
     """The model against the recorded chains of ``cfg.underlying`` over ``cfg``'s window."""
     spread = calibration.spread_model()
-    wide = CallSimulationConfig(
-        **cfg.model_dump(exclude={"max_dte"}), max_dte=max(cfg.max_dte, DTE_EDGES_DAYS[-1])
-    )
-    market = load_run_market(ds, wide)
-    rows = compared_calls(market, cfg.underlying, cfg.vol_surface, spread)
+    market, rows = comparison(ds, cfg, spread)
     read = market.chains.instant_snap >= 0
     has_iv = np.isfinite(market.context.get_column("iv_index").to_numpy())
     real = market.iv_is_real[read & has_iv]
