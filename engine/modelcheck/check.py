@@ -270,12 +270,8 @@ def run_check(
     t0 = time.perf_counter()
     checks = [check_underlying(ds, cfg, calibration) for cfg in configs]
     first = configs[0]
-    meta = ds.meta
     return ModelCheckReport(
-        source=ds.source,
-        origin=meta.origin,
-        label=meta.label,
-        fingerprint=ds.fingerprint,
+        **ds.meta.provenance(),
         calibration_id=calibration.calibration_id,
         calibration_where=(
             "the shipped calibration, engine/calibration/default.json"

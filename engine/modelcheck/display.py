@@ -57,14 +57,19 @@ COLUMNS = {
     "fill_error": [
         Column("side", "side"),
         *BUCKET,
-        Column("n_spread", "quoted"),
-        Column("spread_median_error_coin", "spread model: median (coin)", "{:+.5f}"),
-        Column("spread_median_error_pct_of_mark", "median (%)", "{:+.1f}"),
-        Column("spread_p90_abs_error_pct_of_mark", "p90 |error| (%)", "{:.1f}"),
-        Column("n_full", "model priced"),
-        Column("full_median_error_coin", "model bid/ask: median (coin)", "{:+.5f}"),
-        Column("full_median_error_pct_of_mark", "median (%)", "{:+.1f}"),
-        Column("full_p90_abs_error_pct_of_mark", "p90 |error| (%)", "{:.1f}"),
+        *(
+            column
+            for kind, counted, name in (
+                ("spread", "quoted", "spread model"),
+                ("full", "model priced", "model bid/ask"),
+            )
+            for column in (
+                Column(f"n_{kind}", counted),
+                Column(f"{kind}_median_error_coin", f"{name}: median (coin)", "{:+.5f}"),
+                Column(f"{kind}_median_error_pct_of_mark", "median (%)", "{:+.1f}"),
+                Column(f"{kind}_p90_abs_error_pct_of_mark", "p90 |error| (%)", "{:.1f}"),
+            )
+        ),
     ],
     "forward_error": [
         Column("dte_bucket_days", "DTE (days)"),

@@ -159,6 +159,7 @@ class ModelCheckReport(_Out):
     source: str
     origin: str
     label: str
+    synthetic: bool
     fingerprint: str
     calibration_id: str
     calibration_where: str
