@@ -328,6 +328,8 @@ def test_model_check_refuses_a_source_without_chains(chain_data_dir, tmp_path, c
     assert "Traceback" not in err
     assert main(["model-check", "--data-dir", str(data_dir), "--source", "gone"]) == 2
     assert "data source 'gone' not found" in capsys.readouterr().err
-    bad = ["model-check", "--data-dir", str(data_dir), "--source", "real", "--target-dte", "30"]
-    assert main(bad) == 2
+    real = ["model-check", "--data-dir", str(data_dir), "--source", "real"]
+    assert main([*real, "--target-dte", "30"]) == 2
     assert "target_dte (30.0) must lie within min_dte" in capsys.readouterr().err
+    assert main([*real, "--calibration", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: calibration file {tmp_path / 'none.json'}")
