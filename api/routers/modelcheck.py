@@ -3,7 +3,8 @@
 Both serve the report of :func:`engine.modelcheck.cached_model_check` for one source, with the
 shipped calibration and the model check's default strategy: computed on a worker thread the
 first time (seconds), read from the data dir after. An unknown source is 404; a source without
-recorded chains, or an underlying it has none of, is 400 naming the field.
+recorded chains, or an underlying it has none of, is 400 naming the field; a data file of the
+source that cannot be read is 409 naming it.
 """
 
 from typing import Annotated, Literal
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.errors import error_response
 from api.schemas import ErrorResponse
 from cache.datasource import DataNotCoveredError
+from cache.files import CorruptFileError
 from cache.store import SOURCE_NAME_RE, SourceNotFoundError
 from engine import __version__
 from engine.config import FieldValueError
@@ -39,6 +41,7 @@ ERRORS = {
         "model": ErrorResponse,
         "description": "the source holds no recorded chains (of this underlying), or too few",
     },
+    409: {"model": ErrorResponse, "description": "a data file of the source cannot be read"},
 }
 
 
@@ -54,6 +57,8 @@ def _report(
         )
     except SourceNotFoundError as exc:
         return error_response(404, str(exc), [{"field": "source", "message": str(exc)}])
+    except CorruptFileError as exc:
+        return error_response(409, str(exc))
     except (ModelCheckInputError, DataNotCoveredError, FieldValueError) as exc:
         detail = [{"field": f, "message": str(exc)} for f in exc.fields]
         return error_response(400, str(exc), detail)

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from cache.datasource import DeribitDataSource
+from cache.files import reading
 from cache.timeutil import TIMEFRAME_HOURS
 from engine import __version__
 from engine.calibration import DEFAULT_CALIBRATION_PATH, Calibration, load_calibration
@@ -97,7 +98,11 @@ def chain_window(
 ) -> tuple[datetime, datetime]:
     """The whole ``timeframe`` bars the chains cover: from the bar holding the first snapshot to
     the bar boundary at or before the last, within the candles."""
-    cov, hours = ds.coverage(underlying), TIMEFRAME_HOURS[timeframe]
+    cov, hours = ds.coverage(underlying), TIMEFRAME_HOURS.get(timeframe)
+    if hours is None:
+        raise ModelCheckInputError(
+            f"timeframe {timeframe!r} is not one of {', '.join(TIMEFRAME_HOURS)}", ("timeframe",)
+        )
     start, end = _floor(cov.chain_start, hours), _floor(cov.chain_end, hours)
     if cov.candles.start is not None:
         start, end = max(start, cov.candles.start), min(end, cov.candles.end)
@@ -173,11 +178,16 @@ def comparison(
     ds: DeribitDataSource, cfg: CallSimulationConfig, spread: SpreadModel
 ) -> tuple[RunMarket, pl.DataFrame]:
     """The market of ``cfg``'s run on the recorded chains, reaching every call the buckets hold
-    (whatever the strategy's ``max_dte``), and its :func:`compared_calls`."""
+    (whatever the strategy's ``max_dte``), and its :func:`compared_calls`.
+
+    A chain file that cannot be read raises :class:`~cache.files.CorruptFileError` naming the
+    underlying's chain folder.
+    """
     wide = CallSimulationConfig(
         **cfg.model_dump(exclude={"max_dte"}), max_dte=max(cfg.max_dte, DTE_EDGES_DAYS[-1])
     )
-    market = load_run_market(ds, wide)
+    with reading(ds.store.chain_dir(ds.source, cfg.underlying)):  # a scan names no day file
+        market = load_run_market(ds, wide)
     return market, compared_calls(market, cfg.underlying, cfg.vol_surface, spread)
 
 

@@ -79,3 +79,12 @@ def test_bad_sources_and_underlyings_are_clear_4xx(served):
         assert_error(res, 422, "underlying", "underlying")
         assert_error(client.get(path, params={"source": "../x"}), 422, "source", "pattern")
         assert_error(client.get(path), 422, "source", "Field required")
+
+
+def test_a_damaged_chain_file_is_409_naming_it(chain_data_dir, tmp_path):
+    data_dir = shutil.copytree(chain_data_dir, tmp_path / "data")
+    day = sorted((data_dir / "sources" / "real" / "chains" / "ETH").glob("*.parquet"))[-1]
+    day.write_bytes(day.read_bytes()[:100])
+    with TestClient(create_app(Settings(data_dir=data_dir, agent_enabled=False))) as client:
+        res = client.get("/api/model-check", params={"source": "real", "underlying": "ETH"})
+    assert_error(res, 409, None, f"{day.parent}: cannot be read")
