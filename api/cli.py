@@ -252,6 +252,30 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _strategy_fields(args: argparse.Namespace, *names: str) -> dict:
+    """The ``--strategy`` file's fields (its strategy and run fields), overridden by the strategy
+    flags given and by ``names``' flags."""
+    from engine.config import load_strategy
+
+    fields: dict = {}
+    if args.strategy is not None:
+        strategy, run = load_strategy(args.strategy)
+        fields = strategy.model_dump() | run
+    strategy_flags = ("exit_style", "timeframe", "decision_interval_hours", *STRATEGY_OPTIONS)
+    flags = {k: getattr(args, k) for k in (*names, *strategy_flags)}
+    return fields | {k: v for k, v in flags.items() if v is not None}
+
+
+def _add_strategy_flags(p: argparse.ArgumentParser, defaults: str) -> None:
+    """``--strategy FILE`` and one flag per strategy field; ``defaults`` says what unset means."""
+    p.add_argument("--strategy", type=Path, help="strategy JSON, run config or summary.json")
+    p.add_argument("--exit-style", choices=["hold_to_expiry", "tp_and_roll"], help=defaults)
+    p.add_argument("--timeframe", choices=["1h", "4h", "1d"], help=defaults)
+    p.add_argument("--decision-interval-hours", type=int, help=defaults)
+    for name, kind in STRATEGY_OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name, help=defaults)
+
+
 def _agent(args: argparse.Namespace) -> int:
     import json
 
@@ -259,23 +283,9 @@ def _agent(args: argparse.Namespace) -> int:
 
     from cache.store import Store
     from engine.agent.headless import run_headless
-    from engine.config import CallSimulationConfig, load_strategy
+    from engine.config import CallSimulationConfig
 
-    fields: dict = {}
-    if args.strategy is not None:
-        strategy, run = load_strategy(args.strategy)
-        fields = strategy.model_dump() | run
-    flags = {
-        "underlying": args.underlying,
-        "start": args.start,
-        "end": args.end,
-        "source": args.source,
-        "exit_style": args.exit_style,
-        "timeframe": args.timeframe,
-        "decision_interval_hours": args.decision_interval_hours,
-    }
-    flags |= {k: getattr(args, k) for k in STRATEGY_OPTIONS}
-    fields |= {k: v for k, v in flags.items() if v is not None}
+    fields = _strategy_fields(args, "underlying", "start", "end", "source")
     for name in ("underlying", "start", "end"):
         if name not in fields:
             raise CliError(f"--{name} is required (or a --strategy file that holds it)")
@@ -353,6 +363,23 @@ def _calibrate(args: argparse.Namespace) -> int:
             print(f"\nwritten: {write_calibration(doc, args.out)}")
         except OSError as exc:
             raise CliError(f"--out {args.out}: {exc}") from exc
+    return 0
+
+
+def _model_check(args: argparse.Namespace) -> int:
+    from engine.calibration import load_calibration
+    from engine.modelcheck import cached_model_check
+    from engine.modelcheck.display import format_report
+
+    report, from_disk = cached_model_check(
+        _data_dir(args),
+        args.source,
+        calibration=load_calibration(args.calibration),
+        strategy=_strategy_fields(args),
+        underlyings=args.underlying,
+        chain_max_age_minutes=args.chain_max_age_minutes,
+    )
+    print(report.model_dump_json() if args.json else format_report(report, from_disk))
     return 0
 
 
@@ -525,6 +552,31 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind in STRATEGY_OPTIONS.items():
         bt.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
 
+    mc = add(
+        "model-check",
+        "compare the model (vol surface on the IV index, spread model) with a source's recorded "
+        "option chains: IV, premium, fill and forward errors by delta and DTE, and the same "
+        "backtest on the chains and on the model chain",
+        _model_check,
+    )
+    mc.add_argument("--source", required=True, help="a cache source holding recorded chains")
+    mc.add_argument(
+        "--underlying", nargs="+", type=str.upper, choices=["BTC", "ETH"], metavar="COIN",
+        help="default: every underlying the source has chains of",
+    )  # fmt: skip
+    mc.add_argument("--calibration", type=Path, metavar="FILE",
+                    help="calibration JSON (default: the one the app ships)")  # fmt: skip
+    mc.add_argument(
+        "--chain-max-age", type=int, default=15, dest="chain_max_age_minutes", metavar="MINUTES",
+        help="an instant whose latest snapshot is older is a gap (default 15)",
+    )  # fmt: skip
+    mc.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    _add_strategy_flags(
+        mc,
+        "unset: the strategy file's, else the model check's short-window default "
+        "(tp_and_roll, hourly, target DTE 2 d in 0.3-7 d), else the strategy's",
+    )
+
     ag = add(
         "agent",
         "run the live agent headless over replayed history with a paper broker (no web server)",
@@ -534,17 +586,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replay a cached source (the only headless feed)")  # fmt: skip
     ag.add_argument("--broker", choices=["paper"], default="paper",
                     help="paper (a headless replay never sends orders)")  # fmt: skip
-    ag.add_argument("--strategy", type=Path, help="strategy JSON, run config or summary.json")
     ag.add_argument("--source", help="cache source name (default synthetic)")
     ag.add_argument("--underlying", type=str.upper, choices=["BTC", "ETH"])
     ag.add_argument("--start", help="UTC date or datetime")
     ag.add_argument("--end", help="UTC date or datetime, exclusive")
-    ag.add_argument("--timeframe", choices=["1h", "4h", "1d"])
-    ag.add_argument("--decision-interval-hours", type=int)
-    ag.add_argument("--exit-style", choices=["hold_to_expiry", "tp_and_roll"])
     ag.add_argument("--json", action="store_true", help="print one JSON object, no progress")
-    for name, kind in STRATEGY_OPTIONS.items():
-        ag.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
+    _add_strategy_flags(ag, "unset: the strategy file's, else the strategy's default")
     return parser
 
 

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.agent_setup import open_agent
 from api.errors import install_error_handlers
-from api.routers import agent, auth, backtest, docs, meta, pages, results, status
+from api.routers import agent, auth, backtest, docs, meta, modelcheck, pages, results, status
 from api.schemas import ErrorResponse
 from api.security import SecurityMiddleware
 from api.settings import Settings, get_settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agent.router)
     app.include_router(results.router)
     app.include_router(meta.router)
+    app.include_router(modelcheck.router)
     app.include_router(pages.router)
     app.include_router(auth.router)
     app.include_router(docs.router)

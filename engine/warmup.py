@@ -125,7 +125,7 @@ def warm_apis() -> None:
     from engine.fills import SpreadModel
     from engine.fills.fit import features
     from engine.scoring import score_candidates
-    from engine.volsurface import candidate_iv
+    from engine.volsurface import candidate_iv, quote_calls
 
     f, k, t, s = np.array([100.0, 100.0]), np.array([90.0, 110.0]), np.full(2, 0.1), np.full(2, 0.5)
     price = pricing.option_price(f, k, t, s, True)
@@ -136,7 +136,9 @@ def warm_apis() -> None:
     score_candidates(price, np.ones(2), delta, days, np.zeros(2, np.int64), 0.25, 7.0)
     SpreadModel.default().bid_ask("BTC", price, delta, days)
     features("BTC", price, delta, days)
-    candidate_iv(50.0, 110.0, 100.0, 0.1, VolSurfaceParams(atm_over_index=0.9))
+    surface = VolSurfaceParams(atm_over_index=0.9)
+    candidate_iv(50.0, 110.0, 100.0, 0.1, surface)
+    quote_calls(f, k, t, np.full(2, 50.0), surface)  # the model check's quotes
 
 
 def warm_kernels(

@@ -57,6 +57,24 @@ def synthetic_data_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def chain_data_dir(synthetic_data_dir, tmp_path_factory) -> Path:
+    """A data dir holding the synthetic market and source ``real``: the ``../shared`` snapshots
+    imported (candles and an IV index derived from the chains). Made once per session; tests
+    must not write into it (copy it).
+    """
+    import shutil
+
+    from cache.importers.chains import import_chains
+    from cache.store import Store
+
+    snapshots = require_dir(SNAPSHOTS_DIR)
+    root = tmp_path_factory.mktemp("chains") / "data"
+    shutil.copytree(synthetic_data_dir, root)
+    import_chains(Store(root), "real", "snapshots", sorted(snapshots.glob("*.parquet")))
+    return root
+
+
 HALF_YEAR = {"underlying": "BTC", "start": "2022-01-01", "end": "2022-07-01"}
 
 

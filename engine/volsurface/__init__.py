@@ -6,6 +6,6 @@
 :mod:`engine.calibration`).
 """
 
-from engine.volsurface.surface import candidate_iv, forward_price, surface_args
+from engine.volsurface.surface import candidate_iv, forward_price, quote_calls, surface_args
 
-__all__ = ["candidate_iv", "forward_price", "surface_args"]
+__all__ = ["candidate_iv", "forward_price", "quote_calls", "surface_args"]

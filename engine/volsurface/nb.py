@@ -82,6 +82,21 @@ def quote_call_nb(fwd, strike, t, iv_index, surface_args):
 
 
 @njit(cache=True, nogil=True)
+def quote_calls_array_nb(fwd, strike, t, iv_index, surface_args, iv, price_usd, delta):
+    """:func:`quote_call_nb` over 1-D arrays of equal length, into ``iv``, ``price_usd`` and
+    ``delta``; an element with a non-positive forward, strike, time or index gives NaNs.
+
+    Reference: ``tests.reference.volsurface.quote_call_ref`` per element.
+    """
+    for i in range(fwd.shape[0]):
+        if fwd[i] > 0.0 and strike[i] > 0.0 and t[i] > 0.0 and iv_index[i] > 0.0:
+            iv[i], price_usd[i], delta[i] = quote_call_nb(fwd[i], strike[i], t[i], iv_index[i],
+                                                          surface_args)  # fmt: skip
+        else:
+            iv[i], price_usd[i], delta[i] = math.nan, math.nan, math.nan
+
+
+@njit(cache=True, nogil=True)
 def delta_window_nb(strikes, n, fwd, t, iv_index, surface_args, delta_min, delta_max):
     """Return ``(lo, hi)``: the strikes ``strikes[lo:hi]`` to consider for the delta band.
 

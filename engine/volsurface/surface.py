@@ -10,7 +10,7 @@ the fits and their errors are in ``docs/volsurface.md``.
 import numpy as np
 
 from engine.config import VolSurfaceParams
-from engine.volsurface.nb import surface_iv_nb
+from engine.volsurface.nb import quote_calls_array_nb, surface_iv_nb
 
 
 def surface_args(p: VolSurfaceParams) -> tuple[float, ...]:
@@ -41,3 +41,22 @@ def candidate_iv(
 def forward_price(spot: float, t_years: float, params: VolSurfaceParams) -> float:
     """Forward of an expiry ``t_years`` away: ``spot * exp(basis_annual * T)``."""
     return float(spot * np.exp(params.basis_annual * t_years))
+
+
+def quote_calls(
+    forward, strike, t_years, iv_index_pct, params: VolSurfaceParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calls quoted on the surface, as the model chain quotes them: arrays broadcast together.
+
+    Returns ``(iv_pct, mark_coin, delta)``: the surface IV in percent at ``ln(strike/forward)``
+    and ``t_years``, the Black-76 price on ``forward`` in coin (USD price / forward) and the
+    Black-76 call delta. An element without a positive forward, strike, time or index is NaN.
+    """
+    arrays = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (forward, strike, t_years, iv_index_pct))
+    )
+    f, k, t, index = (np.ascontiguousarray(a).ravel() for a in arrays)
+    iv, price_usd, delta = np.empty(f.size), np.empty(f.size), np.empty(f.size)
+    quote_calls_array_nb(f, k, t, index / 100.0, surface_args(params), iv, price_usd, delta)
+    shape = arrays[0].shape
+    return (100.0 * iv).reshape(shape), (price_usd / f).reshape(shape), delta.reshape(shape)

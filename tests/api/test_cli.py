@@ -299,3 +299,37 @@ def test_the_command_line_loads_no_web_stack_outside_serve(synthetic_data_dir, t
     assert helped.returncode == 0 and "--exit-style" in helped.stdout
     imported = {line.split("|")[-1].strip() for line in helped.stderr.splitlines()}
     assert not imported & {"numba", "polars", "fastapi", "uvicorn", "jinja2", "httpx"}
+
+
+def test_model_check_prints_the_tables_and_json(chain_data_dir, tmp_path, capsys):
+    data_dir = shutil.copytree(chain_data_dir, tmp_path / "data")
+    args = ["model-check", "--data-dir", str(data_dir), "--source", "real", "--underlying", "btc"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "the MODEL against the RECORDED option chains of source 'real'" in out
+    assert f"calibration {load_calibration().calibration_id}" in out
+    for title in ("IV error: model IV - recorded mark IV", "Premium error", "Fill error",
+                  "Forward error", "Side by side"):  # fmt: skip
+        assert f"\n  {title}" in out
+    assert "median error (vol pts)" in out and "option PnL (coin)" in out
+    assert "the model flatters" in out or "the model penalises" in out
+    assert "! chains run: real chains:" in out
+    assert main([*args, "--json", "--target-dte", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["strategy"]["target_dte"] == 3.0
+    assert [u["underlying"] for u in report["underlyings"]] == ["BTC"]
+
+
+def test_model_check_refuses_a_source_without_chains(chain_data_dir, tmp_path, capsys):
+    data_dir = shutil.copytree(chain_data_dir, tmp_path / "data")
+    assert main(["model-check", "--data-dir", str(data_dir), "--source", "synthetic"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: source 'synthetic' holds no recorded option chains")
+    assert "Traceback" not in err
+    assert main(["model-check", "--data-dir", str(data_dir), "--source", "gone"]) == 2
+    assert "data source 'gone' not found" in capsys.readouterr().err
+    real = ["model-check", "--data-dir", str(data_dir), "--source", "real"]
+    assert main([*real, "--target-dte", "30"]) == 2
+    assert "target_dte (30.0) must lie within min_dte" in capsys.readouterr().err
+    assert main([*real, "--calibration", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: calibration file {tmp_path / 'none.json'}")

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from cache.ivindex import variance_at
 from engine.calibration.chains import read_chain_file
 from engine.config import VolSurfaceParams
-from engine.volsurface import candidate_iv, forward_price, surface_args
+from engine.pricing.black76 import option_price
+from engine.volsurface import candidate_iv, forward_price, quote_calls, surface_args
 from engine.volsurface.fit import SurfaceData, fit_params, surface_errors
 from engine.volsurface.nb import surface_iv_nb
-from tests.reference.volsurface import surface_iv_ref
+from tests.reference.volsurface import quote_call_ref, surface_iv_ref
 
 
 def test_defaults_are_the_fit_to_the_real_snapshots(snapshots_dir):
@@ -93,3 +94,40 @@ def test_forward_carries_basis():
     p = VolSurfaceParams(basis_annual=0.05, atm_over_index=1.0)
     assert forward_price(100.0, 0.5, p) == pytest.approx(100 * math.exp(0.025))
     assert surface_args(p)[-1] == pytest.approx(1 / 365)
+
+
+@settings(max_examples=200)
+@given(
+    quotes=st.lists(
+        st.tuples(
+            st.one_of(st.floats(-10.0, 0.0), st.floats(50.0, 2e5)),  # forward: some not positive
+            st.floats(1.0, 4e5),
+            st.one_of(st.floats(-0.01, 0.0), st.floats(1e-4, 1.5)),  # years: some expired
+            st.one_of(st.just(0.0), st.floats(5.0, 300.0)),  # index in percent: some zero
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    skew=st.floats(-0.5, 0.5),
+)
+def test_quote_calls_equals_the_reference_per_call(quotes, skew):
+    p = VolSurfaceParams(atm_over_index=0.9, skew=skew)
+    iv, mark, delta = quote_calls(*np.array(quotes).T, p)
+    for i, (f, k, t, index) in enumerate(quotes):
+        want_iv, want_usd, want_delta = quote_call_ref(f, k, t, index / 100.0, surface_args(p))
+        if math.isnan(want_iv):
+            assert np.isnan([iv[i], mark[i], delta[i]]).all()
+            continue
+        assert iv[i] == pytest.approx(100.0 * want_iv, rel=1e-12)
+        assert mark[i] * f == pytest.approx(want_usd, rel=1e-9, abs=1e-9 * f)
+        assert delta[i] == pytest.approx(want_delta, abs=1e-9)
+
+
+def test_quote_calls_broadcasts_and_prices_at_the_surface_iv():
+    p = VolSurfaceParams(atm_over_index=0.9)
+    iv, mark, delta = quote_calls(100.0, [90.0, 100.0, 110.0], 30 / 365, 60.0, p)
+    assert iv.shape == mark.shape == delta.shape == (3,)
+    assert iv[1] == pytest.approx(candidate_iv(60.0, 100.0, 100.0, 30 / 365, p))
+    want = option_price(100.0, [90.0, 100.0, 110.0], 30 / 365, iv / 100.0, True)
+    assert mark == pytest.approx(want, rel=1e-12)
+    assert list(np.diff(delta) < 0) == [True, True]
