@@ -12,7 +12,7 @@ from numba import njit
 from cache.timeutil import NS_PER_YEAR
 from engine.enums import Cand
 from engine.instruments.nb import grid_merge_nb, grid_params_nb
-from engine.pricing.nb import black76_price_delta_nb
+from engine.pricing.nb import black76_price_delta_nb, call_delta_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
 from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
 
@@ -53,7 +53,7 @@ def prepare_chunk_nb(
 
     Reference: ``engine.state.build_historical_state`` (Python loops over the same scalar kernels).
     """
-    n, top_k = top_f.shape[0], top_f.shape[1]
+    n = top_f.shape[0]
     tier_max, tier_step, monthly_min, band_sd, band_factor, t_floor, mantissas = grid_args
     min_dte, max_dte, delta_min, delta_max = band[0], band[1], band[2], band[3]
     atm_over, term_beta = surface_args[0], surface_args[1]
@@ -96,14 +96,10 @@ def prepare_chunk_nb(
                     break
                 if not delta <= delta_max:
                     continue
-                price_coin = price_usd / fwd
-                yld = price_coin / t
-                ratio = iv_rv_ratio_nb(iv, rv_30d[i])
-                score = score_nb(yld, ratio, delta, dte, regime[i], targets[0], targets[1],
-                                 *scoring_args)  # fmt: skip
                 count += 1
-                _insert_nb(top_f[i], top_exp_ns[i], top_k, score, e, strike, t, fwd, iv, delta,
-                           price_coin, yld, ratio, math.nan)  # fmt: skip
+                _score_insert_nb(top_f[i], top_exp_ns[i], e, strike, t, fwd, iv, delta,
+                                 price_usd / fwd, math.nan, dte, rv_30d[i], regime[i], targets,
+                                 scoring_args)  # fmt: skip
         n_candidates[i] = count
 
 
@@ -137,7 +133,7 @@ def prepare_chains_chunk_nb(
     its recorded mark, IV and that delta; the row also keeps the recorded bid, which the sale
     fills at. Ranking and ties as :func:`prepare_chunk_nb` (rows come sorted by expiry, strike).
     """
-    n, top_k = top_f.shape[0], top_f.shape[1]
+    n = top_f.shape[0]
     min_dte, max_dte, delta_min, delta_max = band[0], band[1], band[2], band[3]
     for i in range(n):
         top_f[i, :, :] = math.nan
@@ -155,18 +151,27 @@ def prepare_chains_chunk_nb(
             dte = t * 365.0
             if dte < min_dte or dte > max_dte or t <= 0:
                 continue
-            delta = black76_price_delta_nb(fwd[r], strike[r], (e - snap_ns[s]) / NS_PER_YEAR,
-                                           iv[r], True)[1]  # fmt: skip
+            delta = call_delta_nb(fwd[r], strike[r], (e - snap_ns[s]) / NS_PER_YEAR, iv[r])
             if not (delta_min <= delta <= delta_max):  # also drops NaN
                 continue
-            yld = mark[r] / t
-            ratio = iv_rv_ratio_nb(iv[r], rv_30d[i])
-            score = score_nb(yld, ratio, delta, dte, regime[i], targets[0], targets[1],
-                             *scoring_args)  # fmt: skip
             count += 1
-            _insert_nb(top_f[i], top_exp_ns[i], top_k, score, e, strike[r], t, fwd[r], iv[r],
-                       delta, mark[r], yld, ratio, bid[r])  # fmt: skip
+            _score_insert_nb(top_f[i], top_exp_ns[i], e, strike[r], t, fwd[r], iv[r], delta,
+                             mark[r], bid[r], dte, rv_30d[i], regime[i], targets,
+                             scoring_args)  # fmt: skip
         n_candidates[i] = count
+
+
+@njit(cache=True, nogil=True)
+def _score_insert_nb(rows, exps, e, strike, t, fwd, iv, delta, price_coin, bid_coin, dte, rv,
+                     regime, targets, scoring_args):  # fmt: skip
+    """Score a candidate in the bands (yield on its mark, IV over realized vol, delta, DTE,
+    regime) and insert it into one time's best-first ``rows``: one rule for model and real
+    chains."""
+    yld = price_coin / t
+    ratio = iv_rv_ratio_nb(iv, rv)
+    score = score_nb(yld, ratio, delta, dte, regime, targets[0], targets[1], *scoring_args)
+    _insert_nb(rows, exps, rows.shape[0], score, e, strike, t, fwd, iv, delta, price_coin, yld,
+               ratio, bid_coin)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

@@ -88,6 +88,7 @@ class Replayer:
         self.fees = fee_params(cfg.fees)
         self.policy = policy_params(cfg)
         self.chain_args = replay_arrays(market.chains)
+        self.surface = surface_args(cfg.vol_surface)
         self.extra_at = -1  # the instant scored on demand (a take-profit that may roll), if any
         self.extra_rows = np.full((cfg.top_k, N_CAND_FIELDS), np.nan)
         self.extra_exps = np.zeros(cfg.top_k, np.int64)
@@ -123,10 +124,9 @@ class Replayer:
                 self.market.is_decision, self.prepared.n_candidates, self.prepared.top_f,
                 self.prepared.top_exp_ns, self.market.settle_day0_ns, self.market.settle_price,
                 self.market.settle_stale, self.contracts, self.policy, self.fees, self.ticks,
-                self.spread, *self.chain_args, surface_args(self.cfg.vol_surface),
-                self.cfg.vol_surface.basis_annual, self.book, self.trades, self.steps,
-                self.eq_coin, self.call_mark, self.extra_at, self.extra_rows, self.extra_exps,
-                self.extra_n,
+                self.spread, *self.chain_args, self.surface, self.cfg.vol_surface.basis_annual,
+                self.book, self.trades, self.steps, self.eq_coin, self.call_mark, self.extra_at,
+                self.extra_rows, self.extra_exps, self.extra_n,
             )  # fmt: skip
             if a < b:
                 self._score_on_demand(a)
