@@ -79,8 +79,15 @@ def daily_returns(times: pl.Series, equity: np.ndarray, *, start_equity: float) 
     is missing. The first return is measured from ``start_equity`` (what the run held before its
     first instant), so the first day counts; the part of a last day before its 00:00 does not.
     """
+    return daily_return_series(times, equity, start_equity=start_equity)[1]
+
+
+def daily_return_series(
+    times: pl.Series, equity: np.ndarray, *, start_equity: float
+) -> tuple[pl.Series, np.ndarray]:
+    """:func:`daily_returns` with the 00:00 UTC instant each return ends at."""
     if len(equity) == 0:
-        return np.empty(0)
+        return pl.Series("time", [], dtype=times.dtype), np.empty(0)
     curve = pl.DataFrame({"time": times, "equity": equity}).sort("time")
     first, last = curve.get_column("time")[0], curve.get_column("time")[-1]
     midnights = pl.datetime_range(
@@ -90,16 +97,27 @@ def daily_returns(times: pl.Series, equity: np.ndarray, *, start_equity: float) 
         eager=True,
         time_zone="UTC",
     ).alias("time")
-    samples = (
+    sampled = (
         pl.DataFrame({"time": midnights.filter(midnights >= first)})
         .cast({"time": curve.schema["time"]})
         .join_asof(curve, on="time", strategy="backward")
-        .get_column("equity")
-        .to_numpy()
     )
-    levels = np.concatenate(([start_equity], samples))
+    levels = np.concatenate(([start_equity], sampled.get_column("equity").to_numpy()))
     prev = levels[:-1]
-    return np.divide(levels[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+    returns = np.divide(levels[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+    return sampled.get_column("time"), returns
+
+
+def equity_daily_returns(
+    equity: pl.DataFrame, *, initial_capital_usd: float
+) -> tuple[pl.Series, np.ndarray]:
+    """Daily returns of a run's USD equity (its ``equity`` table), as Sharpe and Sortino read
+    them: the finite equity points, the first return from ``initial_capital_usd``; with the
+    00:00 UTC instant each return ends at."""
+    eq_usd = equity.get_column("equity_usd").to_numpy()
+    valid = np.isfinite(eq_usd)
+    times = equity.get_column("time").filter(pl.Series(valid))
+    return daily_return_series(times, eq_usd[valid], start_equity=initial_capital_usd)
 
 
 def win_rate_pct(pnl: np.ndarray) -> float:
@@ -148,8 +166,7 @@ def compute_metrics(
     hodl_usd = equity.get_column("hodl_usd").to_numpy()
     valid = np.isfinite(eq_usd)
     eq_usd, eq_coin, hodl_usd = eq_usd[valid], eq_coin[valid], hodl_usd[valid]
-    times = equity.get_column("time").filter(pl.Series(valid))
-    rets = daily_returns(times, eq_usd, start_equity=initial_capital_usd)
+    rets = equity_daily_returns(equity, initial_capital_usd=initial_capital_usd)[1]
     qty_premium = trades.get_column("premium_coin") * trades.get_column("quantity_coin")
     pnl_coin = trades.get_column("pnl_coin").to_numpy()
     last_usd = float(eq_usd[-1]) if len(eq_usd) else math.nan

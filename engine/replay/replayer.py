@@ -102,6 +102,17 @@ class Replayer:
         chunk: int = CHUNK,
     ) -> ReplayOutput:
         """Replay every instant; ``on_steps(new_steps, done, total)`` follows each chunk."""
+        self.replay(on_steps, cancel, chunk)
+        return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
+
+    def replay(
+        self,
+        on_steps: StepsCallback | None = None,
+        cancel: Callable[[], bool] | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        """Replay every instant and close an open call at the end, building no table: a sweep
+        reads only :meth:`trades_frame` and :meth:`equity_frame` after it."""
         m = len(self.market.t_ns)
         for a in range(0, m, chunk):
             if cancel is not None and cancel():
@@ -114,7 +125,6 @@ class Replayer:
             self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
             self.contracts,
         )  # fmt: skip
-        return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
     def _replay(self, a: int, b: int) -> None:
         """Replay instants ``[a, b)``, scoring on demand the instants the kernel stops at."""
