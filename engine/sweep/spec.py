@@ -46,7 +46,9 @@ MAX_GRID = 100_000  # combinations before constraints: beyond this a spec is ref
 NOT_AXES = frozenset({"start", "end", "source"})  # a sweep runs on one data set
 REQUIRED = ("underlying", "start", "end")
 METRIC_NAMES = tuple(METRIC_LABELS)  # every metric of a run's summary.json
-DROPPED_SHOWN = 5  # reasons kept per spec for display
+DROPPED_SHOWN = 5  # dropped combinations a summary shows with their reasons
+# objectives where smaller is better; every other metric is maximised
+MINIMISED = frozenset({"max_drawdown_pct", "fees_paid_coin", "fees_paid_usd", "assignments"})
 
 Value = StrictBool | StrictInt | StrictFloat | StrictStr
 _PLACEHOLDER = {"underlying": "BTC", "start": "2020-01-01", "end": "2020-02-01"}
@@ -76,6 +78,11 @@ class AxisRange(BaseModel):
         if all(isinstance(v, int) for v in (self.start, self.stop, self.step)):
             return [self.start + i * self.step for i in range(n)]
         return [round(self.start + i * self.step, 10) for i in range(n)]
+
+
+def objective_maximized(metric: str) -> bool:
+    """Whether a larger ``metric`` is better (all but drawdown, fees and assignments)."""
+    return metric not in MINIMISED
 
 
 def _is_axis_type(annotation: object) -> bool:
