@@ -29,8 +29,8 @@ from engine.metrics import PERIODS_PER_YEAR
 
 EULER_GAMMA = 0.5772156649015329
 _STD_NORMAL = NormalDist()
-# Combinations per vectorised chunk of the CSCV: bounds the C x N work arrays (~16 MB each).
-_CELLS_PER_CHUNK = 2_000_000
+# Combinations per vectorised chunk of the CSCV: bounds the C x N work arrays (~8 MB each).
+_CELLS_PER_CHUNK = 1_000_000
 
 PboMetric = Literal["sharpe", "mean"]
 
@@ -348,11 +348,13 @@ def pbo_cscv(
     block = T // S
     dropped = T - block * S
     if N < 2:
-        return _pbo_unavailable(f"{N} configuration(s); at least 2 are needed", S, N, metric, 0, T)
+        return _pbo_unavailable(
+            f"{N} configuration(s); at least 2 are needed", S, N, metric, T - dropped, dropped
+        )
     n_half = block * S // 2
     if n_half < 2:
         why = f"{T} periods give halves of {n_half} row(s) with {S} blocks; at least 2 are needed"
-        return _pbo_unavailable(why, S, N, metric, 0, T)
+        return _pbo_unavailable(why, S, N, metric, T - dropped, dropped)
 
     M = M[dropped:]
     shift = M[0]
