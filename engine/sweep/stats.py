@@ -17,6 +17,7 @@ papers; the Sharpe ratio uses the sample standard deviation (``ddof=1``), like
 input (wrong shape, non-finite returns) is a ``ValueError`` that names what is wrong.
 """
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ class DeflatedSharpe:
     periods_per_year: int
     explanation: str
 
+    def to_json(self) -> dict[str, float | int | str | None]:
+        """Every field, NaN as ``None`` (JSON has no NaN): what a sweep's summary stores."""
+        return {k: _json_number(v) for k, v in dataclasses.asdict(self).items()}
+
 
 @dataclass(frozen=True, eq=False)
 class PboResult:
@@ -93,6 +98,18 @@ class PboResult:
     rows_used: int
     rows_dropped: int
     explanation: str
+
+    def to_json(self) -> dict[str, float | int | str | None]:
+        """The scalar fields, NaN as ``None``; the per-combination arrays are left out."""
+        return {
+            f.name: _json_number(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if not isinstance(getattr(self, f.name), np.ndarray)
+        }
+
+
+def _json_number(value: object) -> object:
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _returns_1d(returns: np.ndarray, name: str) -> np.ndarray:

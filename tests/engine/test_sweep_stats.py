@@ -1,5 +1,6 @@
 """Overfitting statistics of a sweep: PSR, expected max Sharpe, DSR and PBO by CSCV."""
 
+import json
 import math
 
 import numpy as np
@@ -187,6 +188,7 @@ def test_dsr_leaves_out_trials_without_a_sharpe():
 def test_dsr_too_little_data_is_nan_with_a_reason(returns, trials, why):
     result = deflated_sharpe_ratio(np.array(returns), np.array(trials))
     assert math.isnan(result.dsr)
+    assert result.to_json()["dsr"] is None
     assert result.explanation.startswith("Deflated Sharpe ratio not available")
     assert why in result.explanation
 
@@ -292,6 +294,7 @@ def test_pbo_drops_the_earliest_rows_when_blocks_do_not_divide():
 def test_pbo_too_little_data_is_nan(shape, S, why):
     result = pbo_cscv(np.random.default_rng(0).normal(size=shape), S)
     assert math.isnan(result.pbo) and result.n_combinations == 0
+    assert result.to_json()["pbo"] is None
     assert why in result.explanation
 
 
@@ -313,3 +316,15 @@ def test_pbo_malformed_input_is_named(M, S, message):
 def test_pbo_unknown_metric_is_named():
     with pytest.raises(ValueError, match="metric must be"):
         pbo_cscv(np.zeros((16, 3)), 4, metric="sortino")  # type: ignore[arg-type]
+
+
+def test_results_serialise_to_strict_json():
+    rng = np.random.default_rng(3)
+    M = rng.normal(0.0, 0.01, (200, 6))
+    dsr = deflated_sharpe_ratio(M[:, 0], M.mean(axis=0) / M.std(axis=0, ddof=1))
+    pbo = pbo_cscv(M, 8)
+    for result in (dsr, pbo):
+        text = json.dumps(result.to_json(), allow_nan=False)
+        assert json.loads(text)["explanation"] == result.explanation
+    assert json.loads(json.dumps(pbo.to_json()))["pbo"] == pbo.pbo
+    assert "logits" not in pbo.to_json()
