@@ -1,0 +1,1 @@
+"""Parameter sweeps: many configurations of one strategy, walk-forward, overfitting statistics."""
