@@ -114,6 +114,7 @@ class RayExecutor:
             self._started = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1)(replay_batch)
+        self._refs: dict[Future, object] = {}  # each task's future -> its object ref
 
     def batch_size(self, total: int) -> int:
         return max(1, math.ceil(total / (TASKS_PER_WORKER * self.workers)))
@@ -122,11 +123,17 @@ class RayExecutor:
         return self._ray.put(obj)
 
     def submit(self, market, prepared, configs, spread, origin) -> "Future[list[RowResult]]":
-        return self._remote.remote(market, prepared, configs, spread, origin).future()
+        ref = self._remote.remote(market, prepared, configs, spread, origin)
+        future = ref.future()
+        self._refs[future] = ref
+        future.add_done_callback(self._refs.pop)
+        return future
 
     def cancel(self, futures: list[Future]) -> None:
         for f in futures:
-            f.cancel()
+            ref = self._refs.pop(f, None)
+            if ref is not None:
+                self._ray.cancel(ref)
 
     def close(self) -> None:
         if self._started:
