@@ -419,6 +419,28 @@ SweepRequest = create_model(
 )
 
 
+class SweepAxisField(BaseModel):
+    """A config field a sweep may vary."""
+
+    name: str = Field(description="the field's name, nested ones dotted (scoring.w_delta)")
+    default: Any = Field(description="the config's default; null where the field is required")
+    choices: list[Any] | None = Field(description="the values of a choice field, else null")
+
+
+class SweepMetric(BaseModel):
+    """A run metric a sweep ranks or charts configurations by."""
+
+    name: str
+    maximize: bool = Field(description="whether a larger value is better")
+
+
+class SweepFields(BaseModel):
+    """What a sweep spec may name."""
+
+    axes: list[SweepAxisField]
+    metrics: list[SweepMetric]
+
+
 class SweepCount(BaseModel):
     """How many configurations a spec makes, before anything runs."""
 

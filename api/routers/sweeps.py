@@ -20,6 +20,7 @@ from api.schemas import (
     StopResponse,
     SweepCount,
     SweepDeleted,
+    SweepFields,
     SweepHeatmap,
     SweepRequest,
     SweepRowRun,
@@ -35,9 +36,16 @@ from engine.config import FieldValueError
 from engine.results import history
 from engine.results.history import RunNotFoundError, RunUnreadableError
 from engine.sweep import store
-from engine.sweep.spec import DROPPED_SHOWN, SweepSpec, objective_maximized
+from engine.sweep.spec import DROPPED_SHOWN, METRIC_NAMES, SweepSpec, objective_maximized
 from engine.sweep.store import SWEEP_ID_PATTERN, SweepNotFoundError, SweepUnreadableError
-from engine.sweep.views import Reduce, ViewError, heatmap, results_page, row_configuration
+from engine.sweep.views import (
+    Reduce,
+    ViewError,
+    axis_fields,
+    heatmap,
+    results_page,
+    row_configuration,
+)
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 
@@ -99,6 +107,13 @@ def _refused(check: Callable[[], object]) -> object:
         return error_response(400, str(exc), fields)
     except ValueError as exc:
         return field_error(400, "base", str(exc))
+
+
+@router.get("/fields", response_model=SweepFields)
+def sweep_fields() -> SweepFields:
+    """What a spec may name: the fields an axis may vary and the metrics (objective, heatmap)."""
+    metrics = [{"name": m, "maximize": objective_maximized(m)} for m in METRIC_NAMES]
+    return SweepFields(axes=axis_fields(), metrics=metrics)
 
 
 @router.post("/count", response_model=SweepCount, responses=BAD_SPEC)

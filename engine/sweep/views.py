@@ -11,17 +11,17 @@ run can be computed as an ordinary backtest.
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import polars as pl
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cache.datasource import DeribitDataSource
 from engine.chains import data_fingerprint
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
 from engine.simulator import finite_or_none, run_digest
-from engine.sweep.spec import SweepSpec, describe_errors
+from engine.sweep.spec import AXIS_FIELDS, SweepSpec, describe_errors
 from engine.sweep.store import SweepUnreadableError, load_sweep
 
 Reduce = Literal["max", "min", "median"]
@@ -172,3 +172,29 @@ def row_configuration(data_dir: Path, sweep_id: str, row: int) -> tuple[CallSimu
         raise SweepUnreadableError(f"sweep {sweep_id}: row {row} does not match its spec")
     ds = DeribitDataSource(data_dir, cfg.source)
     return cfg, run_digest(cfg, data_fingerprint(ds, cfg), SpreadModel.default().calibration_id)
+
+
+def _choices(annotation: object) -> list | None:
+    """The values of a choice field (``Literal``, optionally ``None``), else None."""
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    for arg in get_args(annotation):
+        if get_origin(arg) is Literal:
+            return list(get_args(arg))
+    return None
+
+
+def axis_fields() -> list[dict]:
+    """Every config field a sweep may vary (nested ones dotted), with its default (None when
+    required) and, for a choice field, its choices: what the dashboard's axis picker offers."""
+    out = []
+    for name in AXIS_FIELDS:
+        block, _, sub = name.partition(".")
+        info = CallSimulationConfig.model_fields[block]
+        if sub:
+            nested = info.annotation
+            assert isinstance(nested, type) and issubclass(nested, BaseModel)
+            info = nested.model_fields[sub]
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        out.append({"name": name, "default": default, "choices": _choices(info.annotation)})
+    return out

@@ -1,0 +1,187 @@
+"""The Sweeps tab as a person uses it: build a spec, watch it run, read the heatmap and the
+results, open a configuration's full run; a real ``thetadesk serve`` and headless Chromium."""
+
+import time
+
+import httpx
+import pytest
+
+from tests.browser.conftest import NO_PLAYWRIGHT
+from tests.browser.test_dashboard import RUN_TIMEOUT_MS, SIX_MONTHS, TWO_MONTHS, shot
+
+sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+
+BASE = {"underlying": "BTC", **TWO_MONTHS, "timeframe": "1h", "decision_interval_hours": 24}
+SPEC = {
+    "base": BASE,
+    "axes": {"tp_threshold_pct": [50, 80], "exit_style": ["hold_to_expiry", "tp_and_roll"]},
+}
+
+
+def open_tab(page) -> None:
+    page.click("#tab-sweeps")
+    expect(page.locator("#panel-sweeps")).to_be_visible()
+    expect(page.locator("#sw-source option[value=synthetic]")).to_be_attached()
+    expect(page.get_by_test_id("sw-axis-row")).to_have_count(2)
+
+
+def record_badge_texts(page) -> None:
+    """Keep every distinct text the sweep's status badge shows, however briefly."""
+    page.evaluate(
+        """() => {
+        const badge = document.getElementById("sw-status-text");
+        window.sweepBadge = [badge.textContent];
+        new MutationObserver(() => {
+          const text = badge.textContent;
+          if (window.sweepBadge.at(-1) !== text) window.sweepBadge.push(text);
+        }).observe(badge, { childList: true, characterData: true, subtree: true });
+      }"""
+    )
+
+
+def sweep_via_api(server, spec=SPEC) -> str:
+    started = httpx.post(f"{server.url}/api/sweeps/start", json=spec)
+    assert started.status_code == 200, started.json()
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{server.url}/api/sweeps/status").json()
+        if not status["running"]:
+            assert status["state"] == "finished", status
+            return status["sweep_id"]
+        time.sleep(0.05)
+    raise AssertionError(f"sweep did not finish: {status}")
+
+
+def test_build_count_run_chart_sort_and_open_a_row(page, live_server):
+    open_tab(page)
+    page.fill("#sw-start", TWO_MONTHS["start"])
+    page.fill("#sw-end", TWO_MONTHS["end"])
+    page.select_option("#sw-source", "synthetic")
+    expect(page.get_by_test_id("sw-source-note")).to_contain_text("SYNTHETIC")
+    page.click("#sw-add-axis")
+    rows = page.get_by_test_id("sw-axis-row")
+    rows.nth(2).get_by_test_id("sw-axis-field").select_option("min_score_to_trade")
+    rows.nth(2).get_by_test_id("sw-axis-values").fill("3, 5")
+    count = page.get_by_test_id("sw-count")
+    expect(count).to_have_attribute("data-count", "8")
+    expect(count).to_contain_text("8 configurations")
+    page.fill("#sw-constraints", "tp_threshold_pct > 60")
+    expect(count).to_have_attribute("data-count", "4")
+    expect(count).to_contain_text("4 excluded by constraints")
+    page.fill("#sw-constraints", "")
+    rows.nth(0).get_by_test_id("sw-axis-values").fill("50, 2000")
+    expect(count).to_contain_text("tp_threshold_pct[1] = 2000")
+    expect(count).to_have_class("err")
+    rows.nth(0).get_by_test_id("sw-axis-values").fill("50, 80")
+    expect(count).to_have_attribute("data-count", "8")
+
+    record_badge_texts(page)
+    page.click("#sw-start-stop-btn")
+    badge = page.get_by_test_id("sw-status-text")
+    expect(badge).to_have_text("FINISHED", timeout=RUN_TIMEOUT_MS)
+    assert "RUNNING" in page.evaluate("window.sweepBadge")
+    expect(page.get_by_test_id("sw-progress-label")).to_have_text("100%")
+    expect(page.get_by_test_id("sw-done")).to_have_text("8 / 8")
+    status = httpx.get(f"{live_server.url}/api/sweeps/status").json()
+    sweep_id = status["sweep_id"]
+
+    result = page.get_by_test_id("sw-result")
+    expect(result).to_have_attribute("data-sweep-id", sweep_id)
+    expect(page.get_by_test_id("sw-result-tag")).to_have_text("SYNTHETIC")
+    # the heatmap: Sharpe over tp_threshold_pct x exit_style, max over min_score_to_trade
+    api = f"{live_server.url}/api/sweeps/{sweep_id}"
+    grid = httpx.get(
+        f"{api}/heatmap", params={"metric": "sharpe", "x": "tp_threshold_pct", "y": "exit_style"}
+    ).json()
+    cells = page.get_by_test_id("sw-cell")
+    expect(cells).to_have_count(4)
+    shown = [
+        float(v) if v else None for v in cells.evaluate_all("els => els.map(e => e.dataset.value)")
+    ]
+    assert shown == pytest.approx([v for line in grid["values"] for v in line])
+    colours = cells.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
+    best = shown.index(max(v for v in shown if v is not None))
+    red, green, _ = (int(c) for c in colours[best].removeprefix("rgb(").rstrip(")").split(","))
+    assert green > 2 * red  # the best cell is green
+    page.select_option("#sw-heat-reduce", "median")
+    expect(page.get_by_test_id("sw-heatmap")).to_have_attribute("data-reduce", "median")
+    page.select_option("#sw-heat-y", "")
+    expect(cells).to_have_count(2)
+
+    # the results: sorted by the objective, best first; a header click sorts by that column
+    table = page.get_by_test_id("sw-row")
+    expect(table).to_have_count(8)
+    by_sharpe = httpx.get(f"{api}/results", params={"sort": "sharpe", "desc": True}).json()["rows"]
+    assert table.evaluate_all("els => els.map(e => +e.dataset.row)") == [
+        r["row"] for r in by_sharpe
+    ]
+    page.locator("#sw-results-head th[data-sort=num_trades]").click()
+    by_trades = httpx.get(f"{api}/results", params={"sort": "num_trades", "desc": True}).json()[
+        "rows"
+    ]
+    expect(table.first).to_have_attribute("data-row", str(by_trades[0]["row"]))
+    assert table.evaluate_all("els => els.map(e => +e.dataset.row)") == [
+        r["row"] for r in by_trades
+    ]
+    expect(page.locator("#sw-results-head th[data-sort=num_trades]")).to_have_attribute(
+        "data-dir", "desc"
+    )
+    shot(page, "sweeps-finished")
+
+    # a row opens its configuration's full run as an ordinary backtest, kept in the history
+    chosen = by_trades[0]
+    table.first.click()
+    expect(page.locator("#panel-backtest")).to_be_visible()
+    expect(page.get_by_test_id("res-run-title")).to_contain_text(
+        chosen["run_id"], timeout=RUN_TIMEOUT_MS
+    )
+    expect(page.locator("#bt-status-text")).to_have_text("FINISHED")
+    run = httpx.get(f"{live_server.url}/api/backtests/{chosen['run_id']}").json()
+    assert run["metrics"]["num_trades"] == chosen["num_trades"]
+    assert run["config"]["exit_style"] == chosen["exit_style"]
+    expect(page.locator(f"#res-history-body tr[data-run-id='{chosen['run_id']}']")).to_have_count(1)
+
+
+def test_a_sweep_is_refused_with_409_while_a_backtest_runs(page, live_server):
+    body = {"underlying": "BTC", **SIX_MONTHS, "timeframe": "1h", "pace": 10}
+    assert httpx.post(f"{live_server.url}/api/backtest/start", json=body).json()["started"]
+    open_tab(page)
+    page.fill("#sw-start", TWO_MONTHS["start"])
+    page.fill("#sw-end", TWO_MONTHS["end"])
+    expect(page.get_by_test_id("sw-count")).to_have_attribute("data-count", "4")
+    page.click("#sw-start-stop-btn")
+    error = page.get_by_test_id("sw-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("a backtest is running")
+    expect(page.get_by_test_id("sw-status-text")).to_have_text("IDLE")
+    httpx.post(f"{live_server.url}/api/backtest/stop")
+
+
+def test_past_sweeps_reopen_and_delete(page, live_server):
+    first = sweep_via_api(live_server)
+    second = sweep_via_api(live_server, SPEC | {"axes": {"min_score_to_trade": [3, 5, 7]}})
+    page.reload()
+    open_tab(page)
+    history = page.get_by_test_id("sw-history-row")
+    expect(history).to_have_count(2)
+    result = page.get_by_test_id("sw-result")
+    expect(result).to_have_attribute("data-sweep-id", second)  # the newest opens first
+    expect(page.get_by_test_id("sw-cell")).to_have_count(3)
+    expect(history.first).to_contain_text("SYNTHETIC")
+    page.locator(
+        f"#sw-history-body tr[data-sweep-id='{first}'] [data-testid=sw-history-open]"
+    ).click()
+    expect(result).to_have_attribute("data-sweep-id", first)
+    expect(page.get_by_test_id("sw-cell")).to_have_count(4)
+    expect(page.get_by_test_id("sw-winner-objective")).not_to_be_empty()
+    expect(page.get_by_test_id("sw-stats")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(
+        f"#sw-history-body tr[data-sweep-id='{first}'] [data-testid=sw-history-delete]"
+    ).click()
+    expect(history).to_have_count(1)
+    expect(result).to_be_hidden()
+    assert httpx.get(f"{live_server.url}/api/sweeps/{first}").status_code == 404
