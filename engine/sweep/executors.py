@@ -6,7 +6,8 @@ identical. Threads work because the replay kernels release the GIL (``nogil=True
 every market and candidate set is put in the object store once (:meth:`RayExecutor.share`) and
 each task carries many configurations; workers import the engine, which points numba at its
 kernel cache before any kernel is defined (:mod:`cache.kernel_cache`), so they load compiled
-kernels instead of compiling.
+kernels instead of compiling, and they load them when the executor starts
+(:func:`engine.warmup.warm_backtest_kernels` on every worker), not in the sweep's first tasks.
 """
 
 import math
@@ -17,6 +18,7 @@ from typing import Protocol
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
 from engine.sweep.task import RowResult, replay_batch
+from engine.warmup import warm_backtest_kernels
 
 TASKS_PER_WORKER = 4  # Ray: aim for this many tasks per worker (load balance vs overhead)
 
@@ -114,6 +116,10 @@ class RayExecutor:
             self._started = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1)(replay_batch)
+        # load the kernels on every worker now (side by side: each holds its CPU for seconds),
+        # as a process warms its engine before its first backtest (engine.warmup)
+        warm = ray.remote(num_cpus=1)(warm_backtest_kernels)
+        ray.get([warm.remote() for _ in range(self.workers)])
         self._refs: dict[Future, object] = {}  # each task's future -> its object ref
 
     def batch_size(self, total: int) -> int:
