@@ -244,7 +244,11 @@ def run_row(request: Request, sweep_id: SweepId, row: Annotated[int, Path(ge=0)]
     return SweepRowRun(sweep_id=sweep_id, row=row, run_id=run_id, started=True)
 
 
-@router.delete("/{sweep_id}", response_model=SweepDeleted, responses=NOT_FOUND)
+@router.delete(
+    "/{sweep_id}",
+    response_model=SweepDeleted,
+    responses={**NOT_FOUND, 503: STARTS[503]},
+)
 def delete_sweep(request: Request, sweep_id: SweepId):
     """Delete a sweep's folder (readable or not); the runs opened from it stay in the history."""
 
