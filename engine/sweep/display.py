@@ -47,6 +47,10 @@ def format_sweep(summary: dict) -> str:
     lines.append("    " + "  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
     for r in rows:
         lines.append("    " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+    stats = summary.get("statistics")
+    if stats:
+        for name in ("deflated_sharpe", "pbo"):
+            lines.append(f"  {stats[name].get('explanation') or name + ': not computed'}")
     per_s = t.get("configurations_per_s")
     lines += [
         "",

@@ -1,8 +1,10 @@
-"""Execute a sweep end to end: check, run, write. The CLI calls it; a sweep manager can too.
+"""Execute a sweep end to end: check, run, measure overfitting, write. The CLI calls it; a sweep
+manager can too.
 
 :func:`plan_sweep` resolves what a spec will read (its source, data fingerprint, calibration and
 sweep id) without running anything, so a caller can show the id and the configuration count
-first; :func:`execute_sweep` runs it (:func:`engine.sweep.runner.run_sweep`) and writes
+first; :func:`execute_sweep` runs it (:func:`engine.sweep.runner.run_sweep`), computes the
+overfitting statistics of its results (:func:`sweep_statistics`) and writes
 ``<data_dir>/sweeps/<sweep_id>/`` (:mod:`engine.sweep.store`).
 """
 
@@ -10,8 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import polars as pl
+
 from cache.datasource import DeribitDataSource
 from engine.fills import SpreadModel
+from engine.simulator import finite_or_none
 from engine.sweep.executors import SweepExecutor
 from engine.sweep.runner import (
     Progress,
@@ -21,8 +27,12 @@ from engine.sweep.runner import (
     sweep_fingerprint,
     sweep_source,
 )
-from engine.sweep.spec import SweepSpec
-from engine.sweep.store import check_can_write, write_sweep
+from engine.sweep.spec import SweepSpec, objective_maximized
+from engine.sweep.stats import deflated_sharpe_ratio, pbo_cscv
+from engine.sweep.store import check_can_write, results_frame, returns_frame, write_sweep
+from engine.sweep.walkforward import choose_best
+
+PBO_PARTITIONS = 16
 
 
 @dataclass(frozen=True)
@@ -65,4 +75,40 @@ def execute_sweep(
     spread = SpreadModel.default()
     plan = plan_sweep(data_dir, spec, spread)
     run = run_sweep(data_dir, spec, executor, progress, cancel, spread)
-    return plan, run, write_sweep(data_dir, plan.sweep_id, spec, run)
+    extra = {"statistics": sweep_statistics(spec, run)}
+    return plan, run, write_sweep(data_dir, plan.sweep_id, spec, run, extra)
+
+
+def _json(block: dict) -> dict:
+    return {k: finite_or_none(v) for k, v in block.items()}
+
+
+def sweep_statistics(spec: SweepSpec, run: SweepRun) -> dict:
+    """The ``statistics`` block of a sweep's summary: how likely its winner is a fluke.
+
+    ``deflated_sharpe``: the deflated Sharpe ratio of the best configuration by the objective
+    (its daily returns) given every configuration's annualised Sharpe ratio as the trials;
+    ``pbo``: the probability of backtest overfitting by CSCV on the daily-returns matrix
+    (days x configurations; days some configuration lacks are left out) in
+    :data:`PBO_PARTITIONS` blocks. A statistic the data cannot support is null with its reason.
+    """
+    results = results_frame(spec, run)
+    best = choose_best(results, spec.objective, maximize=objective_maximized(spec.objective))
+    best_returns = run.rows[best].returns
+    dsr = deflated_sharpe_ratio(
+        best_returns[np.isfinite(best_returns)],
+        results.get_column("sharpe").cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        sharpes_annualised=True,
+    )
+    matrix = returns_frame(run).drop("time").drop_nulls().to_numpy()
+    try:
+        pbo = _json(pbo_cscv(matrix, PBO_PARTITIONS).to_json())
+    except ValueError as exc:
+        pbo = {"pbo": None, "explanation": f"not computed: {exc}"}
+    return {
+        "best_row": best,
+        "best_run_id": run.run_ids[best],
+        "days": int(matrix.shape[0]),
+        "deflated_sharpe": _json(dsr.to_json()),
+        "pbo": pbo,
+    }

@@ -49,6 +49,7 @@ def test_sweep_json_and_text(data_dir, tmp_path, capsys):
     assert f"Sweep {out['sweep_id']}: BTC covered calls, 2022-01-01 to 2022-04-01" in text
     assert "SYNTHETIC DATA" in text and "4 configurations (grid 4" in text
     assert "best by sharpe (larger is better)" in text and f"outputs: {folder}" in text
+    assert "\n  DSR " in text and "\n  PBO " in text
 
 
 @pytest.mark.parametrize(

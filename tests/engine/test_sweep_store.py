@@ -10,6 +10,7 @@ import pytest
 from engine.sweep.execute import execute_sweep, plan_sweep
 from engine.sweep.executors import ThreadExecutor
 from engine.sweep.spec import METRIC_NAMES, SweepSpec
+from engine.sweep.stats import deflated_sharpe_ratio, pbo_cscv
 from engine.sweep.store import (
     SweepNotFoundError,
     SweepUnreadableError,
@@ -78,6 +79,26 @@ def test_summary_says_what_ran_on_what_and_the_best_rows(stored):
     drawdowns = sorted(r.metrics["max_drawdown_pct"] for r in run.rows)
     assert [b["max_drawdown_pct"] for b in s["best"]] == drawdowns
     assert s["best"][0]["run_id"] in run.run_ids
+
+
+def test_statistics_are_those_of_the_stored_results_and_returns(stored):
+    *_, folder = stored
+    s = json.loads((folder / "summary.json").read_text())["statistics"]
+    results = pl.read_parquet(folder / "results.parquet")
+    returns = pl.read_parquet(folder / "returns.parquet")
+    drawdowns = results["max_drawdown_pct"].to_numpy()
+    best = int(np.argmin(drawdowns))  # the objective: smaller is better
+    assert s["best_row"] == best and s["best_run_id"] == results["run_id"][best]
+    dsr = deflated_sharpe_ratio(
+        returns[results["run_id"][best]].to_numpy(),
+        results["sharpe"].to_numpy(),
+        sharpes_annualised=True,
+    )
+    assert s["deflated_sharpe"]["dsr"] == pytest.approx(dsr.dsr, rel=1e-12)
+    assert s["deflated_sharpe"]["n_trials"] == 4 and s["days"] == returns.height == 91
+    pbo = pbo_cscv(returns.drop("time").to_numpy(), 16)
+    assert s["pbo"]["pbo"] == pytest.approx(pbo.pbo) and s["pbo"]["n_configs"] == 4
+    assert "PBO" in s["pbo"]["explanation"] and "DSR" in s["deflated_sharpe"]["explanation"]
 
 
 def test_the_id_is_the_spec_the_data_and_the_calibration(stored):
