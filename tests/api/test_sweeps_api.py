@@ -107,6 +107,9 @@ def test_a_sweep_runs_with_progress_and_is_listed_read_and_deleted(client, data_
     assert listed[0]["synthetic"] is True and listed[0]["configurations"] == 8
     summary = client.get(f"/api/sweeps/{sweep_id}").json()
     assert summary["spec"]["axes"] == AXES and summary["counts"]["configurations"] == 8
+    stats = summary["statistics"]
+    assert stats["best_row"] == summary["best"][0]["row"]
+    assert stats["deflated_sharpe"]["explanation"] and stats["pbo"]["explanation"]
 
     assert client.delete(f"/api/sweeps/{sweep_id}").json() == {"deleted": sweep_id}
     assert client.get(f"/api/sweeps/{sweep_id}").status_code == 404

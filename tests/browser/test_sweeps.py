@@ -176,8 +176,17 @@ def test_past_sweeps_reopen_and_delete(page, live_server):
     ).click()
     expect(result).to_have_attribute("data-sweep-id", first)
     expect(page.get_by_test_id("sw-cell")).to_have_count(4)
-    expect(page.get_by_test_id("sw-winner-objective")).not_to_be_empty()
-    expect(page.get_by_test_id("sw-stats")).to_be_visible()
+    summary = httpx.get(f"{live_server.url}/api/sweeps/{first}").json()
+    best = summary["best"][0]
+    expect(page.get_by_test_id("sw-winner-objective")).to_have_text(f"{best['sharpe']:.2f}")
+    for axis in ("tp_threshold_pct", "exit_style"):
+        expect(page.get_by_test_id(f"sw-winner-{axis}")).to_have_text(str(best[axis]).removesuffix(".0"))
+    stats = summary["statistics"]
+    for testid, block, key in (("sw-dsr", "deflated_sharpe", "dsr"), ("sw-pbo", "pbo", "pbo")):
+        value = stats[block][key]
+        shown = "n/a" if value is None else f"{round(value * 100)} %"
+        expect(page.get_by_test_id(testid)).to_contain_text(shown)
+        expect(page.get_by_test_id(testid)).to_contain_text(stats[block]["explanation"])
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(
         f"#sw-history-body tr[data-sweep-id='{first}'] [data-testid=sw-history-delete]"

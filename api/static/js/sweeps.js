@@ -344,17 +344,20 @@ function renderWinner(summary) {
   dl($("sw-winner"), facts);
 }
 
-// The overfitting statistics of the summary's ``statistics`` block: each a number and a line.
+// The overfitting statistics of the summary's ``statistics`` block: each a percentage and the
+// line that says what it means (a statistic the data cannot support is null with its reason).
 function renderStats(summary) {
-  const stats = summary.statistics || {};
-  const facts = [];
-  const dsr = stats.deflated_sharpe || stats.dsr;
-  const pbo = stats.pbo;
+  const stats = summary.statistics;
   const pct = (v) => (v === null || v === undefined ? "n/a" : `${formatNumber(v * 100, { decimals: 0 })} %`);
-  if (dsr) facts.push(["Deflated Sharpe ratio", statLine(pct(dsr.dsr), dsr.explanation), "sw-dsr"]);
-  if (pbo) facts.push(["Prob. of backtest overfitting", statLine(pct(pbo.pbo), pbo.explanation), "sw-pbo"]);
-  if (!facts.length) facts.push(["Statistics", "not computed for this sweep", "sw-stats-none"]);
-  dl($("sw-stats"), facts);
+  if (!stats) {
+    dl($("sw-stats"), [["Statistics", "not computed for this sweep", "sw-stats-none"]]);
+    return;
+  }
+  const { deflated_sharpe: dsr, pbo } = stats;
+  dl($("sw-stats"), [
+    ["Deflated Sharpe ratio", statLine(pct(dsr.dsr), dsr.explanation), "sw-dsr"],
+    ["Prob. of backtest overfitting", statLine(pct(pbo.pbo), pbo.explanation), "sw-pbo"],
+  ]);
 }
 
 function statLine(value, explanation) {
