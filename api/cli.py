@@ -253,8 +253,9 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_spec(path: Path) -> "SweepSpec":
-    """The sweep spec in ``path``; errors name the file and the field."""
+def _read_spec(path: Path, walk_forward: str | None = None) -> "SweepSpec":
+    """The sweep spec in ``path`` (its ``walk_forward`` replaced when given); errors name the
+    file and the field."""
     import json
 
     from pydantic import ValidationError
@@ -269,6 +270,8 @@ def _read_spec(path: Path) -> "SweepSpec":
         raise CliError(f"--spec {path}: not a JSON file ({exc})") from exc
     if not isinstance(data, dict):
         raise CliError(f"--spec {path}: a spec is a JSON object, not a {type(data).__name__}")
+    if walk_forward is not None:
+        data["walk_forward"] = walk_forward
     try:
         return SweepSpec(**data)
     except ValidationError as exc:
@@ -286,7 +289,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from engine.sweep.executors import make_executor
     from engine.sweep.runner import sweep_source
 
-    spec = _read_spec(args.spec)
+    spec = _read_spec(args.spec, args.walk_forward)
     data_dir = _data_dir(args)
     if sweep_source(spec) == "synthetic":
         ensure_default_data(Store(data_dir))
@@ -623,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ray: the cluster to join (default: start a local one)")  # fmt: skip
     sw.add_argument("--workers", type=int, metavar="N",
                     help="threads: threads (default one per CPU); ray, local: CPUs")  # fmt: skip
+    sw.add_argument(
+        "--walk-forward",
+        metavar="train=365d,test=90d,step=90d[,anchored]",
+        help="also walk forward: per fold choose by the objective on the training window, run "
+        "on the test window (replaces the spec's walk_forward)",
+    )
     sw.add_argument("--json", action="store_true", help="print one JSON object, no progress")
 
     mc = add(

@@ -51,6 +51,18 @@ def format_sweep(summary: dict) -> str:
     if stats:
         for name in ("deflated_sharpe", "pbo"):
             lines.append(f"  {stats[name].get('explanation') or name + ': not computed'}")
+    wf = summary.get("walk_forward")
+    if wf:
+        lines += ["", f"  walk-forward {wf['spec']}: {wf['explanation']}"]
+        for fold in wf["folds"]:
+            chosen = ", ".join(f"{name} {fold[name]}" for name in spec["axes"])
+            lines.append(
+                f"    fold {fold['fold']}: trained {fold['train_start'][:10]} to "
+                f"{fold['train_end'][:10]}, chose row {fold['chosen_row']} ({chosen}); test "
+                f"{fold['test_start'][:10]} to {fold['test_end'][:10]}: "
+                f"{_cell('total_return_pct_usd', fold['test_total_return_pct_usd'])} % USD vs "
+                f"HODL {_cell('hodl_return_pct_usd', fold['test_hodl_return_pct_usd'])} %"
+            )
     per_s = t.get("configurations_per_s")
     lines += [
         "",

@@ -4,8 +4,9 @@ manager can too.
 :func:`plan_sweep` resolves what a spec will read (its source, data fingerprint, calibration and
 sweep id) without running anything, so a caller can show the id and the configuration count
 first; :func:`execute_sweep` runs it (:func:`engine.sweep.runner.run_sweep`), computes the
-overfitting statistics of its results (:func:`sweep_statistics`) and writes
-``<data_dir>/sweeps/<sweep_id>/`` (:mod:`engine.sweep.store`).
+overfitting statistics of its results (:func:`sweep_statistics`), walks forward when the spec
+asks (:mod:`engine.sweep.walkforward_runner`) and writes ``<data_dir>/sweeps/<sweep_id>/``
+(:mod:`engine.sweep.store`).
 """
 
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import polars as pl
 from cache.datasource import DeribitDataSource
 from engine.fills import SpreadModel
 from engine.simulator import finite_or_none
-from engine.sweep.executors import SweepExecutor
+from engine.sweep.executors import SweepExecutor, ThreadExecutor
 from engine.sweep.runner import (
     Progress,
     SweepRun,
@@ -31,6 +32,7 @@ from engine.sweep.spec import SweepSpec, objective_maximized
 from engine.sweep.stats import deflated_sharpe_ratio, pbo_cscv
 from engine.sweep.store import check_can_write, results_frame, returns_frame, write_sweep
 from engine.sweep.walkforward import choose_best
+from engine.sweep.walkforward_runner import run_walk_forward
 
 PBO_PARTITIONS = 16
 
@@ -74,9 +76,22 @@ def execute_sweep(
     check_can_write(data_dir)
     spread = SpreadModel.default()
     plan = plan_sweep(data_dir, spec, spread)
-    run = run_sweep(data_dir, spec, executor, progress, cancel, spread)
-    extra = {"statistics": sweep_statistics(spec, run)}
-    return plan, run, write_sweep(data_dir, plan.sweep_id, spec, run, extra)
+    own = executor is None
+    executor = executor or ThreadExecutor()
+    try:
+        run = run_sweep(data_dir, spec, executor, progress, cancel, spread)
+        extra, tables = {"statistics": sweep_statistics(spec, run)}, {}
+        if spec.walk_forward is not None:
+            ds = DeribitDataSource(data_dir, plan.source)
+            wf = run_walk_forward(
+                ds, spec, executor, Path(data_dir) / "prepared", progress, cancel, spread
+            )
+            extra["walk_forward"] = wf.block
+            tables = {"walk_forward": wf.folds, "walk_forward_equity": wf.equity}
+    finally:
+        if own:
+            executor.close()
+    return plan, run, write_sweep(data_dir, plan.sweep_id, spec, run, extra, tables)
 
 
 def _json(block: dict) -> dict:

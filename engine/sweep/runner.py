@@ -2,9 +2,9 @@
 every configuration on an executor.
 
 Configurations that read the same market (underlying, window, bars, decision interval, option
-market; :data:`MARKET_FIELDS`) share one :class:`~engine.market.RunMarket`, and those that also
-share a prepare key (:func:`engine.prepare.driver.prepare_key`: the fields that shape the
-candidates) share one prepare, read from or written to the prepared cache
+market; :data:`engine.market.MARKET_FIELDS`) share one :class:`~engine.market.RunMarket`, and
+those that also share a prepare key (:func:`engine.prepare.driver.prepare_key`: the fields that
+shape the candidates) share one prepare, read from or written to the prepared cache
 (``<data_dir>/prepared``) as a single backtest would. The driver prepares group after group while
 the executor replays the groups before (:mod:`engine.sweep.executors`); at most
 :data:`IN_FLIGHT_PER_WORKER` tasks per worker wait at a time, so the cancel flag, checked between
@@ -26,7 +26,7 @@ from engine import __version__
 from engine.chains import data_fingerprint, resolve_option_market
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
-from engine.market import RunMarket, check_covered, load_run_market
+from engine.market import MARKET_FIELDS, RunMarket, check_covered, load_run_market
 from engine.prepare import CancelledError, prepare, prepare_key
 from engine.simulator import run_digest
 from engine.sweep.executors import SweepExecutor, ThreadExecutor
@@ -35,17 +35,6 @@ from engine.sweep.task import RowResult
 
 Progress = Callable[[int, int], None]  # (configurations done, total)
 
-# the fields load_run_market reads (max_dte too on recorded chains: it bounds the calls loaded)
-MARKET_FIELDS = {
-    "underlying",
-    "start",
-    "end",
-    "timeframe",
-    "decision_interval_hours",
-    "source",
-    "option_market",
-    "chain_max_age_minutes",
-}
 IN_FLIGHT_PER_WORKER = 2
 WAIT_POLL_S = 0.2  # how often a driver waiting for tasks checks the cancel flag
 

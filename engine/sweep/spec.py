@@ -41,6 +41,7 @@ from pydantic import (
 from engine.config import CallSimulationConfig
 from engine.results.labels import METRIC_LABELS
 from engine.sweep.constraints import Constraint
+from engine.sweep.walkforward import make_folds, parse_walk_forward
 
 MAX_GRID = 100_000  # combinations before constraints: beyond this a spec is refused
 NOT_AXES = frozenset({"start", "end", "source"})  # a sweep runs on one data set
@@ -171,7 +172,8 @@ def _field_errors(data: dict, names: set[str]) -> list[str]:
 class SweepSpec(BaseModel):
     """What a sweep runs: see the module doc. ``objective`` is the run metric (a key of a run's
     ``summary.json`` metrics) the best configuration is chosen by; ``walk_forward`` asks for
-    walk-forward folds (``train=365d,test=90d,step=90d[,anchored]``)."""
+    walk-forward folds over the base window (``train=365d,test=90d,step=90d[,anchored]``;
+    :mod:`engine.sweep.walkforward`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -248,6 +250,13 @@ class SweepSpec(BaseModel):
             )
         return objective
 
+    @field_validator("walk_forward")
+    @classmethod
+    def _check_walk_forward(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_walk_forward(text)  # a ValueError naming the part at fault
+        return text
+
     @model_validator(mode="after")
     def _build(self) -> "SweepSpec":
         if "underlying" not in self.base and "underlying" not in self.axes:
@@ -275,6 +284,12 @@ class SweepSpec(BaseModel):
         if not self._configs:
             why = self._dropped[0][1] if self._dropped else "the constraints exclude every one"
             raise ValueError(f"no valid configuration among {self._grid:,} ({why})")
+        if self.walk_forward is not None:
+            first = self._configs[0]
+            try:
+                make_folds(parse_walk_forward(self.walk_forward), first.start, first.end)
+            except ValueError as exc:
+                raise ValueError(f"walk_forward: {exc}") from exc
         if self.sample is not None and self.sample < len(self._configs):
             rng = np.random.default_rng(self.seed)
             keep = np.sort(rng.choice(len(self._configs), self.sample, replace=False))

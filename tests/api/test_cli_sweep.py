@@ -100,3 +100,27 @@ def test_sweep_loads_no_web_stack(data_dir, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"sweep": []}
+
+
+def test_walk_forward_writes_the_folds_and_the_stitched_curve(data_dir, tmp_path, capsys):
+    args = ["sweep", "--data-dir", str(data_dir), "--spec", _spec_file(tmp_path, SPEC),
+            "--walk-forward", "train=40d,test=20d,step=25d"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    folder = data_dir / "sweeps" / json.loads(capsys.readouterr().out)["sweep_id"]
+    summary = json.loads((folder / "summary.json").read_text())
+    block = summary["walk_forward"]
+    assert summary["spec"]["walk_forward"] == block["spec"] == "train=40d,test=20d,step=25d"
+    folds = pl.read_parquet(folder / "walk_forward.parquet")
+    assert folds.height == len(block["folds"]) == 2  # 90 days: trains of 40 d, tests of 20 d
+    assert folds["train_end"].to_list() == folds["test_start"].to_list()
+    assert set(SPEC["axes"]) <= set(folds.columns) and "test_run_id" in folds.columns
+    curve = pl.read_parquet(folder / "walk_forward_equity.parquet")
+    assert curve.columns == ["time", "strategy_growth", "hodl_growth", "fold"]
+    assert curve["fold"].unique().to_list() == [0, 1] and curve["strategy_growth"][0] == 1.0
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "walk-forward train=40d,test=20d,step=25d: 2 folds" in text and "    fold 1: " in text
+    bad = [*args[:-1], "train=40d,test=20d,step=10d"]
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --spec {args[4]}: walk_forward: ") and "would overlap" in err

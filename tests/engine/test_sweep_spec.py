@@ -138,6 +138,10 @@ def test_equal_configurations_run_once():
          ["base", "end: required"]),
         ({"axes": {"target_delta": [0.2]}, "base": {"start": "2022-01-01", "end": "2022-02-01"}},
          ["base.underlying: required"]),
+        ({"axes": {"target_delta": [0.2]}, "walk_forward": "train=30d,test=10d"},
+         ["walk_forward", "step missing"]),
+        ({"axes": {"target_delta": [0.2]}, "walk_forward": "train=400d,test=30d,step=30d"},
+         ["walk_forward", "no fold fits in 2022-01-01 00:00 to 2023-01-01 00:00 UTC"]),
         ({"axes": {"target_dte": [1, 2, 3]} | {f"scoring.w_{k}": list(range(60)) for k in
           ("yield", "delta", "dte")}}, ["axes", "more than 100,000 combinations"]),
     ],
