@@ -491,6 +491,21 @@ class SweepHeatmap(BaseModel):
     max: float | None
 
 
+class SweepWalkForwardCurve(BaseModel):
+    """The stitched out-of-sample equity of a sweep's walk-forward against HODL, thinned."""
+
+    sweep_id: str
+    rows: int = Field(description="instants in walk_forward_equity.parquet")
+    points: int = Field(description="instants returned (each curve's extremes kept)")
+    time_s: list[int] = Field(description="UTC instants, seconds since the epoch")
+    strategy_return_pct_usd: list[float | None] = Field(
+        description="the chosen configurations' test runs chained: return since the first test "
+        "instant, % of USD"
+    )
+    hodl_return_pct_usd: list[float | None] = Field(description="HODL over the same instants, %")
+    fold: list[int] = Field(description="the fold each instant belongs to")
+
+
 class SweepRowRun(BaseModel):
     """The full run of one configuration of a sweep: started now, or already in the history."""
 

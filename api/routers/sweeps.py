@@ -27,6 +27,7 @@ from api.schemas import (
     SweepRowsPage,
     SweepStartResponse,
     SweepStatus,
+    SweepWalkForwardCurve,
 )
 from cache.datasource import DataNotCoveredError
 from cache.files import DataDirNotWritableError
@@ -45,11 +46,13 @@ from engine.sweep.views import (
     heatmap,
     results_page,
     row_configuration,
+    walk_forward_curve,
 )
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 
 MAX_PAGE = 1000
+MIN_POINTS, MAX_POINTS = 50, 20_000
 NOT_FOUND = {
     404: {"model": ErrorResponse, "description": "no sweep with this id"},
     409: {"model": ErrorResponse, "description": "the sweep's files cannot be read (says why)"},
@@ -215,6 +218,27 @@ def get_heatmap(
         return SweepHeatmap(sweep_id=sweep_id, maximize=objective_maximized(metric), **cells)
 
     return _answer(grid)
+
+
+@router.get(
+    "/{sweep_id}/walk-forward",
+    response_model=SweepWalkForwardCurve,
+    responses={
+        **NOT_FOUND,
+        404: {"model": ErrorResponse, "description": "no such sweep, or it has no walk-forward"},
+    },
+)
+def get_walk_forward(
+    request: Request,
+    sweep_id: SweepId,
+    points: Annotated[int, Query(ge=MIN_POINTS, le=MAX_POINTS, description="most instants")] = 2000,
+):
+    """The walk-forward's out-of-sample equity against HODL (the folds are in the summary)."""
+    return _answer(
+        lambda: SweepWalkForwardCurve(
+            sweep_id=sweep_id, **walk_forward_curve(_data_dir(request), sweep_id, points)
+        )
+    )
 
 
 @router.post(

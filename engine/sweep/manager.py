@@ -29,10 +29,21 @@ from engine.sweep.executors import ThreadExecutor
 from engine.sweep.runner import market_key, sweep_source
 from engine.sweep.spec import SweepSpec
 from engine.sweep.store import check_can_write
+from engine.sweep.walkforward import make_folds, parse_walk_forward
 from engine.warmup import WARMUP, EngineWarmup
 
 SLOT_HOLDER = "sweep"  # the name a backtest refused while a sweep runs is told
 RUN_SHARE = 0.98  # of the progress bar; the rest is writing the outputs
+
+
+def walk_forward_runs(spec: SweepSpec) -> int:
+    """The runs a spec's walk-forward makes: per fold, every configuration on the training
+    window and the chosen one on the test window (0 without a walk-forward)."""
+    if spec.walk_forward is None:
+        return 0
+    first = spec.configurations()[0]
+    folds = make_folds(parse_walk_forward(spec.walk_forward), first.start, first.end)
+    return len(folds) * (spec.count() + 1)
 
 
 class SweepStatus(BaseModel):
@@ -48,10 +59,12 @@ class SweepStatus(BaseModel):
     phase: str | None = Field(
         None,
         description="engine (waiting for the kernels to compile), configurations (preparing "
-        "and replaying them) or writing (the sweep's files)",
+        "and replaying them), walk-forward (its training and test runs) or writing (the files)",
     )
     configurations_done: int = 0
     configurations_total: int = 0
+    walk_forward_done: int = Field(0, description="walk-forward runs done (training and test)")
+    walk_forward_total: int = Field(0, description="walk-forward runs in all; 0: none asked")
     sweep_id: str | None = None
     sweep_dir: str | None = None
     source: str | None = None
@@ -117,6 +130,7 @@ class SweepManager:
                 phase="engine" if warming else "configurations",
                 message=WARMUP_MESSAGE if warming else None,
                 configurations_total=plan.configurations,
+                walk_forward_total=walk_forward_runs(spec),
                 sweep_id=plan.sweep_id,
                 source=plan.source,
                 executor=executor.name,
@@ -167,12 +181,20 @@ class SweepManager:
         self._update(phase="configurations", message=None)
 
     def _on_progress(self, done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        self._update(
-            configurations_done=done,
-            progress_pct=RUN_SHARE * share,
-            phase="writing" if done >= total else "configurations",
-        )
+        """Progress of the configurations, then of the walk-forward runs (their total differs:
+        one more run per fold than configurations), over all the work there is."""
+        with self._lock:
+            n, runs = self._status.configurations_total, self._status.walk_forward_total
+        if total == n:
+            fields: dict[str, object] = {"configurations_done": done, "phase": "configurations"}
+            units = done
+        else:
+            fields = {"walk_forward_done": done, "phase": "walk-forward"}
+            units = n + done
+        if units >= n + runs:
+            fields["phase"] = "writing"
+        share = units / (n + runs) if n + runs else 1.0
+        self._update(progress_pct=RUN_SHARE * share, **fields)
 
     def _work(self, spec: SweepSpec, executor: ThreadExecutor) -> None:
         try:

@@ -6,7 +6,8 @@ the configurations that share a cell differ in the other axes and are reduced to
 ``max``, ``min`` or ``median`` of the metric. Every cell also names the configuration (``row``)
 that shows that value (for the median, the one nearest to it), so a click on a cell can open it.
 :func:`row_configuration` rebuilds the configuration of a row from the stored spec, so its full
-run can be computed as an ordinary backtest.
+run can be computed as an ordinary backtest. :func:`walk_forward_curve` thins the stitched
+out-of-sample equity of a walk-forward for a chart.
 """
 
 import math
@@ -20,9 +21,16 @@ from cache.datasource import DeribitDataSource
 from engine.chains import data_fingerprint
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
+from engine.results.curves import downsample_indices
 from engine.simulator import finite_or_none, run_digest
 from engine.sweep.spec import AXIS_FIELDS, SweepSpec, describe_errors
-from engine.sweep.store import SweepUnreadableError, load_sweep
+from engine.sweep.store import (
+    SweepNotFoundError,
+    SweepUnreadableError,
+    load_sweep,
+    read_summary,
+    read_table,
+)
 
 Reduce = Literal["max", "min", "median"]
 REDUCERS: tuple[Reduce, ...] = ("max", "min", "median")
@@ -198,3 +206,33 @@ def axis_fields() -> list[dict]:
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         out.append({"name": name, "default": default, "choices": _choices(info.annotation)})
     return out
+
+
+def walk_forward_curve(data_dir: Path, sweep_id: str, points: int) -> dict:
+    """The stitched out-of-sample curve of a sweep's walk-forward against HODL, as returns in
+    percent of USD (growth of 1.0 - 1, times 100) on at most ``points`` instants (each curve's
+    extremes kept), with the fold of each instant; SweepNotFoundError when the sweep has no
+    walk-forward."""
+    if "walk_forward" not in read_summary(data_dir, sweep_id):
+        raise SweepNotFoundError(f"sweep {sweep_id} has no walk-forward (its spec asked none)")
+    equity = read_table(data_dir, sweep_id, "walk_forward_equity")
+    try:
+        strategy = equity.get_column("strategy_growth").to_numpy()
+        hodl = equity.get_column("hodl_growth").to_numpy()
+        keep = downsample_indices([strategy, hodl], points)
+        times = equity.get_column("time").dt.epoch("s").to_numpy()[keep]
+        folds = equity.get_column("fold").to_numpy()[keep]
+    except pl.exceptions.PolarsError as exc:
+        raise SweepUnreadableError(f"sweep {sweep_id}: walk_forward_equity.parquet: {exc}") from exc
+
+    def pct(growth):
+        return [finite_or_none(float(v)) for v in (growth[keep] - 1.0) * 100.0]
+
+    return {
+        "rows": equity.height,
+        "points": len(keep),
+        "time_s": times.tolist(),
+        "strategy_return_pct_usd": pct(strategy),
+        "hodl_return_pct_usd": pct(hodl),
+        "fold": folds.tolist(),
+    }

@@ -171,14 +171,40 @@ def test_heatmap_reduces_the_other_axes(client, data_dir, swept):
         assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == field
 
 
+def test_a_walk_forward_shows_its_progress_folds_and_out_of_sample_curve(client):
+    spec = {"base": BASE, "axes": AXES, "walk_forward": "train=30d,test=14d,step=14d"}
+    assert client.post("/api/sweeps/count", json=spec).json()["configurations"] == 8
+    started = client.post("/api/sweeps/start", json=spec).json()
+    seen = []
+    status = wait_for(client, lambda s: seen.append(s["progress_pct"]) or not s["running"])
+    assert status["state"] == "finished", status
+    assert status["walk_forward_done"] == status["walk_forward_total"] == 2 * (8 + 1)  # 2 folds
+    assert seen == sorted(seen) and status["progress_pct"] == 1.0
+    sweep_id = started["sweep_id"]
+    wf = client.get(f"/api/sweeps/{sweep_id}").json()["walk_forward"]
+    assert [f["fold"] for f in wf["folds"]] == [0, 1] and wf["explanation"]
+    curve = client.get(f"/api/sweeps/{sweep_id}/walk-forward", params={"points": 50}).json()
+    assert curve["rows"] > curve["points"] == len(curve["time_s"]) <= 50
+    assert curve["strategy_return_pct_usd"][0] == pytest.approx(0.0, abs=1e-9)
+    assert curve["strategy_return_pct_usd"][-1] == pytest.approx(wf["oos_return_pct_usd"])
+    assert curve["hodl_return_pct_usd"][-1] == pytest.approx(wf["oos_hodl_return_pct_usd"])
+    assert curve["time_s"] == sorted(curve["time_s"]) and set(curve["fold"]) == {0, 1}
+    bad = client.post(
+        "/api/sweeps/count", json=spec | {"walk_forward": "train=300d,test=14d,step=14d"}
+    )
+    assert bad.status_code == 422 and "walk_forward" in bad.json()["error"]
+
+
 def test_unknown_and_unreadable_sweeps_are_404_and_409(client, data_dir, swept):
     unknown = "0123456789abcdef"
-    for path in ("", "/results", "/heatmap?metric=sharpe&x=exit_style"):
+    for path in ("", "/results", "/heatmap?metric=sharpe&x=exit_style", "/walk-forward"):
         assert client.get(f"/api/sweeps/{unknown}{path}").status_code == 404
     assert client.post(f"/api/sweeps/{unknown}/rows/0/backtest").status_code == 404
     assert client.get("/api/sweeps/not-an-id").status_code == 422
     sweep_id = swept["sweep_id"]
     assert client.post(f"/api/sweeps/{sweep_id}/rows/8/backtest").status_code == 404
+    none = client.get(f"/api/sweeps/{sweep_id}/walk-forward")
+    assert none.status_code == 404 and "no walk-forward" in none.json()["error"]
     folder = data_dir / "sweeps" / sweep_id
     (folder / "results.parquet").write_bytes(b"not parquet")
     broken = client.get(f"/api/sweeps/{sweep_id}/results")
@@ -246,7 +272,7 @@ def test_the_openapi_schema_lists_the_sweep_endpoints(client):
     one = "/api/sweeps/{sweep_id}"
     for path in ("start", "count", "status", "stop"):
         assert f"/api/sweeps/{path}" in paths, path
-    for path in ("", "/results", "/heatmap", "/rows/{row}/backtest"):
+    for path in ("", "/results", "/heatmap", "/walk-forward", "/rows/{row}/backtest"):
         assert f"{one}{path}" in paths, path
     request = doc["components"]["schemas"]["SweepRequest"]["properties"]
     assert set(request) >= {"base", "axes", "constraints", "sample", "objective", "executor"}
