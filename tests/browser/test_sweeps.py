@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser.conftest import NO_PLAYWRIGHT
 from tests.browser.test_dashboard import RUN_TIMEOUT_MS, SIX_MONTHS, TWO_MONTHS, shot
+from tests.browser.test_results import painted_pixels
 
 sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
 expect = sync_api.expect
@@ -180,7 +181,9 @@ def test_past_sweeps_reopen_and_delete(page, live_server):
     best = summary["best"][0]
     expect(page.get_by_test_id("sw-winner-objective")).to_have_text(f"{best['sharpe']:.2f}")
     for axis in ("tp_threshold_pct", "exit_style"):
-        expect(page.get_by_test_id(f"sw-winner-{axis}")).to_have_text(str(best[axis]).removesuffix(".0"))
+        expect(page.get_by_test_id(f"sw-winner-{axis}")).to_have_text(
+            str(best[axis]).removesuffix(".0")
+        )
     stats = summary["statistics"]
     for testid, block, key in (("sw-dsr", "deflated_sharpe", "dsr"), ("sw-pbo", "pbo", "pbo")):
         value = stats[block][key]
@@ -194,3 +197,32 @@ def test_past_sweeps_reopen_and_delete(page, live_server):
     expect(history).to_have_count(1)
     expect(result).to_be_hidden()
     assert httpx.get(f"{live_server.url}/api/sweeps/{first}").status_code == 404
+
+
+def test_the_walk_forward_view_charts_out_of_sample_equity_and_the_folds(page, live_server):
+    spec = SPEC | {"walk_forward": "train=30d,test=14d,step=14d"}
+    sweep_id = sweep_via_api(live_server, spec)
+    page.reload()
+    open_tab(page)
+    expect(page.get_by_test_id("sw-result")).to_have_attribute("data-sweep-id", sweep_id)
+    wf = httpx.get(f"{live_server.url}/api/sweeps/{sweep_id}").json()["walk_forward"]
+    expect(page.get_by_test_id("sw-wf")).to_be_visible()
+    expect(page.get_by_test_id("sw-wf-explanation")).to_have_text(wf["explanation"])
+    oos = f"{wf['oos_return_pct_usd']:+.2f} %"
+    expect(page.get_by_test_id("sw-wf-return")).to_contain_text(f"out of sample {oos}")
+    folds = page.get_by_test_id("sw-wf-fold")
+    expect(folds).to_have_count(len(wf["folds"]))
+    for i, fold in enumerate(wf["folds"]):
+        cells = folds.nth(i).locator("td")
+        expect(cells.nth(1)).to_have_text(f"{fold['train_start'][:10]} → {fold['train_end'][:10]}")
+        expect(cells.nth(3)).to_have_text(str(fold["tp_threshold_pct"]).removesuffix(".0"))
+        expect(cells.nth(4)).to_have_text(fold["exit_style"])
+        expect(cells.nth(5)).to_have_text(str(fold["chosen_row"]))
+    chart = page.get_by_test_id("sw-wf-chart")
+    expect(chart.locator(".uplot canvas")).to_be_visible()
+    legend = chart.locator(".u-legend")
+    expect(legend).to_contain_text("Walk-forward, out of sample (USD %)")
+    expect(legend).to_contain_text("HODL (USD %)")
+    assert int(chart.get_attribute("data-points")) > 100
+    assert painted_pixels(page, "sw-wf-chart") > 2_000
+    shot(page, "sweeps-walk-forward")

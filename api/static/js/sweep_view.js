@@ -1,10 +1,12 @@
 // Sweeps tab, a finished sweep: the winner with its deflated Sharpe ratio and PBO, a heatmap of
-// any metric over two axes (an HTML table coloured red to green, other axes reduced), the sorted
-// results. A click on a heatmap cell or a results row opens that configuration's full run: the
-// server starts it as an ordinary backtest (or finds it in the run history) and the Backtesting
-// tab shows it (results.js opens a run when the backtest status turns finished).
+// any metric over two axes (an HTML table coloured red to green, other axes reduced), the
+// walk-forward (sweep_walkforward.js) and the sorted results. A click on a heatmap cell or a
+// results row opens that configuration's full run: the server starts it as an ordinary backtest
+// (or finds it in the run history) and the Backtesting tab shows it (results.js opens a run when
+// the backtest status turns finished).
 import { formatNumber, getJson, postJson } from "./format.js";
 import { renderWarnings } from "./trust.js";
+import { renderWalkForward } from "./sweep_walkforward.js";
 
 const PAGE_SIZE = 50;
 const METRICS = new Map(
@@ -152,7 +154,7 @@ export async function openSweep(sweepId) {
   renderWinner(body);
   renderStats(body);
   fillHeatControls(body);
-  await Promise.all([loadHeatmap(), loadResults()]);
+  await Promise.all([loadHeatmap(), loadResults(), renderWalkForward(body, view.axes)]);
 }
 
 // ---- heatmap ---------------------------------------------------------------------------------
