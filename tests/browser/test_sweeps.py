@@ -145,6 +145,21 @@ def test_build_count_run_chart_sort_and_open_a_row(page, live_server):
     assert run["config"]["exit_style"] == chosen["exit_style"]
     expect(page.locator(f"#res-history-body tr[data-run-id='{chosen['run_id']}']")).to_have_count(1)
 
+    # a heatmap cell opens the configuration it shows: from the history when it is there
+    page.click("#tab-sweeps")
+    page.select_option("#sw-heat-y", "exit_style")
+    page.select_option("#sw-heat-reduce", "max")
+    expect(page.get_by_test_id("sw-heatmap")).to_have_attribute("data-reduce", "max")
+    expect(cells).to_have_count(4)
+    cell = page.locator(f"[data-testid=sw-cell][data-row='{chosen['row']}']")
+    if cell.count() == 0:  # the row is not the max of its cell: open the first cell's row
+        cell = cells.first
+    row = int(cell.get_attribute("data-row"))
+    run_id = next(r["run_id"] for r in by_trades if r["row"] == row)
+    cell.click()
+    expect(page.locator("#panel-backtest")).to_be_visible()
+    expect(page.get_by_test_id("res-run-title")).to_contain_text(run_id, timeout=RUN_TIMEOUT_MS)
+
 
 def test_a_sweep_is_refused_with_409_while_a_backtest_runs(page, live_server):
     body = {"underlying": "BTC", **SIX_MONTHS, "timeframe": "1h", "pace": 10}
