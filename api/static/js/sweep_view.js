@@ -29,6 +29,8 @@ const view = {
   desc: false,
   offset: 0,
   total: 0,
+  heatSeq: 0, // answers to older requests than the last are dropped
+  resultsSeq: 0,
 };
 
 export function showError(message) {
@@ -216,7 +218,9 @@ async function loadHeatmap() {
     metric: $("sw-heat-metric").value, x: $("sw-heat-x").value, reduce: $("sw-heat-reduce").value,
   });
   if ($("sw-heat-y").value) params.set("y", $("sw-heat-y").value);
+  const seq = ++view.heatSeq;
   const { ok, body } = await getJson(`/api/sweeps/${view.sweepId}/heatmap?${params}`);
+  if (seq !== view.heatSeq) return; // a newer choice has asked again
   if (ok) renderHeatmap(body);
   else showError(body.error);
 }
@@ -277,7 +281,9 @@ async function loadResults() {
   if (!view.sweepId) return;
   const params = new URLSearchParams({ offset: view.offset, limit: PAGE_SIZE, sort: view.sort });
   if (view.desc) params.set("desc", "true");
+  const seq = ++view.resultsSeq;
   const { ok, body } = await getJson(`/api/sweeps/${view.sweepId}/results?${params}`);
+  if (seq !== view.resultsSeq) return;
   if (ok) renderResults(body);
   else showError(body.error);
 }
