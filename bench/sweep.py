@@ -143,7 +143,8 @@ def _ray(data_dir: Path, threads: SweepRun, threads_wall: float) -> None:
     same = _identical(on_ray, threads)
     print(
         f"ray (local, {WORKERS} CPUs, started and workers warmed in {started:.1f} s, not "
-        f"counted): {wall:.1f} s wall; "
+        f"counted): {wall:.1f} s wall, replay tasks {on_ray.timings['replay_task_s']:.1f} s "
+        f"(threads {threads.timings['replay_task_s']:.1f} s); "
         f"results {'IDENTICAL' if same else 'DIFFERENT'} to threads; {wall / threads_wall:.2f}x "
         f"the threads' wall (goal <= 1.5x)"
     )

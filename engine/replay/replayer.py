@@ -58,6 +58,10 @@ class Replayer:
     (:meth:`engine.config.StrategyConfig.contracts`), filled as ``spread`` (a
     :class:`engine.fills.SpreadModel`, the shipped calibration by default) and ``cfg.fill_model``
     say.
+
+    ``scored`` (optional) keeps the instants scored on demand, instant -> ``(top_f, top_exp_ns,
+    n_candidates)``, for other replays of the same candidate set (equal prepare key, so equal
+    scores): a sweep's replays of one group share it and score each instant once.
     """
 
     def __init__(
@@ -67,8 +71,10 @@ class Replayer:
         cfg: CallSimulationConfig,
         qty: float,
         spread: SpreadModel | None = None,
+        scored: dict[int, tuple[np.ndarray, np.ndarray, int]] | None = None,
     ) -> None:
         self.market, self.prepared, self.cfg, self.qty = market, prepared, cfg, qty
+        self.scored = scored
         self.contracts = cfg.contracts(qty)
         self.spread = (spread or SpreadModel.default()).spread_params(
             cfg.underlying, cfg.fill_model
@@ -149,9 +155,13 @@ class Replayer:
             self.extra_n = 0
             self.extra_rows[:], self.extra_exps[:] = np.nan, 0
             return
-        top_f, top_exp, n_cand = score_instants(self.market, self.cfg, np.array([i]))
-        self.extra_n = int(n_cand[0])
-        self.extra_rows[:], self.extra_exps[:] = top_f[0], top_exp[0]
+        hit = None if self.scored is None else self.scored.get(i)
+        if hit is None:
+            top_f, top_exp, n_cand = score_instants(self.market, self.cfg, np.array([i]))
+            hit = (top_f[0], top_exp[0], int(n_cand[0]))
+            if self.scored is not None:
+                self.scored[i] = hit
+        self.extra_rows[:], self.extra_exps[:], self.extra_n = hit
         self.on_demand += 1
 
     def chain_counts(self) -> dict[str, int]:

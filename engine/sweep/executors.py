@@ -17,7 +17,7 @@ from typing import Protocol
 
 from engine.config import CallSimulationConfig
 from engine.fills import SpreadModel
-from engine.sweep.task import RowResult, replay_batch
+from engine.sweep.task import RowResult, Scored, replay_batch
 from engine.warmup import warm_backtest_kernels
 
 TASKS_PER_WORKER = 4  # Ray: aim for this many tasks per worker (load balance vs overhead)
@@ -44,8 +44,11 @@ class SweepExecutor(Protocol):
         configs: list[CallSimulationConfig],
         spread: SpreadModel,
         origin: str,
+        scored: Scored,
     ) -> "Future[list[RowResult]]":
-        """Run :func:`engine.sweep.task.replay_batch` on shared ``market`` and ``prepared``."""
+        """Run :func:`engine.sweep.task.replay_batch` on shared ``market`` and ``prepared``;
+        ``scored`` is the group's table of instants scored on demand (tasks in this process
+        share it; a task in another process fills a copy of its own)."""
         ...
 
     def cancel(self, futures: list[Future]) -> None:
@@ -74,8 +77,10 @@ class ThreadExecutor:
     def share(self, obj: object) -> object:
         return obj
 
-    def submit(self, market, prepared, configs, spread, origin) -> "Future[list[RowResult]]":
-        return self._pool.submit(replay_batch, market, prepared, configs, spread, origin)
+    def submit(
+        self, market, prepared, configs, spread, origin, scored
+    ) -> "Future[list[RowResult]]":
+        return self._pool.submit(replay_batch, market, prepared, configs, spread, origin, scored)
 
     def cancel(self, futures: list[Future]) -> None:
         for f in futures:
@@ -128,7 +133,10 @@ class RayExecutor:
     def share(self, obj: object) -> object:
         return self._ray.put(obj)
 
-    def submit(self, market, prepared, configs, spread, origin) -> "Future[list[RowResult]]":
+    def submit(
+        self, market, prepared, configs, spread, origin, scored
+    ) -> "Future[list[RowResult]]":
+        # another process: the task scores into a table of its own (``scored`` stays here)
         ref = self._remote.remote(market, prepared, configs, spread, origin)
         future = ref.future()
         self._refs[future] = ref

@@ -31,7 +31,7 @@ from engine.prepare import CancelledError, prepare, prepare_key
 from engine.simulator import run_digest
 from engine.sweep.executors import SweepExecutor, ThreadExecutor
 from engine.sweep.spec import SweepSpec
-from engine.sweep.task import RowResult
+from engine.sweep.task import RowResult, Scored
 
 Progress = Callable[[int, int], None]  # (configurations done, total)
 
@@ -161,13 +161,15 @@ def run_configurations(
         prepared = prepare(markets[key], configs[members[0]], cache_dir, cancel=cancel)
         timings["prepare_s"] += time.perf_counter() - t
         shared = executor.share(prepared)
+        scored: Scored = {}  # the group's instants scored on demand
         for a in range(0, len(members), batch):
             collect(limit - 1)
             stop_if_cancelled()
             ids = members[a : a + batch]
             future = executor.submit(
-                shared_markets[key], shared, [configs[i] for i in ids], spread, ds.meta.origin
-            )
+                shared_markets[key], shared, [configs[i] for i in ids], spread, ds.meta.origin,
+                scored,
+            )  # fmt: skip
             pending[future] = ids
     collect(0)
     wall = time.perf_counter() - t0

@@ -5,7 +5,9 @@ and never writes anything shared, so tasks run side by side. Each configuration 
 measured exactly as a single backtest is (:meth:`engine.simulator.CoveredCallSimulator.
 simulate_policy`): the same :class:`~engine.replay.Replayer`, the same quantity and capital, the
 same :func:`~engine.metrics.compute_metrics`; the replay's step table, which no metric reads, is
-not built.
+not built. A take-profit that may roll needs its instant's candidates scored on demand; replays of
+one candidate set score each such instant once and share it (the scores depend only on the
+fields of the prepare key).
 """
 
 import time
@@ -33,17 +35,22 @@ class RowResult:
     seconds: float  # replay and metrics, on the worker
 
 
+Scored = dict[int, tuple[np.ndarray, np.ndarray, int]]  # instants scored on demand (Replayer)
+
+
 def replay_one(
     market: RunMarket,
     prepared: PreparedData,
     cfg: CallSimulationConfig,
     spread: SpreadModel,
     origin: str,
+    scored: Scored | None = None,
 ) -> RowResult:
-    """Replay and measure one configuration (``origin``: the data source's, for the facts)."""
+    """Replay and measure one configuration (``origin``: the data source's, for the facts;
+    ``scored``: instants scored on demand, shared by the replays of one candidate set)."""
     t0 = time.perf_counter()
     qty = cfg.quantity_coin(float(market.spot[0]))
-    replayer = Replayer(market, prepared, cfg, qty, spread)
+    replayer = Replayer(market, prepared, cfg, qty, spread, scored)
     replayer.replay()
     trades, equity = replayer.trades_frame(), replayer.equity_frame()
     capital = qty * float(market.spot[0])
@@ -72,6 +79,9 @@ def replay_batch(
     configs: list[CallSimulationConfig],
     spread: SpreadModel,
     origin: str,
+    scored: Scored | None = None,
 ) -> list[RowResult]:
-    """:func:`replay_one` for each of ``configs`` (they share ``market`` and ``prepared``)."""
-    return [replay_one(market, prepared, cfg, spread, origin) for cfg in configs]
+    """:func:`replay_one` for each of ``configs`` (they share ``market`` and ``prepared``, and
+    the instants scored on demand: ``scored``, else a table of this batch's own)."""
+    scored = {} if scored is None else scored
+    return [replay_one(market, prepared, cfg, spread, origin, scored) for cfg in configs]

@@ -1,14 +1,19 @@
 """The Ray executor gives the thread pool's results, row for row, on a local 2-CPU Ray.
 
 Ray is the optional extra ``thetadesk[ray]`` (``make install`` installs it): these tests skip only
-where it is not importable. One local Ray is started for the module and shut down after it.
+where it is not importable. One local Ray is started for the module and shut down after it (the
+command line on Ray is tested here too, so the suite starts Ray once).
 """
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
+from api.cli import main
 from engine.results.runs import execute_run
 from engine.sweep.executors import RayExecutor, ThreadExecutor
 from engine.sweep.runner import run_sweep
@@ -56,3 +61,21 @@ def test_ray_rows_equal_the_threads_rows_and_single_backtests(
     for i in (1, 6):  # one of each exit style
         single, _ = execute_run(data_dir, spec.configurations()[i])
         assert_same_metrics(on_ray.rows[i].metrics, single.metrics)
+
+
+def test_the_command_line_on_ray_writes_what_threads_write(
+    local_ray, synthetic_data_dir, tmp_path, capsys
+):
+    data_dir = shutil.copytree(synthetic_data_dir, tmp_path / "data")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SPEC, "axes": {"tp_threshold_pct": [50, 80]}}))
+    results = {}
+    for executor in ("threads", "ray"):
+        args = ["sweep", "--data-dir", str(data_dir), "--spec", str(spec), "--json"]
+        assert main([*args, "--executor", executor]) == 0
+        folder = Path(json.loads(capsys.readouterr().out)["sweep_dir"])
+        results[executor] = pl.read_parquet(folder / "results.parquet")
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["timings"]["executor"] == executor
+    assert results["ray"].height == 2 and results["ray"].equals(results["threads"])
+    assert ray.is_initialized()  # the session's Ray, not one the command started
