@@ -206,14 +206,22 @@ class SweepManager:
                 self.data_dir, spec, executor, self._on_progress, self._stop.is_set
             )
             timings = run.timings
+            message = (
+                f"finished: {len(run.rows)} configurations in {timings['wall_s']:.1f} s "
+                f"({timings['prepares']} prepares)"
+            )
+            with self._lock:
+                runs = self._status.walk_forward_total
+            if runs:
+                message += f"; walk-forward: {runs // (len(run.rows) + 1)} folds"
             self._finish(
                 "finished",
                 sweep_id=plan.sweep_id,
                 sweep_dir=str(folder),
                 progress_pct=1.0,
                 configurations_done=len(run.rows),
-                message=f"finished: {len(run.rows)} configurations in "
-                f"{timings['wall_s']:.1f} s ({timings['prepares']} prepares)",
+                walk_forward_done=runs,
+                message=message,
             )
         except CancelledError:
             self._finish("stopped", message="stopped by user")

@@ -180,6 +180,7 @@ def test_a_walk_forward_shows_its_progress_folds_and_out_of_sample_curve(client)
     assert status["state"] == "finished", status
     assert status["walk_forward_done"] == status["walk_forward_total"] == 2 * (8 + 1)  # 2 folds
     assert seen == sorted(seen) and status["progress_pct"] == 1.0
+    assert status["message"].endswith("walk-forward: 2 folds")
     sweep_id = started["sweep_id"]
     wf = client.get(f"/api/sweeps/{sweep_id}").json()["walk_forward"]
     assert [f["fold"] for f in wf["folds"]] == [0, 1] and wf["explanation"]
