@@ -65,8 +65,10 @@ def test_build_count_run_chart_sort_and_open_a_row(page, live_server):
     page.click("#sw-add-axis")
     rows = page.get_by_test_id("sw-axis-row")
     rows.nth(2).get_by_test_id("sw-axis-field").select_option("min_score_to_trade")
-    rows.nth(2).get_by_test_id("sw-axis-values").fill("3, 5")
+    rows.nth(2).get_by_test_id("sw-axis-values").fill("3:7:2")  # a range: 3, 5, 7
     count = page.get_by_test_id("sw-count")
+    expect(count).to_have_attribute("data-count", "12")
+    rows.nth(2).get_by_test_id("sw-axis-values").fill("3, 5")
     expect(count).to_have_attribute("data-count", "8")
     expect(count).to_contain_text("8 configurations")
     page.fill("#sw-constraints", "tp_threshold_pct > 60")
