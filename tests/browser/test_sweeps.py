@@ -16,9 +16,10 @@ expect = sync_api.expect
 pytestmark = pytest.mark.browser
 
 BASE = {"underlying": "BTC", **TWO_MONTHS, "timeframe": "1h", "decision_interval_hours": 24}
+EXIT_STYLES = ["hold_to_expiry", "tp_and_roll"]
 SPEC = {
     "base": BASE,
-    "axes": {"tp_threshold_pct": [50, 80], "exit_style": ["hold_to_expiry", "tp_and_roll"]},
+    "axes": {"tp_threshold_pct": [50, 80], "exit_style": EXIT_STYLES},
 }
 
 
@@ -176,6 +177,21 @@ def test_a_sweep_is_refused_with_409_while_a_backtest_runs(page, live_server):
     expect(error).to_contain_text("a backtest is running")
     expect(page.get_by_test_id("sw-status-text")).to_have_text("IDLE")
     httpx.post(f"{live_server.url}/api/backtest/stop")
+    expect(page.locator("#bt-status-text")).to_have_text("STOPPED", timeout=10_000)
+
+    # and the other way round: the Backtesting tab says a sweep is running
+    # 120 configurations of four years: many seconds of work, stopped at once
+    axes = {"target_dte": [2, 7, 14, 28, 35], "tp_threshold_pct": [50, 65, 80, 95],
+            "min_score_to_trade": [3, 5, 7], "exit_style": EXIT_STYLES}  # fmt: skip
+    long = {"base": BASE | {"start": "2020-01-01", "end": "2024-01-01"}, "axes": axes}
+    assert httpx.post(f"{live_server.url}/api/sweeps/start", json=long).status_code == 200
+    page.click("#tab-backtest")
+    page.click("#bt-start-stop-btn")
+    expect(page.get_by_test_id("bt-error")).to_contain_text("a sweep is running")
+    page.click("#tab-sweeps")
+    expect(page.get_by_test_id("sw-start-stop-btn")).to_have_text("Stop Sweep")
+    page.click("#sw-start-stop-btn")
+    expect(page.get_by_test_id("sw-status-text")).to_have_text("STOPPED", timeout=10_000)
 
 
 def test_past_sweeps_reopen_and_delete(page, live_server):
