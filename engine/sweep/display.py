@@ -25,7 +25,7 @@ def format_sweep(summary: dict) -> str:
     synthetic = "  ** SYNTHETIC DATA, not real Deribit prices **" if data["synthetic"] else ""
     options = " + ".join(OPTION_MARKETS.get(m, m) for m in data["option_market"].split("+"))
     lines = [
-        f"Sweep {summary['sweep_id']}: {base.get('underlying', 'by axis')} covered calls, "
+        f"Sweep {summary['sweep_id']}: {base.get('underlying') or 'BTC and ETH'} covered calls, "
         f"{base['start'][:10]} to {base['end'][:10]}, source {data['source']} "
         f"[{data['origin']}]{synthetic}",
         f"  {counts['configurations']} configurations (grid {counts['grid']}, "
