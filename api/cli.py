@@ -296,9 +296,14 @@ def _sweep(args: argparse.Namespace) -> int:
     executor = make_executor(args.executor, args.workers, args.address)
     try:
         with tqdm(total=spec.count(), desc="sweep", unit="cfg", disable=args.json or None) as bar:
-            plan, _, folder = execute_sweep(
-                data_dir, spec, executor, progress=lambda done, _: bar.update(done - bar.n)
-            )
+
+            def progress(done: int, total: int) -> None:
+                if total != bar.total:  # the walk-forward's runs follow the sweep's
+                    bar.reset(total)
+                    bar.set_description("walk-forward")
+                bar.update(done - bar.n)
+
+            plan, _, folder = execute_sweep(data_dir, spec, executor, progress)
     finally:
         executor.close()
     summary = json.loads((folder / "summary.json").read_text())

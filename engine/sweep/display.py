@@ -22,10 +22,11 @@ def format_sweep(summary: dict) -> str:
     """A readable text summary of a sweep's ``summary.json``."""
     spec, data, counts, t = summary["spec"], summary["data"], summary["counts"], summary["timings"]
     base = spec["base"]
+    underlying = base.get("underlying") or " and ".join(spec["axes"].get("underlying", []))
     synthetic = "  ** SYNTHETIC DATA, not real Deribit prices **" if data["synthetic"] else ""
     options = " + ".join(OPTION_MARKETS.get(m, m) for m in data["option_market"].split("+"))
     lines = [
-        f"Sweep {summary['sweep_id']}: {base.get('underlying', 'by axis')} covered calls, "
+        f"Sweep {summary['sweep_id']}: {underlying} covered calls, "
         f"{base['start'][:10]} to {base['end'][:10]}, source {data['source']} "
         f"[{data['origin']}]{synthetic}",
         f"  {counts['configurations']} configurations (grid {counts['grid']}, "

@@ -174,6 +174,8 @@ def run_configurations(
     collect(0)
     wall = time.perf_counter() - t0
     done_rows = [r for r in rows if r is not None]
+    if len(done_rows) != len(configs):  # every task was collected above: never a gap
+        raise RuntimeError(f"the sweep lost {len(configs) - len(done_rows)} rows")
     fingerprint = sweep_fingerprint(ds, configs)
     return SweepRun(
         configs=configs,
