@@ -241,6 +241,18 @@ def test_a_row_opens_as_an_ordinary_backtest_equal_to_the_row(client, data_dir, 
     assert again["started"] is False and again["run_id"] == row["run_id"]  # from the history
 
 
+def test_a_row_over_a_nested_field_opens_with_that_field(client):
+    """The page could not post this config to /api/backtest/start (it has no nested fields)."""
+    swept = run_sweep(client, {"base": BASE, "axes": {"scoring.w_delta": [1.0, 4.0]}})
+    sweep_id = swept["sweep_id"]
+    row = client.get(f"/api/sweeps/{sweep_id}/results", params={"offset": 1}).json()["rows"][0]
+    started = client.post(f"/api/sweeps/{sweep_id}/rows/1/backtest").json()
+    assert started["started"] is True and started["run_id"] == row["run_id"]
+    status = wait_for_backtest(client, lambda s: not s["running"])
+    assert status["run_id"] == row["run_id"] and status["config"]["scoring"]["w_delta"] == 4.0
+    assert status["metrics"]["sharpe"] == pytest.approx(row["sharpe"], nan_ok=True)
+
+
 def test_a_sweep_and_a_backtest_never_run_together(client):
     assert client.post("/api/backtest/start", json=BACKTEST | {"pace": 10}).json()["started"]
     wait_for_backtest(client, lambda s: s["phase"] == "publishing")

@@ -45,7 +45,8 @@ export const formatValue = (v) => (v === null || v === undefined ? "–" : Strin
 function describe(s) {
   const b = s.spec.base;
   const period = `${String(b.start).slice(0, 10)} → ${String(b.end).slice(0, 10)}`;
-  return `${b.underlying || "axis"} · ${period} · ${b.timeframe || "1h"} bars · ` +
+  const underlying = b.underlying || (s.spec.axes.underlying || []).join("/"); // or an axis
+  return `${underlying} · ${period} · ${b.timeframe || "1h"} bars · ` +
     `${s.counts.configurations} configurations · sweep ${s.sweep_id}`;
 }
 

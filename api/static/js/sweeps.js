@@ -127,7 +127,7 @@ function historyRow(e) {
   const best = e.best ? formatMetric(e.objective, e.best[e.objective]) : "–";
   const cells = [
     [formatTime(e.finished_at).slice(0, 16), ""],
-    [`${b.underlying || ""} ${String(b.start).slice(0, 10)} → ${String(b.end).slice(0, 10)}`, ""],
+    [`${b.underlying || "underlying axis,"} ${String(b.start).slice(0, 10)} → ${String(b.end).slice(0, 10)}`, ""],
     [e.axes.join(", "), ""],
     [String(e.configurations), "num"],
     [e.synthetic ? `${e.source} (SYNTHETIC)` : e.source, e.synthetic ? "synthetic-tag" : ""],
