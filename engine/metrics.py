@@ -121,21 +121,71 @@ def profit_factor(pnl: np.ndarray) -> float:
     return float(np.sum(pnl[pnl > 0])) / loss
 
 
+def _calendar_returns_pct(
+    times: pl.Series, values: np.ndarray, start: float, keys: tuple[str, ...]
+) -> pl.DataFrame:
+    parts = {"year": pl.col("time").dt.year(), "month": pl.col("time").dt.month()}
+    ends = (
+        pl.DataFrame({"time": times, "value": values}, schema_overrides={"value": pl.Float64})
+        .sort("time")
+        .group_by(*(parts[k].alias(k) for k in keys))
+        .agg(pl.col("value").last())
+        .sort(*keys)
+    )
+    prev = pl.concat([pl.Series([float(start)]), ends.get_column("value")])[:-1]
+    return ends.select(*keys, return_pct=(pl.col("value") / prev - 1.0) * 100.0)
+
+
 def monthly_returns_pct(times: pl.Series, values: np.ndarray, *, start: float) -> pl.DataFrame:
     """Each calendar month's return (UTC) in percent: columns ``year``, ``month``, ``return_pct``.
 
     A month's return is its last value over the previous month's last value, minus 1; the first
-    month's is measured from ``start`` (what the run held before its first instant).
+    month's is measured from ``start`` (what the run held before its first instant). A month
+    without an instant has no row.
     """
-    ends = (
-        pl.DataFrame({"time": times, "value": values})
-        .sort("time")
-        .group_by(pl.col("time").dt.year().alias("year"), pl.col("time").dt.month().alias("month"))
-        .agg(pl.col("value").last())
-        .sort("year", "month")
-    )
-    prev = pl.concat([pl.Series([start], dtype=pl.Float64), ends.get_column("value")])[:-1]
-    return ends.select("year", "month", return_pct=(pl.col("value") / prev - 1.0) * 100.0)
+    return _calendar_returns_pct(times, values, start, ("year", "month"))
+
+
+def yearly_returns_pct(times: pl.Series, values: np.ndarray, *, start: float) -> pl.DataFrame:
+    """Each calendar year's return (UTC) in percent from the same month-end values.
+
+    Columns ``year``, ``return_pct``: the year's last value over the previous year's last value
+    (the first year's over ``start``), minus 1.
+    """
+    return _calendar_returns_pct(times, values, start, ("year",))
+
+
+def rolling_sharpe_ratio(
+    returns: np.ndarray, *, window: int, periods_per_year: int = PERIODS_PER_YEAR
+) -> np.ndarray:
+    """:func:`sharpe_ratio` of every ``window`` consecutive returns, ending at each return.
+
+    NaN where fewer than ``window`` returns lie behind (the first ``window - 1``) and where a
+    window has no dispersion.
+    """
+    out = np.full(len(returns), np.nan)
+    if window < MIN_RETURNS or len(returns) < window:
+        return out
+    views = np.lib.stride_tricks.sliding_window_view(returns, window)
+    sd = views.std(axis=1, ddof=1)
+    ok = sd > 0
+    out[window - 1 :][ok] = views.mean(axis=1)[ok] / sd[ok] * math.sqrt(periods_per_year)
+    return out
+
+
+def rolling_volatility_pct(
+    returns: np.ndarray, *, window: int, periods_per_year: int = PERIODS_PER_YEAR
+) -> np.ndarray:
+    """Annualised volatility (sample standard deviation × √periods) of every ``window`` returns.
+
+    In percent, ending at each return; NaN where fewer than ``window`` returns lie behind.
+    """
+    out = np.full(len(returns), np.nan)
+    if window < MIN_RETURNS or len(returns) < window:
+        return out
+    views = np.lib.stride_tricks.sliding_window_view(returns, window)
+    out[window - 1 :] = views.std(axis=1, ddof=1) * math.sqrt(periods_per_year) * 100.0
+    return out
 
 
 def best_month_pct(monthly_pct: np.ndarray) -> float:

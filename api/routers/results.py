@@ -21,6 +21,7 @@ from api.schemas import (
     RunComparison,
     RunEntry,
     RunSummary,
+    Tearsheet,
     TradesPage,
     UnreadableRun,
 )
@@ -33,6 +34,7 @@ from engine.results.history import (
     RunNotFoundError,
     RunUnreadableError,
 )
+from engine.results.tearsheet import read_tearsheet
 
 router = APIRouter(tags=["results"])
 
@@ -124,6 +126,13 @@ def get_equity(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS)
         return {"run_id": run_id, "live": False} | equity_curve(equity, trades, points)
 
     return _answer(curve)
+
+
+@router.get("/api/backtests/{run_id}/tearsheet", response_model=Tearsheet, responses=NOT_FOUND)
+def get_tearsheet(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS):
+    """The run's tearsheet as data: month and year returns, drawdowns, rolling risk, daily
+    return histogram, trade breakdowns, premium yield, metrics, config and data source."""
+    return _answer(lambda: read_tearsheet(_data_dir(request), run_id, points=points))
 
 
 @router.get("/api/backtest/live/equity", response_model=EquityCurve)
