@@ -337,6 +337,40 @@ class RunComparison(BaseModel):
     metrics: list[MetricPair]
 
 
+class SettingValues(BaseModel):
+    """A setting some of the runs compared disagree on: each run's value, in order."""
+
+    key: str
+    values: list[Any]
+
+
+class MetricValues(BaseModel):
+    """One metric of each run compared, in order."""
+
+    key: str
+    label: str
+    values: list[float | int | None]
+
+
+class OverlayCurve(BaseModel):
+    """A run's USD equity over what it held at its start (1 = the start), thinned."""
+
+    run_id: str
+    label: str
+    time_s: list[float] = Field(description="UTC epoch seconds")
+    equity_norm: list[float] = Field(description="equity_usd / initial_capital_usd")
+
+
+class RunOverlay(BaseModel):
+    """Two or more runs side by side (``GET /api/backtests/overlay``)."""
+
+    runs: list[RunEntry]
+    curves: list[OverlayCurve]
+    config_diff: list[SettingValues]
+    data_diff: list[SettingValues]
+    metrics: list[MetricValues]
+
+
 class DeleteResponse(BaseModel):
     """The run that was deleted."""
 
@@ -477,6 +511,7 @@ class MetricValue(BaseModel):
     key: str
     label: str
     value: float | int | None
+    text: str = Field(description="the value as the dashboard shows it ('n/a': null)")
 
 
 class TearsheetCurve(BaseModel):

@@ -35,6 +35,17 @@ def _iso(time) -> str:
     return time.isoformat()
 
 
+def metric_row(key: str, value: float | int | None) -> dict:
+    """A metric with its label and its value as text (formatted as its label says)."""
+    label, form = METRIC_LABELS.get(key, (key, "{}"))
+    return {
+        "key": key,
+        "label": label,
+        "value": value,
+        "text": "n/a" if value is None else form.format(value),
+    }
+
+
 def monthly_returns(
     equity: pl.DataFrame, *, initial_capital_usd: float, quantity_coin: float
 ) -> dict[str, list[dict]]:
@@ -159,10 +170,7 @@ def compute_tearsheet(
         "config": summary["config"],
         "quantity_coin": quantity,
         "data": summary["data"],
-        "metrics": [
-            {"key": key, "label": METRIC_LABELS.get(key, (key,))[0], "value": value}
-            for key, value in summary["metrics"].items()
-        ],
+        "metrics": [metric_row(key, value) for key, value in summary["metrics"].items()],
         "equity_curve": curve,
         "returns": monthly_returns(equity, initial_capital_usd=capital, quantity_coin=quantity),
         "drawdowns": worst_drawdowns(equity),
