@@ -249,3 +249,49 @@ def test_tearsheet_of_an_unknown_or_broken_run_says_so(client, runs):  # noqa: F
     assert_error(client.get(f"/api/backtests/{hold}/tearsheet", params={"points": 3}), 422)
     (data_dir / "runs" / hold / "equity.parquet").write_bytes(b"not parquet")
     assert_error(client.get(f"/api/backtests/{hold}/tearsheet"), 409, "equity.parquet")
+
+
+def test_overlay_puts_two_or_more_runs_on_one_scale(client, runs):  # noqa: F811
+    data_dir, (hold, tp) = runs
+    res = client.get("/api/backtests/overlay", params=[("run", tp), ("run", hold)])
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert (
+        [r["run_id"] for r in body["runs"]] == [c["run_id"] for c in body["curves"]] == [tp, hold]
+    )
+    for curve in body["curves"]:
+        summary, equity, _ = load(data_dir, curve["run_id"])
+        capital = summary["metrics"]["initial_capital_usd"]
+        by_time = {row["time"].timestamp(): row["equity_usd"] / capital for row in equity}
+        assert 50 < len(curve["time_s"]) <= 1_000 < len(equity)
+        assert curve["equity_norm"] == [approx(by_time[t]) for t in curve["time_s"]]
+        assert min(curve["equity_norm"]) == approx(min(by_time.values()))  # extremes kept
+    assert body["config_diff"] == [
+        {"key": "exit_style", "values": ["tp_and_roll", "hold_to_expiry"]}
+    ]
+    trades = next(m for m in body["metrics"] if m["key"] == "num_trades")
+    assert trades["label"] == "Trades"
+    assert trades["values"] == [load(data_dir, r)[0]["metrics"]["num_trades"] for r in (tp, hold)]
+
+
+def test_overlay_refuses_one_run_or_an_unknown_one(client, runs):  # noqa: F811
+    _, (hold, _) = runs
+    assert_error(client.get("/api/backtests/overlay", params={"run": hold}), 422)
+    assert_error(client.get("/api/backtests/overlay", params=[("run", hold), ("run", "x")]), 422)
+    unknown = client.get("/api/backtests/overlay", params=[("run", hold), ("run", UNKNOWN)])
+    assert_error(unknown, 404, UNKNOWN)
+
+
+def test_the_report_download_is_one_self_contained_file(client, runs):  # noqa: F811
+    _, (hold, _) = runs
+    res = client.get(f"/api/backtests/{hold}/tearsheet.html")
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/html")
+    assert res.headers["content-disposition"] == (
+        f'attachment; filename="thetadesk-{hold}-report.html"'
+    )
+    html = res.text
+    assert "http://" not in html.lower() and "https://" not in html.lower()
+    assert "<script src" not in html and "<link" not in html  # nothing is fetched
+    assert "var uPlot=" in html and "renderTearsheet(" in html
+    assert "SYNTHETIC DATA" in html and "hold_to_expiry" in html
+    assert_error(client.get(f"/api/backtests/{UNKNOWN}/tearsheet.html"), 404, UNKNOWN)
