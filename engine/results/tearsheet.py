@@ -9,7 +9,6 @@ metrics, and what the run modelled and what it read from recorded data (``summar
 ``time_s``). The dashboard's panels and the one-file HTML report both draw this payload.
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +18,12 @@ from cache.timeutil import NS_PER_DAY
 from engine import metrics
 from engine.results import history
 from engine.results.breakdowns import premium_yield, trade_breakdowns
-from engine.results.curves import downsample_indices, equity_curve
+from engine.results.curves import downsample_indices, equity_curve, json_floats
 from engine.results.labels import METRIC_LABELS
 
 ROLLING_DAYS = 90
 HISTOGRAM_BINS = 40
 WORST_DRAWDOWNS = 5
-
-
-def _floats(values: np.ndarray) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
 
 
 def _iso(time) -> str:
@@ -106,6 +101,8 @@ def worst_drawdowns(equity: pl.DataFrame, most: int = WORST_DRAWDOWNS) -> list[d
 
 def _daily(equity: pl.DataFrame, column: str, start: float) -> tuple[np.ndarray, np.ndarray]:
     """Days' end (UTC epoch seconds) and daily returns of one curve (first from ``start``)."""
+    if equity.height == 0:
+        return np.empty(0), np.empty(0)
     days, samples = metrics.daily_samples(equity.get_column("time"), equity[column].to_numpy())
     levels = np.concatenate(([start], samples))
     return days.dt.epoch("ms").to_numpy() / 1000.0, levels[1:] / levels[:-1] - 1.0
@@ -132,7 +129,7 @@ def rolling_risk(equity: pl.DataFrame, *, initial_capital_usd: float, points: in
         "rows": len(time_s),
         "points": len(keep),
         "time_s": time_s[keep].tolist(),
-        **{name: _floats(values[keep]) for name, values in series.items()},
+        **{name: json_floats(values[keep]) for name, values in series.items()},
     }
 
 
@@ -142,7 +139,10 @@ def return_histogram(equity: pl.DataFrame, *, initial_capital_usd: float) -> dic
     _, hodl = _daily(equity, "hodl_usd", initial_capital_usd)
     both = np.concatenate((strategy, hodl)) * 100.0
     edges = np.histogram_bin_edges(both, bins=HISTOGRAM_BINS) if len(both) else np.empty(0)
-    count = lambda r: np.histogram(r * 100.0, bins=edges)[0].tolist() if len(edges) else []  # noqa: E731
+
+    def count(returns: np.ndarray) -> list[int]:
+        return np.histogram(returns * 100.0, bins=edges)[0].tolist() if len(edges) else []
+
     return {
         "days": len(strategy),
         "bin_edges_pct": edges.tolist(),
