@@ -458,7 +458,8 @@ export async function compareRuns() {
   }
   const letters = body.runs.map((_, i) => LETTERS[i]);
   const two = body.runs.length === 2;
-  $("res-compare-title").textContent = body.runs.map((e, i) => `${letters[i]}: ${describe(e)}`).join("  —  ");
+  $("res-compare-title").textContent =
+    body.runs.map((e, i) => `${letters[i]}: ${describe(e)}`).join("  —  ");
   header("res-compare-config-head", [["Setting that differs"], ...letters.map((l) => [l])]);
   header("res-compare-metrics-head", [["Metric"], ...letters.map((l) => [l, "num"]),
     ...(two ? [["B − A", "num"]] : [])]);

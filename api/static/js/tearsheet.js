@@ -10,6 +10,7 @@ const COLORS = {
 };
 const AXIS = { stroke: "#8a96a3", grid: { stroke: "#2a333d", width: 1 }, ticks: { stroke: "#2a333d" } };
 const HEIGHT = 220;
+const NO_LIBRARY = "Charts unavailable: the uPlot library is not installed.";
 const SERIES_NAMES = { strategy: "Strategy", hodl: "HODL" };
 const UNIT_NAMES = { usd: "USD", coin: "coin" };
 export const SECTIONS = ["equity", "underwater", "returns", "drawdowns", "rolling", "histogram",
@@ -150,8 +151,8 @@ function premiumSection(sheet) {
   const total = sheet.premium_yield.reduce((s, r) => s + r.premium_coin, 0);
   return el("section", {},
     title("Premium yield (% a year)",
-      `premium of each month's sales over the ${fmt(sheet.quantity_coin, 4)} coins held, annualised (365 d); ` +
-      `${fmt(total, 6)} coin in all`),
+      `premium of each month's sales over the ${fmt(sheet.quantity_coin, 4)} coins held, ` +
+      `annualised (365 d); ${fmt(total, 6)} coin in all`),
     el("div", { class: "scroll-x" }, map));
 }
 
@@ -164,7 +165,8 @@ function drawdownsSection(sheet) {
   ]);
   const headers = [["#"], ["Peak (UTC)"], ["Trough (UTC)"], ["Recovery (UTC)"],
     ["Depth (%)", "num"], ["Length (days)", "num"]];
-  return el("section", {}, title("Worst drawdowns", "USD equity; length from the peak to the recovery (or the end)"),
+  return el("section", {},
+    title("Worst drawdowns", "USD equity; length from the peak to the recovery (or the end)"),
     rows.length ? table(headers, rows, "ts-drawdowns")
       : el("p", { class: "muted", testid: "ts-drawdowns", text: "no drawdown" }));
 }
@@ -173,11 +175,13 @@ function breakdownSection(sheet) {
   const headers = [["Group"], ...BREAKDOWN_COLUMNS.map(([, label]) => [label, "num"])];
   const parts = BREAKDOWNS.map(([key, label]) => {
     const rows = sheet.breakdowns[key].map((r) => [[r.group.replaceAll("_", " ")],
-      ...BREAKDOWN_COLUMNS.map(([col, , digits, sign]) => [fmt(r[col], digits, sign), sign ? signClass(r[col]) : "num"])]);
+      ...BREAKDOWN_COLUMNS.map(([col, , digits, sign]) =>
+        [fmt(r[col], digits, sign), sign ? signClass(r[col]) : "num"])]);
     return el("div", {}, el("h4", { text: label }), table(headers, rows, `ts-breakdown-${key}`));
   });
   return el("section", { testid: "ts-breakdowns" },
-    title("Where the result came from", "premium = Σ premium × quantity; win rate per leg (PnL > 0)"), ...parts);
+    title("Where the result came from", "premium = Σ premium × quantity; win rate per leg (PnL > 0)"),
+    ...parts);
 }
 
 // ---- charts ----------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ function chart(root, parent, uPlot, testid, opts, data) {
   const box = el("div", { class: "chart", testid });
   parent.append(box);
   if (!uPlot) {
-    box.append(el("p", { class: "muted", text: "Charts unavailable: the uPlot library is not installed." }));
+    box.append(el("p", { class: "muted", text: NO_LIBRARY }));
     return null;
   }
   const width = Math.max(box.clientWidth || root.clientWidth || 0, 320);
@@ -201,14 +205,25 @@ function chart(root, parent, uPlot, testid, opts, data) {
   return plot;
 }
 
+const DASH = { dash: [6, 4] };
+const DOTS = { dash: [2, 3] };
+
+// A time axis, ``left`` scale on the left and, when given, ``right`` on the right.
+function axes(left, right) {
+  const out = [{ ...AXIS }, { ...AXIS, scale: left, size: 70 }];
+  if (right) out.push({ ...AXIS, scale: right, side: 1, size: 60, grid: { show: false } });
+  return out;
+}
+
 function equitySection(root, sheet, uPlot) {
   const c = sheet.equity_curve;
   const section = el("section", {}, title("Equity vs HODL", "USD left, coin right"));
   chart(root, section, uPlot, "ts-chart-equity", {
     scales: { x: { time: true } },
-    series: [{}, line("Equity (USD)", COLORS.strategy, "usd", 2), line("HODL (USD)", COLORS.hodl, "usd", 2, { dash: [6, 4] }),
-      line("Equity (coin)", COLORS.coin, "coin", 6), line("HODL (coin)", COLORS.hodlCoin, "coin", 6, { dash: [2, 3] })],
-    axes: [{ ...AXIS }, { ...AXIS, scale: "usd", size: 70 }, { ...AXIS, scale: "coin", side: 1, size: 60, grid: { show: false } }],
+    series: [{},
+      line("Equity (USD)", COLORS.strategy, "usd", 2), line("HODL (USD)", COLORS.hodl, "usd", 2, DASH),
+      line("Equity (coin)", COLORS.coin, "coin", 6), line("HODL (coin)", COLORS.hodlCoin, "coin", 6, DOTS)],
+    axes: axes("usd", "coin"),
   }, [c.time_s, c.equity_usd, c.hodl_usd, c.equity_coin, c.hodl_coin]);
   return section;
 }
@@ -218,9 +233,10 @@ function underwaterSection(root, sheet, uPlot) {
   const section = el("section", {}, title("Underwater", "% below the running peak, USD"));
   chart(root, section, uPlot, "ts-chart-underwater", {
     scales: { x: { time: true }, pct: { range: (u, min) => [Math.min(min, -1), 0] } },
-    series: [{}, line("Drawdown (%)", COLORS.bad, "pct", 2, { fill: "rgba(255,107,107,0.18)" }),
-      line("HODL drawdown (%)", COLORS.hodl, "pct", 2, { dash: [6, 4] })],
-    axes: [{ ...AXIS }, { ...AXIS, scale: "pct", size: 70 }],
+    series: [{},
+      line("Drawdown (%)", COLORS.bad, "pct", 2, { fill: "rgba(255,107,107,0.18)" }),
+      line("HODL drawdown (%)", COLORS.hodl, "pct", 2, DASH)],
+    axes: axes("pct"),
   }, [c.time_s, c.drawdown_pct, c.hodl_drawdown_pct]);
   return section;
 }
@@ -231,27 +247,34 @@ function rollingSection(root, sheet, uPlot) {
     "Sharpe (left) and annualised volatility, % (right), of daily USD returns; 365-day years"));
   chart(root, section, uPlot, "ts-chart-rolling", {
     scales: { x: { time: true } },
-    series: [{}, line("Sharpe", COLORS.strategy, "ratio", 2), line("HODL Sharpe", COLORS.hodl, "ratio", 2, { dash: [6, 4] }),
-      line("Volatility (%)", COLORS.warn, "vol", 1), line("HODL volatility (%)", COLORS.hodlCoin, "vol", 1, { dash: [2, 3] })],
-    axes: [{ ...AXIS }, { ...AXIS, scale: "ratio", size: 60 }, { ...AXIS, scale: "vol", side: 1, size: 60, grid: { show: false } }],
+    series: [{},
+      line("Sharpe", COLORS.strategy, "ratio", 2), line("HODL Sharpe", COLORS.hodl, "ratio", 2, DASH),
+      line("Volatility (%)", COLORS.warn, "vol", 1),
+      line("HODL volatility (%)", COLORS.hodlCoin, "vol", 1, DOTS)],
+    axes: axes("ratio", "vol"),
   }, [r.time_s, r.strategy_sharpe, r.hodl_sharpe, r.strategy_vol_pct, r.hodl_vol_pct]);
   return section;
 }
 
+// Strategy and HODL bars side by side in each bin (left and right of its centre).
 function histogramSection(root, sheet, uPlot) {
   const h = sheet.daily_returns;
   const edges = h.bin_edges_pct;
   const centers = edges.slice(0, -1).map((e, i) => (e + edges[i + 1]) / 2);
-  const section = el("section", {}, title("Daily returns", `${h.days} days, USD, % per day; strategy against HODL`));
-  const bars = (align) => (uPlot && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.45, Infinity], align }) : undefined);
-  const box = chart(root, section, uPlot, "ts-chart-histogram", {
+  const section = el("section", {},
+    title("Daily returns", `${h.days} days, USD, % per day; strategy against HODL`));
+  const bars = (label, stroke, fill, align) => ({
+    label, stroke, fill, points: { show: false },
+    paths: uPlot ? uPlot.paths.bars({ size: [0.45, Infinity], align }) : undefined,
+  });
+  const plot = chart(root, section, uPlot, "ts-chart-histogram", {
     scales: { x: { time: false } },
     series: [{ label: "Return (%)", value: (u, v) => fmt(v, 2) },
-      { label: "Strategy (days)", stroke: COLORS.strategy, fill: "rgba(63,167,255,0.6)", paths: bars(-1), points: { show: false } },
-      { label: "HODL (days)", stroke: COLORS.hodl, fill: "rgba(138,150,163,0.6)", paths: bars(1), points: { show: false } }],
+      bars("Strategy (days)", COLORS.strategy, "rgba(63,167,255,0.6)", -1),
+      bars("HODL (days)", COLORS.hodl, "rgba(138,150,163,0.6)", 1)],
     axes: [{ ...AXIS, values: (u, vals) => vals.map((v) => `${fmt(v, 1)} %`) }, { ...AXIS, size: 50 }],
   }, [centers, h.strategy_days, h.hodl_days]);
-  if (box) section.lastChild.dataset.days = String(h.days);
+  if (plot) section.lastChild.dataset.days = String(h.days);
   return section;
 }
 
