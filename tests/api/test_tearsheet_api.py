@@ -6,6 +6,7 @@ rule in ``engine.results.tearsheet`` or ``engine.metrics`` shows up as a differe
 
 import json
 import math
+import shutil
 import statistics
 from datetime import UTC, datetime, timedelta
 
@@ -295,3 +296,28 @@ def test_the_report_download_is_one_self_contained_file(client, runs):  # noqa: 
     assert "var uPlot=" in html and "renderTearsheet(" in html
     assert "SYNTHETIC DATA" in html and "hold_to_expiry" in html
     assert_error(client.get(f"/api/backtests/{UNKNOWN}/tearsheet.html"), 404, UNKNOWN)
+
+
+def test_a_run_on_recorded_chains_says_what_was_recorded(chain_data_dir, tmp_path):
+    from engine.config import CallSimulationConfig
+    from engine.results.runs import execute_run
+    from tests.api.test_results_api import app_client
+
+    data_dir = shutil.copytree(chain_data_dir, tmp_path / "data")
+    cfg = CallSimulationConfig(
+        underlying="BTC", start="2025-12-07T20:00:00Z", end="2025-12-11T22:00:00Z",
+        source="real", decision_interval_hours=1, exit_style="tp_and_roll", target_dte=2.0,
+        min_dte=0.3, max_dte=7.0, min_score_to_trade=3.0, option_market="chains",
+    )  # fmt: skip
+    run_id = execute_run(data_dir, cfg)[0].run_id
+    with app_client(data_dir) as c:
+        sheet = c.get(f"/api/backtests/{run_id}/tearsheet").json()
+        html = c.get(f"/api/backtests/{run_id}/tearsheet.html").text
+    assert sheet["data"]["option_market"] == "chains" and sheet["data"]["recorded"]
+    assert [(m["year"], m["month"]) for m in sheet["returns"]["months"]] == [(2025, 12)]
+    assert set(sheet["rolling"]["strategy_sharpe"]) == {None}  # 4 days: no 90-day window
+    assert sum(r["trades"] for r in sheet["breakdowns"]["close_reason"]) > 0
+    assert "options: REAL recorded chains of source real" in html
+    assert "SYNTHETIC DATA" not in html and "https://" not in html and "http://" not in html
+    for line in sheet["data"]["recorded"]:
+        assert line.replace("&", "&amp;").replace("'", "&#39;") in html
