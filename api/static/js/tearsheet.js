@@ -27,7 +27,7 @@ const BREAKDOWN_COLUMNS = [
   ["pnl_usd", "PnL (USD)", 2, true], ["avg_days_held", "Avg days held", 2],
 ];
 
-const plots = new WeakMap(); // root -> the uPlot instances drawn into it
+const plots = new WeakMap(); // root -> [{plot, observer}]: the uPlot charts drawn into it
 
 export function fmt(value, decimals = 2, sign = false) {
   if (value === null || value === undefined || Number.isNaN(value)) return "n/a";
@@ -200,7 +200,13 @@ function chart(root, parent, uPlot, testid, opts, data) {
   }
   const width = Math.max(box.clientWidth || root.clientWidth || 0, 320);
   const plot = new uPlot({ width, height: HEIGHT, legend: { live: true }, ...opts }, data, box);
-  plots.get(root).push(plot);
+  const observer = new ResizeObserver(() => {
+    if (box.clientWidth > 0 && box.clientWidth !== plot.width) {
+      plot.setSize({ width: box.clientWidth, height: HEIGHT });
+    }
+  });
+  observer.observe(box);
+  plots.get(root).push({ plot, observer });
   box.dataset.points = String(data[0].length);
   return plot;
 }
@@ -298,7 +304,10 @@ export function renderTearsheet(root, sheet, uPlot, sections = SECTIONS) {
 }
 
 export function clearTearsheet(root) {
-  for (const plot of plots.get(root) || []) plot.destroy();
+  for (const { plot, observer } of plots.get(root) || []) {
+    observer.disconnect();
+    plot.destroy();
+  }
   plots.delete(root);
   root.replaceChildren();
   delete root.dataset.runId;
