@@ -4,8 +4,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from engine import metrics as m
+from tests.reference.results import drawdown_periods_ref
 
 
 def test_total_return_and_drawdown_hand_computed():
@@ -199,3 +203,16 @@ def test_monthly_returns_chain_month_ends_from_the_starting_value():
     assert m.best_month_pct(got["return_pct"].to_numpy()) == pytest.approx(22.2222222)
     assert m.worst_month_pct(got["return_pct"].to_numpy()) == pytest.approx(-10.0)
     assert math.isnan(m.best_month_pct(np.array([])))
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        st.integers(0, 60),
+        elements=st.sampled_from([90.0, 95.0, 100.0, 100.0, 105.0, 110.0]),  # ties are common
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_drawdown_periods_equal_their_slow_twin(equity):
+    got = m.drawdown_periods(equity)
+    assert [a.tolist() for a in got] == list(drawdown_periods_ref(equity))
