@@ -68,6 +68,8 @@ def test_the_results_panel_shows_the_tearsheet_of_the_run_opened(page, live_serv
     expect(root).to_have_attribute("data-run-id", run_id)
 
     assert_heatmap(page, sheet, "strategy_usd_pct")
+    expect(page.get_by_test_id("ts-modelled").locator("li")).to_have_text(sheet["data"]["modelled"])
+    expect(page.get_by_test_id("ts-recorded")).to_have_text("nothing: every price was modelled")
     page.get_by_test_id("ts-returns-unit").select_option("coin")
     expect(page.get_by_test_id("ts-heatmap")).to_have_attribute("data-unit", "coin")
     assert_heatmap(page, sheet, "strategy_coin_pct")

@@ -11,7 +11,8 @@ import { renderWarnings, trustFacts } from "./trust.js";
 const PAGE_SIZE = 25;
 const MAX_COMPARED = 8; // GET /api/backtests/overlay takes up to 8 runs
 // the tearsheet's sections the panel shows (equity, underwater, data and metrics are above)
-const TEARSHEET_SECTIONS = ["drawdowns", "returns", "rolling", "histogram", "breakdowns", "premium"];
+const TEARSHEET_SECTIONS = ["provenance", "drawdowns", "returns", "rolling", "histogram", "breakdowns",
+  "premium"];
 const HISTORY_COLUMNS = 13; // the history table's header cells
 const METRICS = new Map(
   JSON.parse(document.getElementById("metric-labels").textContent).map((m) => [m.key, m]),

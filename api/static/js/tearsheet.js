@@ -14,7 +14,7 @@ const NO_LIBRARY = "Charts unavailable: the uPlot library is not installed.";
 const SERIES_NAMES = { strategy: "Strategy", hodl: "HODL" };
 const UNIT_NAMES = { usd: "USD", coin: "coin" };
 export const SECTIONS = ["equity", "underwater", "returns", "drawdowns", "rolling", "histogram",
-  "breakdowns", "premium"];
+  "breakdowns", "premium"]; // the report shows the data block itself; the dashboard adds "provenance"
 const BREAKDOWNS = [
   ["close_reason", "By close reason"],
   ["delta_at_open", "By delta at the sale"],
@@ -157,6 +157,21 @@ function premiumSection(sheet) {
 }
 
 // ---- tables ----------------------------------------------------------------------------------
+// What the run took from recorded data and what it modelled (summary.json's data block).
+function provenanceSection(sheet) {
+  const d = sheet.data;
+  const list = (items, empty) => (items && items.length
+    ? el("ul", {}, ...items.map((text) => el("li", { text })))
+    : el("span", { class: "muted", text: empty }));
+  return el("section", { testid: "ts-provenance" },
+    title("What was recorded and what was modelled", d.synthetic ? "SYNTHETIC market" : `source ${d.source}`),
+    el("dl", { class: "kv facts" },
+      el("dt", { text: "Recorded" }),
+      el("dd", { testid: "ts-recorded" }, list(d.recorded, "nothing: every price was modelled")),
+      el("dt", { text: "Modelled" }),
+      el("dd", { testid: "ts-modelled" }, list(d.modelled, "not recorded"))));
+}
+
 function drawdownsSection(sheet) {
   const rows = sheet.drawdowns.map((d, i) => [
     [String(i + 1)], [day(d.peak_time)], [day(d.trough_time)],
@@ -299,6 +314,7 @@ export function renderTearsheet(root, sheet, uPlot, sections = SECTIONS) {
     histogram: () => histogramSection(root, sheet, uPlot),
     breakdowns: () => breakdownSection(sheet),
     premium: () => premiumSection(sheet),
+    provenance: () => provenanceSection(sheet),
   };
   for (const name of sections) root.append(build[name]()); // charts take the root's width
 }
