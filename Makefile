@@ -19,7 +19,7 @@ SYSTEM_NPM ?= $(shell command -v npm 2>/dev/null)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 $(WEB_STAMP): web/package-lock.json | $(STAMP)
@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.import_chains
 	$(BIN)/python -m bench.chain_backtest
 	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.sweep
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from api.settings import Settings
     from cache.store import Store
+    from engine.sweep.spec import SweepSpec
 
 EXIT_USAGE = 2
 EXIT_DAMAGED = 1  # cache --verify/--repair: damaged files remain
@@ -249,6 +250,69 @@ def _backtest(args: argparse.Namespace) -> int:
     else:
         print(format_summary(summary))
         print(f"  outputs: {run_dir}")
+    return 0
+
+
+def _read_spec(path: Path, walk_forward: str | None = None) -> "SweepSpec":
+    """The sweep spec in ``path`` (its ``walk_forward`` replaced when given); errors name the
+    file and the field."""
+    import json
+
+    from pydantic import ValidationError
+
+    from engine.sweep.spec import SweepSpec
+
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise CliError(f"--spec {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"--spec {path}: not a JSON file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CliError(f"--spec {path}: a spec is a JSON object, not a {type(data).__name__}")
+    if walk_forward is not None:
+        data["walk_forward"] = walk_forward
+    try:
+        return SweepSpec(**data)
+    except ValidationError as exc:
+        raise CliError(f"--spec {path}: {_describe_validation_error(exc)}") from exc
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from cache.store import Store
+    from engine.sweep.display import format_sweep
+    from engine.sweep.execute import execute_sweep
+    from engine.sweep.executors import make_executor
+    from engine.sweep.runner import sweep_source
+
+    spec = _read_spec(args.spec, args.walk_forward)
+    data_dir = _data_dir(args)
+    if sweep_source(spec) == "synthetic":
+        ensure_default_data(Store(data_dir))
+    executor = make_executor(args.executor, args.workers, args.address)
+    try:
+        with tqdm(total=spec.count(), desc="sweep", unit="cfg", disable=args.json or None) as bar:
+
+            def progress(done: int, total: int) -> None:
+                if total != bar.total:  # the walk-forward's runs follow the sweep's
+                    bar.reset(total)
+                    bar.set_description("walk-forward")
+                bar.update(done - bar.n)
+
+            plan, _, folder = execute_sweep(data_dir, spec, executor, progress)
+    finally:
+        executor.close()
+    summary = json.loads((folder / "summary.json").read_text())
+    if args.json:
+        out = {"sweep_id": plan.sweep_id, "sweep_dir": str(folder)}
+        print(json.dumps(out | {"configurations": plan.configurations}))
+    else:
+        print(format_sweep(summary))
+        print(f"  outputs: {folder}")
     return 0
 
 
@@ -568,6 +632,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, kind in STRATEGY_OPTIONS.items():
         bt.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name)
+
+    sw = add(
+        "sweep",
+        "run every configuration of a sweep spec (a base config and axes over its fields) and "
+        "write their metrics and daily returns to <data-dir>/sweeps/<sweep_id>/",
+        _sweep,
+    )
+    sw.add_argument("--spec", required=True, type=Path, metavar="FILE",
+                    help="sweep spec JSON (docs/sweeps.md)")  # fmt: skip
+    sw.add_argument("--executor", choices=["threads", "ray"], default="threads",
+                    help="threads (default): this process; ray: a Ray cluster "
+                    "(pip install 'thetadesk[ray]')")  # fmt: skip
+    sw.add_argument("--address", metavar="auto|ray://HOST:PORT",
+                    help="ray: the cluster to join (default: start a local one)")  # fmt: skip
+    sw.add_argument("--workers", type=int, metavar="N",
+                    help="threads: threads (default one per CPU); ray, local: CPUs")  # fmt: skip
+    sw.add_argument(
+        "--walk-forward",
+        metavar="train=365d,test=90d,step=90d[,anchored]",
+        help="also walk forward: per fold choose by the objective on the training window, run "
+        "on the test window (replaces the spec's walk_forward)",
+    )
+    sw.add_argument("--json", action="store_true", help="print one JSON object, no progress")
 
     mc = add(
         "model-check",

@@ -27,6 +27,13 @@ from engine.config import CallSimulationConfig, FieldValueError
 from engine.market_context import LOOKBACK_DAYS, market_context_batch
 from engine.policy.schedule import decision_mask
 
+# the config fields load_run_market reads (on recorded chains ``max_dte`` too: it bounds the calls
+# loaded); configurations equal on them read the same market
+MARKET_FIELDS = frozenset(
+    {"underlying", "start", "end", "timeframe", "decision_interval_hours", "source",
+     "option_market", "chain_max_age_minutes"}
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RunMarket:

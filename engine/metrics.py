@@ -269,11 +269,32 @@ def daily_returns(times: pl.Series, equity: np.ndarray, *, start_equity: float) 
     (what the run held before its first instant), so the first day counts; the part of a last
     day before its 00:00 does not.
     """
+    return daily_return_series(times, equity, start_equity=start_equity)[1]
+
+
+def daily_return_series(
+    times: pl.Series, equity: np.ndarray, *, start_equity: float
+) -> tuple[pl.Series, np.ndarray]:
+    """:func:`daily_returns` with the 00:00 UTC instant each return ends at."""
     if len(equity) == 0:
-        return np.empty(0)
-    levels = np.concatenate(([start_equity], daily_samples(times, equity)[1]))
+        return pl.Series("time", [], dtype=times.dtype), np.empty(0)
+    sample_times, samples = daily_samples(times, equity)
+    levels = np.concatenate(([start_equity], samples))
     prev = levels[:-1]
-    return np.divide(levels[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+    returns = np.divide(levels[1:] - prev, prev, out=np.full(len(prev), np.nan), where=prev > 0)
+    return sample_times, returns
+
+
+def equity_daily_returns(
+    equity: pl.DataFrame, *, initial_capital_usd: float
+) -> tuple[pl.Series, np.ndarray]:
+    """Daily returns of a run's USD equity (its ``equity`` table), as Sharpe and Sortino read
+    them: the finite equity points, the first return from ``initial_capital_usd``; with the
+    00:00 UTC instant each return ends at."""
+    eq_usd = equity.get_column("equity_usd").to_numpy()
+    valid = np.isfinite(eq_usd)
+    times = equity.get_column("time").filter(pl.Series(valid))
+    return daily_return_series(times, eq_usd[valid], start_equity=initial_capital_usd)
 
 
 def win_rate_pct(pnl: np.ndarray) -> float:

@@ -141,6 +141,18 @@ def warm_apis() -> None:
     quote_calls(f, k, t, np.full(2, 50.0), surface)  # the model check's quotes
 
 
+def warm_backtest_kernels() -> None:
+    """Stage 1 alone (the backtests of each exit style on a small synthetic market made in a
+    temporary directory): all that a process running only backtest replays needs, e.g. a
+    sweep's Ray worker."""
+    from cache.store import Store
+    from cache.warm import warm_synthetic
+
+    with tempfile.TemporaryDirectory(prefix="thetadesk-warm-") as tmp:
+        warm_synthetic(Store(Path(tmp)), (WARM_RUN["underlying"],), *WARM_DATA)
+        warm_backtests(Path(tmp))
+
+
 def warm_kernels(
     progress: Callable[[str], None] | None = None,
     backtests_ready: Callable[[], None] | None = None,

@@ -28,7 +28,7 @@ from engine.config import CallSimulationConfig
 from engine.enums import N_CAND_FIELDS, Cand
 from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
 from engine.instruments.strikes import grid_kernel_args
-from engine.market import RunMarket
+from engine.market import MARKET_FIELDS, RunMarket
 from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
 from engine.prepare.nb import prepare_chains_chunk_nb, prepare_chunk_nb
 from engine.scoring import scoring_args
@@ -38,13 +38,8 @@ PREPARE_VERSION = 3  # bump when the kernel's output for the same inputs changes
 CHUNK = 2048
 # threads that score chunks side by side (the machines this runs on have 2 cores; make bench)
 PREPARE_THREADS = max(1, min(2, os.cpu_count() or 1))
-PREPARE_FIELDS = {
-    "underlying",
-    "start",
-    "end",
-    "timeframe",
-    "decision_interval_hours",
-    "source",
+# what the market reads, and the fields that shape the candidates
+PREPARE_FIELDS = MARKET_FIELDS | {
     "target_dte",
     "min_dte",
     "max_dte",
@@ -54,8 +49,6 @@ PREPARE_FIELDS = {
     "vol_surface",
     "scoring",
     "top_k",
-    "option_market",
-    "chain_max_age_minutes",
 }
 CANDIDATE_COLUMNS = Cand._asdict()  # candidates.parquet column -> top_f column
 

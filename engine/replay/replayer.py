@@ -58,6 +58,10 @@ class Replayer:
     (:meth:`engine.config.StrategyConfig.contracts`), filled as ``spread`` (a
     :class:`engine.fills.SpreadModel`, the shipped calibration by default) and ``cfg.fill_model``
     say.
+
+    ``scored`` (optional) keeps the instants scored on demand, instant -> ``(top_f, top_exp_ns,
+    n_candidates)``, for other replays of the same candidate set (equal prepare key, so equal
+    scores): a sweep's replays of one group share it and score each instant once.
     """
 
     def __init__(
@@ -67,8 +71,10 @@ class Replayer:
         cfg: CallSimulationConfig,
         qty: float,
         spread: SpreadModel | None = None,
+        scored: dict[int, tuple[np.ndarray, np.ndarray, int]] | None = None,
     ) -> None:
         self.market, self.prepared, self.cfg, self.qty = market, prepared, cfg, qty
+        self.scored = scored
         self.contracts = cfg.contracts(qty)
         self.spread = (spread or SpreadModel.default()).spread_params(
             cfg.underlying, cfg.fill_model
@@ -102,6 +108,17 @@ class Replayer:
         chunk: int = CHUNK,
     ) -> ReplayOutput:
         """Replay every instant; ``on_steps(new_steps, done, total)`` follows each chunk."""
+        self.replay(on_steps, cancel, chunk)
+        return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
+
+    def replay(
+        self,
+        on_steps: StepsCallback | None = None,
+        cancel: Callable[[], bool] | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        """Replay every instant and close an open call at the end, building no table: a sweep
+        reads only :meth:`trades_frame` and :meth:`equity_frame` after it."""
         m = len(self.market.t_ns)
         for a in range(0, m, chunk):
             if cancel is not None and cancel():
@@ -114,7 +131,6 @@ class Replayer:
             self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
             self.contracts,
         )  # fmt: skip
-        return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
     def _replay(self, a: int, b: int) -> None:
         """Replay instants ``[a, b)``, scoring on demand the instants the kernel stops at."""
@@ -139,9 +155,13 @@ class Replayer:
             self.extra_n = 0
             self.extra_rows[:], self.extra_exps[:] = np.nan, 0
             return
-        top_f, top_exp, n_cand = score_instants(self.market, self.cfg, np.array([i]))
-        self.extra_n = int(n_cand[0])
-        self.extra_rows[:], self.extra_exps[:] = top_f[0], top_exp[0]
+        hit = None if self.scored is None else self.scored.get(i)
+        if hit is None:
+            top_f, top_exp, n_cand = score_instants(self.market, self.cfg, np.array([i]))
+            hit = (top_f[0], top_exp[0], int(n_cand[0]))
+            if self.scored is not None:
+                self.scored[i] = hit
+        self.extra_rows[:], self.extra_exps[:], self.extra_n = hit
         self.on_demand += 1
 
     def chain_counts(self) -> dict[str, int]:
