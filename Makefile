@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.chain_backtest
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.sweep_stats
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules
