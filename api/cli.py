@@ -447,6 +447,23 @@ def _model_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from api.report import render_report
+    from engine.results.history import RunNotFoundError, RunUnreadableError
+
+    try:
+        html = render_report(_data_dir(args), args.run_id)
+    except (RunNotFoundError, RunUnreadableError) as exc:
+        raise CliError(f"{exc} (in {_data_dir(args) / 'runs'})") from exc
+    out = args.out or Path(f"thetadesk-{args.run_id}-report.html")
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--out {out}: {exc.strerror or exc}") from exc
+    print(f"written: {out} (one self-contained HTML file)")
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     store = _store(args)
     if not (getattr(args, "verify", False) or getattr(args, "repair", False)):
@@ -663,6 +680,16 @@ def build_parser() -> argparse.ArgumentParser:
         "unset: the strategy file's, else the model check's short-window default "
         "(tp_and_roll, hourly, target DTE 2 d in 0.3-7 d), else the strategy's",
     )
+
+    rep = add(
+        "report",
+        "write a run's one-file HTML report: tearsheet, configuration and data source, charts "
+        "included (opens offline)",
+        _report,
+    )
+    rep.add_argument("run_id", metavar="RUN_ID", help="a run id (thetadesk backtest prints it)")
+    rep.add_argument("--out", type=Path, metavar="FILE.html",
+                     help="default: ./thetadesk-RUN_ID-report.html")  # fmt: skip
 
     ag = add(
         "agent",

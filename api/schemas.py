@@ -340,6 +340,40 @@ class RunComparison(BaseModel):
     metrics: list[MetricPair]
 
 
+class SettingValues(BaseModel):
+    """A setting some of the runs compared disagree on: each run's value, in order."""
+
+    key: str
+    values: list[Any]
+
+
+class MetricValues(BaseModel):
+    """One metric of each run compared, in order."""
+
+    key: str
+    label: str
+    values: list[float | int | None]
+
+
+class OverlayCurve(BaseModel):
+    """A run's USD equity over what it held at its start (1 = the start), thinned."""
+
+    run_id: str
+    label: str
+    time_s: list[float] = Field(description="UTC epoch seconds")
+    equity_norm: list[float] = Field(description="equity_usd / initial_capital_usd")
+
+
+class RunOverlay(BaseModel):
+    """Two or more runs side by side (``GET /api/backtests/overlay``)."""
+
+    runs: list[RunEntry]
+    curves: list[OverlayCurve]
+    config_diff: list[SettingValues]
+    data_diff: list[SettingValues]
+    metrics: list[MetricValues]
+
+
 class DeleteResponse(BaseModel):
     """The run that was deleted."""
 
@@ -381,6 +415,139 @@ class MetaResponse(BaseModel):
     close_reasons: list[CloseReasonInfo]
     no_roll: list[NoRollText]
     fill_models: dict[str, str] = Field(description="how each fill model of a run is named")
+
+
+class MonthReturn(BaseModel):
+    """A calendar month's return (UTC): last equity over the previous month's last, minus 1."""
+
+    year: int
+    month: int = Field(ge=1, le=12)
+    strategy_usd_pct: float | None
+    hodl_usd_pct: float | None
+    strategy_coin_pct: float | None = Field(description="HODL's coin return is always 0")
+
+
+class YearReturn(BaseModel):
+    """A calendar year's return from the same month-end values."""
+
+    year: int
+    strategy_usd_pct: float | None
+    hodl_usd_pct: float | None
+    strategy_coin_pct: float | None
+
+
+class CalendarReturns(BaseModel):
+    months: list[MonthReturn]
+    years: list[YearReturn]
+
+
+class DrawdownOut(BaseModel):
+    """One drawdown of USD equity: from a peak to the first instant back at it."""
+
+    peak_time: datetime
+    trough_time: datetime
+    recovery_time: datetime | None = Field(description="null: not recovered by the end")
+    depth_pct: float = Field(description="trough below the peak, positive")
+    length_days: float = Field(description="peak to recovery, or to the last instant")
+    peak_equity_usd: float
+    trough_equity_usd: float
+
+
+class RollingRisk(BaseModel):
+    """Rolling Sharpe and annualised volatility (365 d) of daily USD returns, thinned."""
+
+    window_days: int
+    rows: int = Field(description="days in the full series")
+    points: int = Field(description="days returned")
+    time_s: list[float] = Field(description="UTC epoch seconds of each day's 00:00 sample")
+    strategy_sharpe: list[float | None] = Field(description="null until a full window")
+    hodl_sharpe: list[float | None]
+    strategy_vol_pct: list[float | None]
+    hodl_vol_pct: list[float | None]
+
+
+class ReturnHistogram(BaseModel):
+    """Daily USD returns of the strategy and HODL counted in shared bins."""
+
+    days: int
+    bin_edges_pct: list[float] = Field(description="bins + 1 edges, percent")
+    strategy_days: list[int]
+    hodl_days: list[int]
+
+
+class BreakdownRow(BaseModel):
+    """The trades of one group: premium collected, PnL, win rate per leg, holding time."""
+
+    group: str
+    trades: int
+    win_rate_pct: float | None = Field(description="legs with pnl_coin > 0; null: no trade")
+    premium_coin: float = Field(description="Σ premium_coin × quantity_coin")
+    premium_usd: float = Field(description="the same at the spot of each sale")
+    pnl_coin: float
+    pnl_usd: float
+    avg_days_held: float | None
+
+
+class Breakdowns(BaseModel):
+    close_reason: list[BreakdownRow] = Field(
+        description="expired_worthless, assigned, take_profit, end_of_data"
+    )
+    delta_at_open: list[BreakdownRow]
+    dte_at_open: list[BreakdownRow]
+    year: list[BreakdownRow] = Field(description="by the year of the close")
+
+
+class PremiumYieldMonth(BaseModel):
+    """Premium of the month's sales as an annualised share of the coins held."""
+
+    year: int
+    month: int = Field(ge=1, le=12)
+    premium_coin: float
+    premium_usd: float
+    days: float = Field(description="days of the month within the run")
+    premium_yield_annualised_pct: float | None = Field(
+        description="premium_coin / quantity_coin × 365 / days × 100"
+    )
+
+
+class MetricValue(BaseModel):
+    key: str
+    label: str
+    value: float | int | None
+    text: str = Field(description="the value as the dashboard shows it ('n/a': null)")
+
+
+class TearsheetCurve(BaseModel):
+    """The equity curve of the tearsheet (as ``/equity``, without the trade markers)."""
+
+    rows: int
+    points: int
+    time_s: list[float]
+    spot_usd: list[float | None]
+    equity_usd: list[float | None]
+    equity_coin: list[float | None]
+    hodl_usd: list[float | None]
+    hodl_coin: list[float | None]
+    drawdown_pct: list[float | None] = Field(description="the underwater curve, ≤ 0")
+    hodl_drawdown_pct: list[float | None]
+
+
+class Tearsheet(BaseModel):
+    """Everything the tearsheet shows, as data (docs/tearsheet.md)."""
+
+    run_id: str
+    finished_at: datetime
+    config: dict[str, Any]
+    quantity_coin: float
+    data: dict[str, Any] = Field(description="summary.json data: source, modelled, recorded")
+    metrics: list[MetricValue]
+    equity_curve: TearsheetCurve
+    returns: CalendarReturns
+    drawdowns: list[DrawdownOut] = Field(description="the 5 deepest, deepest first")
+    rolling: RollingRisk
+    daily_returns: ReturnHistogram
+    breakdowns: Breakdowns
+    premium_yield: list[PremiumYieldMonth]
 
 
 # ---- sweeps ----------------------------------------------------------------------------------

@@ -12,15 +12,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import StringConstraints
 
 from api.errors import error_response
+from api.report import render_report
 from api.schemas import (
     DeleteResponse,
     EquityCurve,
     ErrorResponse,
     RunComparison,
     RunEntry,
+    RunOverlay,
     RunSummary,
+    Tearsheet,
     TradesPage,
     UnreadableRun,
 )
@@ -33,11 +37,13 @@ from engine.results.history import (
     RunNotFoundError,
     RunUnreadableError,
 )
+from engine.results.tearsheet import read_tearsheet
 
 router = APIRouter(tags=["results"])
 
 MIN_POINTS, MAX_POINTS, DEFAULT_POINTS = 50, 20_000, 2_000
 MAX_PAGE = 500
+MAX_OVERLAY, DEFAULT_OVERLAY_POINTS = 8, 1_000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 NOT_FOUND = {
     404: {"model": ErrorResponse, "description": "no finished run with this id"},
@@ -90,6 +96,19 @@ def compare_backtests(
     return _answer(lambda: history.compare_runs(_data_dir(request), a, b))
 
 
+@router.get("/api/backtests/overlay", response_model=RunOverlay, responses=NOT_FOUND)
+def overlay_backtests(
+    request: Request,
+    run: Annotated[
+        list[Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]],
+        Query(min_length=2, max_length=MAX_OVERLAY, description="run ids, two or more"),
+    ],
+    points: Annotated[int, Query(ge=MIN_POINTS, le=MAX_POINTS)] = DEFAULT_OVERLAY_POINTS,
+):
+    """Runs side by side: USD equity over what each held at its start, settings, metrics."""
+    return _answer(lambda: history.overlay_runs(_data_dir(request), run, points))
+
+
 @router.get("/api/backtests/{run_id}", response_model=RunSummary, responses=NOT_FOUND)
 def get_backtest(request: Request, run_id: RunId):
     """A run's summary: full config, data source, metrics, timings and table sizes."""
@@ -124,6 +143,32 @@ def get_equity(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS)
         return {"run_id": run_id, "live": False} | equity_curve(equity, trades, points)
 
     return _answer(curve)
+
+
+@router.get("/api/backtests/{run_id}/tearsheet", response_model=Tearsheet, responses=NOT_FOUND)
+def get_tearsheet(request: Request, run_id: RunId, points: Points = DEFAULT_POINTS):
+    """The run's tearsheet as data: month and year returns, drawdowns, rolling risk, daily
+    return histogram, trade breakdowns, premium yield, metrics, config and data source."""
+    return _answer(lambda: read_tearsheet(_data_dir(request), run_id, points=points))
+
+
+@router.get(
+    "/api/backtests/{run_id}/tearsheet.html",
+    response_class=Response,
+    responses={
+        200: {"description": "one self-contained HTML file", "content": {"text/html": {}}},
+        **NOT_FOUND,
+    },
+)
+def download_report(request: Request, run_id: RunId):
+    """The run's one-file report (tearsheet, configuration, data source) as a download."""
+    return _answer(
+        lambda: _download(
+            render_report(_data_dir(request), run_id).encode(),
+            "text/html; charset=utf-8",
+            f"thetadesk-{run_id}-report.html",
+        )
+    )
 
 
 @router.get("/api/backtest/live/equity", response_model=EquityCurve)

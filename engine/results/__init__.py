@@ -7,5 +7,8 @@
   the check that tells a readable summary from a damaged one;
 - :mod:`engine.results.history`: list, read, page, compare and delete runs, each on its own;
 - :mod:`engine.results.curves`: chart payloads (thinned curves, trade markers);
-- :mod:`engine.results.labels`: how each metric is named and formatted.
+- :mod:`engine.results.labels`: how each metric is named and formatted;
+- :mod:`engine.results.tearsheet`: a run's tearsheet as data (month returns, drawdowns, rolling
+  risk, daily return histogram), with :mod:`engine.results.breakdowns` (the trades grouped, the
+  premium yield per month).
 """

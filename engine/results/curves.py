@@ -134,7 +134,8 @@ def trade_markers(trades: pl.DataFrame, until: datetime | None = None) -> pl.Dat
     return frame.sort(pl.col("time"), order, maintain_order=True)
 
 
-def _json_floats(values: np.ndarray) -> list[float | None]:
+def json_floats(values: np.ndarray) -> list[float | None]:
+    """Values as JSON numbers: NaN and infinities become null."""
     return [v if math.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
 
 
@@ -178,6 +179,6 @@ def equity_curve(
         "rows": equity.height,
         "points": len(keep),
         "time_s": time_s[keep].tolist(),
-        **{name: _json_floats(cols[name][keep]) for name in SERIES},
+        **{name: json_floats(cols[name][keep]) for name in SERIES},
         "markers": markers.to_dicts(),
     }

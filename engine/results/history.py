@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from cache.files import DataDirNotWritableError, discard_path, first_line, is_not_writable
+from engine.results.curves import downsample_indices
 from engine.results.labels import METRIC_LABELS
 from engine.results.runs import runs_dir
 from engine.results.schema import (
@@ -221,34 +222,85 @@ def _flatten(config: dict, prefix: str = "") -> dict:
     return flat
 
 
+def settings_diff(configs: list[dict]) -> list[dict]:
+    """The settings some of ``configs`` disagree on, as ``{"key", "values"}`` with dotted keys.
+
+    ``values`` holds each config's value in order; a key a config lacks shows ``None`` there.
+    """
+    flat = [_flatten(c) for c in configs]
+    keys = sorted(set().union(*flat))
+    rows = [{"key": k, "values": [f.get(k) for f in flat]} for k in keys]
+    return [r for r in rows if any(v != r["values"][0] for v in r["values"])]
+
+
 def config_diff(a: dict, b: dict) -> list[dict]:
     """The settings two configs disagree on, as ``{"key", "a", "b"}`` with dotted keys.
 
     A key only one config has shows ``None`` on the other side.
     """
-    flat_a, flat_b = _flatten(a), _flatten(b)
-    keys = sorted(flat_a.keys() | flat_b.keys())
     return [
-        {"key": k, "a": flat_a.get(k), "b": flat_b.get(k)}
-        for k in keys
-        if flat_a.get(k) != flat_b.get(k)
+        {"key": d["key"], "a": d["values"][0], "b": d["values"][1]} for d in settings_diff([a, b])
     ]
+
+
+def _metric_keys(metrics: list[dict]) -> list[str]:
+    """Every metric of some run: the labelled ones in label order, then the others sorted."""
+    unlabelled = set().union(*(m.keys() for m in metrics)) - METRIC_LABELS.keys()
+    return list(METRIC_LABELS) + sorted(unlabelled)
+
+
+def _label(key: str) -> str:
+    return METRIC_LABELS[key][0] if key in METRIC_LABELS else key
+
+
+def overlay_runs(data_dir: Path, run_ids: list[str], points: int) -> dict:
+    """Runs side by side: USD equity over what each held at its start, settings and metrics.
+
+    ``curves``: per run ``run_id``, ``label``, ``time_s`` (UTC epoch s) and ``equity_norm``
+    (``equity_usd / initial_capital_usd``: 1 is what the run held before its first sale),
+    thinned to ``points`` keeping extremes; ``config_diff`` and ``data_diff`` as
+    :func:`settings_diff`; ``metrics``: ``{"key", "label", "values"}`` in the runs' order.
+    """
+    summaries = [_summary(data_dir, run_id) for run_id in run_ids]
+    docs = [s.model_dump(mode="json") for s in summaries]
+    curves = []
+    for summary in summaries:
+        equity = read_table(data_dir, summary.run_id, "equity")
+        equity = equity.filter(pl.col("equity_usd").is_finite())
+        norm = equity.get_column("equity_usd").to_numpy() / summary.metrics["initial_capital_usd"]
+        keep = downsample_indices([norm], points)
+        cfg = summary.config
+        curves.append(
+            {
+                "run_id": summary.run_id,
+                "label": f"{cfg.underlying} {cfg.exit_style} {cfg.start:%Y-%m-%d}→"
+                f"{cfg.end:%Y-%m-%d} ({summary.run_id[:6]})",
+                "time_s": (
+                    equity.get_column("time").dt.epoch("ms").to_numpy()[keep] / 1e3
+                ).tolist(),
+                "equity_norm": norm[keep].tolist(),
+            }
+        )
+    keys = _metric_keys([d["metrics"] for d in docs])
+    return {
+        "runs": [history_entry(s).model_dump(mode="json") for s in summaries],
+        "curves": curves,
+        "config_diff": settings_diff([d["config"] for d in docs]),
+        "data_diff": settings_diff([d["data"] for d in docs]),
+        "metrics": [
+            {"key": k, "label": _label(k), "values": [d["metrics"].get(k) for d in docs]}
+            for k in keys
+        ],
+    }
 
 
 def compare_runs(data_dir: Path, run_a: str, run_b: str) -> dict:
     """Two runs side by side: their history entries, config differences and every metric."""
     summary_a, summary_b = _summary(data_dir, run_a), _summary(data_dir, run_b)
     a, b = summary_a.model_dump(mode="json"), summary_b.model_dump(mode="json")
-    unlabelled = (a["metrics"].keys() | b["metrics"].keys()) - METRIC_LABELS.keys()
-    keys = list(METRIC_LABELS) + sorted(unlabelled)
     metrics = [
-        {
-            "key": k,
-            "label": METRIC_LABELS[k][0] if k in METRIC_LABELS else k,
-            "a": a["metrics"].get(k),
-            "b": b["metrics"].get(k),
-        }
-        for k in keys
+        {"key": k, "label": _label(k), "a": a["metrics"].get(k), "b": b["metrics"].get(k)}
+        for k in _metric_keys([a["metrics"], b["metrics"]])
     ]
     return {
         "a": history_entry(summary_a).model_dump(mode="json"),

@@ -333,3 +333,21 @@ def test_model_check_refuses_a_source_without_chains(chain_data_dir, tmp_path, c
     assert "target_dte (30.0) must lie within min_dte" in capsys.readouterr().err
     assert main([*real, "--calibration", str(tmp_path / "none.json")]) == 2
     assert capsys.readouterr().err.startswith(f"error: calibration file {tmp_path / 'none.json'}")
+
+
+def test_report_writes_one_html_file_and_refuses_an_unknown_run(runs_source, tmp_path, capsys):
+    data_dir, (hold, _) = runs_source
+    out = tmp_path / "r.html"
+    assert main(["report", hold, "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    assert f"written: {out}" in capsys.readouterr().out
+    html = out.read_text()
+    assert f'report of run <code data-testid="report-run-id">{hold}</code>' in html
+    assert "https://" not in html and "http://" not in html
+    code = main(["report", "0123456789abcdef", "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: no finished run 0123456789abcdef")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert main(["report", "not-a-run", "--data-dir", str(data_dir)]) == 2
+    assert "16 lowercase hex digits" in capsys.readouterr().err
+    assert main(["report", hold, "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --out {tmp_path}")

@@ -4,8 +4,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from engine import metrics as m
+from tests.reference.results import drawdown_periods_ref
 
 
 def test_total_return_and_drawdown_hand_computed():
@@ -109,6 +113,9 @@ def _trades(chain: list[int], roll: list[int], pnl: list[float]) -> pl.DataFrame
             "close_price_coin": [0.0] * n,
             "fees_coin": [0.0] * n,
             "pnl_coin": pnl,
+            "pnl_usd": [x * 100.0 for x in pnl],
+            "strike": [110.0] * n,
+            "forward_at_open": [100.0] * n,
             "chain_id": chain,
             "roll_index": roll,
         }
@@ -124,6 +131,7 @@ def test_compute_metrics_measures_returns_from_what_the_run_held_at_the_start():
             "equity_coin": [1.98, 2.01, 2.02, 2.04],
             "equity_usd": [198.0, 201.0, 222.2, 224.4],
             "hodl_usd": [200.0, 200.0, 220.0, 220.0],
+            "call_open": [True, True, False, False],
         }
     )
     trades = _trades([0, 0, 1], [0, 1, 0], [0.03, -0.05, 0.02])
@@ -137,3 +145,74 @@ def test_compute_metrics_measures_returns_from_what_the_run_held_at_the_start():
     rets = np.array([201 / 200 - 1, 224.4 / 201 - 1])
     assert got["sharpe"] == pytest.approx(rets.mean() / rets.std(ddof=1) * math.sqrt(365))
     assert math.isnan(got["sortino"])  # no down day
+    assert got["exposure_pct"] == pytest.approx(200 / 3)  # 2 of 3 half-day intervals
+    assert got["avg_moneyness_at_open_pct"] == pytest.approx(10.0)
+    assert got["profit_factor_coin"] == pytest.approx(0.05 / 0.05)
+    assert got["max_drawdown_days"] == 0.0  # 198 -> 224.4 never falls
+    assert math.isnan(got["calmar"])  # no drawdown
+    assert got["best_month_pct_usd"] == got["worst_month_pct_usd"] == pytest.approx(12.2)
+    assert got["cagr_pct_usd"] == pytest.approx((224.4 / 200) ** (365 / 1.5) * 100 - 100)
+    assert got["hodl_cagr_pct_usd"] == pytest.approx((1.1 ** (365 / 1.5) - 1) * 100)
+
+
+def test_drawdown_periods_peak_trough_recovery_hand_computed():
+    eq = np.array([100, 120, 90, 95, 120, 117, 117, 140, 100, 100, 50, 60.0])
+    peak, trough, recovery = m.drawdown_periods(eq)
+    assert peak.tolist() == [1, 4, 7]  # 120 (back at 120 is a recovery), 120, 140
+    assert trough.tolist() == [2, 5, 10]  # first lowest instant: 117 at 5, not 6
+    assert recovery.tolist() == [4, 7, -1]  # the last one never recovers
+    for flat in ([1.0, 2.0, 3.0], [5.0, 5.0], [7.0], []):
+        assert all(len(a) == 0 for a in m.drawdown_periods(np.array(flat)))
+    day = 86_400 * 10**9
+    times = np.arange(len(eq)) * day
+    assert m.max_drawdown_days(times, eq) == 4.0  # 140 at day 7 to the end, day 11
+    assert m.max_drawdown_days(times[:8], eq[:8]) == 3.0  # day 1 -> day 4; day 4 -> day 7
+    assert m.max_drawdown_days(times[:2], eq[:2]) == 0.0
+    assert math.isnan(m.max_drawdown_days(times[:0], eq[:0]))
+
+
+def test_cagr_calmar_profit_factor_moneyness_exposure_hand_computed():
+    assert m.cagr_pct(100.0, 121.0, 730.0) == pytest.approx(10.0)
+    assert m.cagr_pct(100.0, 90.0, 365.0) == pytest.approx(-10.0)
+    assert math.isnan(m.cagr_pct(100.0, 110.0, 0.5))  # under a day
+    assert math.isnan(m.cagr_pct(0.0, 110.0, 30.0))
+    assert m.calmar_ratio(10.0, 25.0) == pytest.approx(0.4)
+    assert math.isnan(m.calmar_ratio(10.0, 0.0))
+    assert m.profit_factor(np.array([3.0, -1.0, 2.0, -4.0, 0.0])) == pytest.approx(1.0)
+    assert math.isnan(m.profit_factor(np.array([1.0, 2.0])))  # nothing lost
+    assert math.isnan(m.profit_factor(np.array([])))
+    assert m.average_moneyness_pct(
+        np.array([110.0, 95.0]), np.array([100.0, 100.0])
+    ) == pytest.approx(2.5)
+    assert math.isnan(m.average_moneyness_pct(np.array([]), np.array([])))
+    # an hour open, then a 3-hour gap closed, then an hour open: 2 of 5 hours
+    hours = np.array([0, 1, 4, 5]) * 3_600 * 10**9
+    assert m.exposure_pct(hours, np.array([True, False, True, True])) == pytest.approx(40.0)
+    assert math.isnan(m.exposure_pct(hours[:1], np.array([True])))
+
+
+def test_monthly_returns_chain_month_ends_from_the_starting_value():
+    times = pl.Series(
+        [datetime(2024, 1, 5, tzinfo=UTC), datetime(2024, 1, 31, 23, tzinfo=UTC),
+         datetime(2024, 2, 10, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)]
+    )  # fmt: skip
+    got = m.monthly_returns_pct(times, np.array([90.0, 110.0, 99.0, 121.0]), start=100.0)
+    assert got["year"].to_list() == [2024, 2024, 2024]
+    assert got["month"].to_list() == [1, 2, 4]  # March has no instant: no row
+    assert got["return_pct"].to_list() == pytest.approx([10.0, -10.0, 100 * (121 / 99 - 1)])
+    assert m.best_month_pct(got["return_pct"].to_numpy()) == pytest.approx(22.2222222)
+    assert m.worst_month_pct(got["return_pct"].to_numpy()) == pytest.approx(-10.0)
+    assert math.isnan(m.best_month_pct(np.array([])))
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        st.integers(0, 60),
+        elements=st.sampled_from([90.0, 95.0, 100.0, 100.0, 105.0, 110.0]),  # ties are common
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_drawdown_periods_equal_their_slow_twin(equity):
+    got = m.drawdown_periods(equity)
+    assert [a.tolist() for a in got] == list(drawdown_periods_ref(equity))

@@ -51,6 +51,7 @@ def test_notebook_recomputes_the_summary_metrics_and_plots(run_dir, monkeypatch)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert f"run {summary['run_id']}: BTC tp_and_roll" in text
     assert f"all {len(summary['metrics'])} metrics match summary.json" in text
+    assert "all 7 monthly returns match the tearsheet" in text  # January to 1 July 00:00
     assert len(outputs(nb, "image/png")) == 1  # the figure
 
 

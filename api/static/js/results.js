@@ -1,12 +1,18 @@
 // Results: the charts of the run shown (growing live while a paced run is published), its trades
-// (sorted and paged by the server), the run history (open, delete, compare two) and the exports.
+// (sorted and paged by the server), its tearsheet, the run history (open, delete, compare two or
+// more) and the exports.
 // backtest.js announces every status it polls with a "backtest-status" event.
 import { clearRunCharts, loadChartLibrary, MISSING_LIBRARY, renderRunCharts } from "./charts.js";
 import { formatNumber, formatTime, getJson } from "./format.js";
 import { META } from "./meta.js";
+import { clearTearsheet, renderOverlay, renderTearsheet } from "./tearsheet.js";
 import { renderWarnings, trustFacts } from "./trust.js";
 
 const PAGE_SIZE = 25;
+const MAX_COMPARED = 8; // GET /api/backtests/overlay takes up to 8 runs
+// the tearsheet's sections the panel shows (equity, underwater, data and metrics are above)
+const TEARSHEET_SECTIONS = ["provenance", "drawdowns", "returns", "rolling", "histogram", "breakdowns",
+  "premium"];
 const HISTORY_COLUMNS = 13; // the history table's header cells
 const METRICS = new Map(
   JSON.parse(document.getElementById("metric-labels").textContent).map((m) => [m.key, m]),
@@ -68,6 +74,19 @@ function setExports(runId) {
     }
   }
   $("res-dl-summary").href = `${base}/summary.json`;
+  $("res-dl-report").href = `${base}/tearsheet.html`;
+}
+
+async function drawTearsheet(runId) {
+  const root = $("res-tearsheet-body");
+  const { ok, body } = await getJson(`/api/backtests/${runId}/tearsheet?points=${chartPoints()}`);
+  if (state.runId !== runId) return; // another run was opened meanwhile
+  if (!ok) {
+    clearTearsheet(root);
+    root.textContent = `the tearsheet could not be read: ${body.error}`;
+    return;
+  }
+  renderTearsheet(root, body, await loadChartLibrary(), TEARSHEET_SECTIONS);
 }
 
 // The data block of the run shown: source, fill model, calibration, IV real share, warnings.
@@ -106,7 +125,7 @@ export async function openRun(runId) {
   renderRunData(detail.body.data);
   setExports(runId);
   markOpenRow();
-  await Promise.all([drawCurve(curve.body), loadTrades()]);
+  await Promise.all([drawCurve(curve.body), loadTrades(), drawTearsheet(runId)]);
 }
 
 function clearRun() {
@@ -116,6 +135,7 @@ function clearRun() {
   renderRunData(null);
   setExports(null);
   clearRunCharts(TARGETS);
+  clearTearsheet($("res-tearsheet-body"));
   $("res-trades-body").replaceChildren();
   $("res-trades-info").textContent = "–";
 }
@@ -133,6 +153,7 @@ async function refreshLive(status) {
     setTag("LIVE", "running");
     renderRunData(null);
     setExports(null);
+    clearTearsheet($("res-tearsheet-body"));
     $("res-trades-body").replaceChildren();
     $("res-trades-info").textContent = "the trades table fills when the run finishes";
     $("res-trades-prev").disabled = $("res-trades-next").disabled = true;
@@ -389,7 +410,7 @@ async function deleteRun(runId) {
 function togglePick(runId, on) {
   state.picked = state.picked.filter((id) => id !== runId);
   if (on) state.picked.push(runId);
-  if (state.picked.length > 2) state.picked.shift(); // keep the two ticked last
+  if (state.picked.length > MAX_COMPARED) state.picked.shift(); // keep those ticked last
   document.querySelectorAll("#res-history-body input[type=checkbox]").forEach((box) => {
     box.checked = state.picked.includes(box.closest("tr").dataset.runId);
   });
@@ -397,7 +418,7 @@ function togglePick(runId, on) {
 }
 
 function renderCompareButton() {
-  $("res-compare-btn").disabled = state.picked.length !== 2;
+  $("res-compare-btn").disabled = state.picked.length < 2;
 }
 
 function rows(tbody, lines) {
@@ -416,25 +437,50 @@ function rows(tbody, lines) {
 
 const show = (v) => (v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
+const LETTERS = "ABCDEFGH";
+
+function header(id, cells) {
+  $(id).replaceChildren(...cells.map(([text, cls]) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    if (cls) th.className = cls;
+    return th;
+  }));
+}
+
+// The runs ticked: their equity curves overlaid (1 = what each held at its start), the settings
+// they differ in and every metric side by side (with B − A when there are two).
 export async function compareRuns() {
-  const [a, b] = state.picked;
-  const { ok, body } = await getJson(`/api/backtests/compare?a=${a}&b=${b}`);
+  const params = new URLSearchParams(state.picked.map((id) => ["run", id]));
+  const { ok, body } = await getJson(`/api/backtests/overlay?${params}`);
   if (!ok) {
     showError(body.error);
     return;
   }
-  $("res-compare-title").textContent = `A: ${describe(body.a)}  —  B: ${describe(body.b)}`;
+  const letters = body.runs.map((_, i) => LETTERS[i]);
+  const two = body.runs.length === 2;
+  $("res-compare-title").textContent =
+    body.runs.map((e, i) => `${letters[i]}: ${describe(e)}`).join("  —  ");
+  header("res-compare-config-head", [["Setting that differs"], ...letters.map((l) => [l])]);
+  header("res-compare-metrics-head", [["Metric"], ...letters.map((l) => [l, "num"]),
+    ...(two ? [["B − A", "num"]] : [])]);
   const diffs = [...body.config_diff, ...body.data_diff.map((d) => ({ ...d, key: `data.${d.key}` }))];
   rows($("res-compare-config"), diffs.length
-    ? diffs.map((d) => [[d.key], [show(d.a)], [show(d.b)]])
-    : [[["the same settings"], [""], [""]]]);
+    ? diffs.map((d) => [[d.key], ...d.values.map((v) => [show(v)])])
+    : [[["the same settings"], ...letters.map(() => [""])]]);
   rows($("res-compare-metrics"), body.metrics.map((m) => {
     const spec = METRICS.get(m.key) || { decimals: 4 };
-    const delta = typeof m.a === "number" && typeof m.b === "number" ? m.b - m.a : null;
-    return [[m.label], [formatNumber(m.a, spec), "num"], [formatNumber(m.b, spec), "num"],
-      [formatNumber(delta, { ...spec, sign: true }), "num"]];
+    const cells = [[m.label], ...m.values.map((v) => [formatNumber(v, spec), "num"])];
+    if (two) {
+      const [a, b] = m.values;
+      const delta = typeof a === "number" && typeof b === "number" ? b - a : null;
+      cells.push([formatNumber(delta, { ...spec, sign: true }), "num"]);
+    }
+    return cells;
   }));
   $("res-compare").classList.remove("hidden");
+  const curves = body.curves.map((c, i) => ({ ...c, label: `${letters[i]}: ${c.label}` }));
+  renderOverlay($("res-compare-overlay"), curves, await loadChartLibrary());
 }
 
 // ---- wiring ------------------------------------------------------------------------------
