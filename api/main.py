@@ -11,12 +11,25 @@ from fastapi.templating import Jinja2Templates
 
 from api.agent_setup import open_agent
 from api.errors import install_error_handlers
-from api.routers import agent, auth, backtest, docs, meta, modelcheck, pages, results, status
+from api.routers import (
+    agent,
+    auth,
+    backtest,
+    docs,
+    meta,
+    modelcheck,
+    pages,
+    results,
+    status,
+    sweeps,
+)
 from api.schemas import ErrorResponse
 from api.security import SecurityMiddleware
 from api.settings import Settings, get_settings
 from engine import __version__
+from engine.compute_slot import ComputeSlot
 from engine.manager import BacktestManager
+from engine.sweep.manager import SweepManager
 from engine.warmup import WARMUP
 
 log = logging.getLogger(__name__)
@@ -44,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.engine_warmup = WARMUP
         WARMUP.start()  # compile (or load) the kernels now, not on the first click; once a process
-        app.state.backtest_manager = BacktestManager(settings.data_dir, warmup=WARMUP)
+        slot = ComputeSlot()  # a backtest and a sweep never run at the same time
+        app.state.backtest_manager = BacktestManager(settings.data_dir, warmup=WARMUP, slot=slot)
+        app.state.sweep_manager = SweepManager(settings.data_dir, warmup=WARMUP, slot=slot)
         app.state.agent, app.state.agent_error = None, None
         if settings.agent_enabled:
             try:
@@ -57,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.backtest_manager.shutdown()
+            app.state.sweep_manager.shutdown()
             if app.state.agent is not None:
                 app.state.agent.stop()
                 app.state.agent.journal.close()
@@ -85,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backtest.router)
     app.include_router(agent.router)
     app.include_router(results.router)
+    app.include_router(sweeps.router)
     app.include_router(meta.router)
     app.include_router(modelcheck.router)
     app.include_router(pages.router)

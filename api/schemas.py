@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -30,6 +31,8 @@ from engine.results.schema import TRADE_VIEW, Display, row_model
 from engine.results.summary import RunEntry as RunEntry
 from engine.results.summary import RunSummary as RunSummary
 from engine.results.summary import UnreadableRun as UnreadableRun
+from engine.sweep.manager import SweepStatus as SweepStatus  # the sweep manager's own status
+from engine.sweep.spec import SweepSpec
 
 # The run fields of a start request; every other top-level field of the config that is not a
 # nested model is a strategy field the form may override.
@@ -545,3 +548,141 @@ class Tearsheet(BaseModel):
     daily_returns: ReturnHistogram
     breakdowns: Breakdowns
     premium_yield: list[PremiumYieldMonth]
+
+
+# ---- sweeps ----------------------------------------------------------------------------------
+SWEEP_FIELD_DESCRIPTIONS = {
+    "base": "the base config: fields of a backtest (underlying, start, end, source, …)",
+    "axes": "config field -> list of values, or {start, stop, step} (inclusive); nested dotted",
+    "constraints": "expressions every configuration must satisfy, e.g. 'delta_min < delta_max'",
+    "sample": "run a random subset of this many configurations",
+    "seed": "seed of the random subset",
+    "objective": "the run metric the best configuration is chosen by (a key of a run's metrics)",
+    "walk_forward": "walk-forward windows, e.g. 'train=365d,test=90d,step=90d[,anchored]'",
+}
+
+
+def _sweep_request_fields() -> dict[str, tuple[object, FieldInfo]]:
+    """The fields of a sweep spec, loosely typed: ``SweepSpec`` checks them in the endpoint,
+    off the event loop (a large grid takes a while); then the executor."""
+    fields: dict[str, tuple[object, FieldInfo]] = {}
+    for name, info in SweepSpec.model_fields.items():
+        default = ... if info.is_required() else info.get_default(call_default_factory=True)
+        text = SWEEP_FIELD_DESCRIPTIONS.get(name, info.description)
+        fields[name] = (Any, Field(default, description=text))
+    fields["executor"] = (
+        Literal["threads"],
+        Field("threads", description="the dashboard runs sweeps on threads (the CLI also on Ray)"),
+    )
+    return fields
+
+
+SweepRequest = create_model(
+    "SweepRequest",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Body of ``POST /api/sweeps/start`` and ``/count``: a sweep spec (as the CLI's "
+    "``--spec`` file) and the executor.",
+    **_sweep_request_fields(),
+)
+
+
+class SweepAxisField(BaseModel):
+    """A config field a sweep may vary."""
+
+    name: str = Field(description="the field's name, nested ones dotted (scoring.w_delta)")
+    default: Any = Field(description="the config's default; null where the field is required")
+    choices: list[Any] | None = Field(description="the values of a choice field, else null")
+
+
+class SweepMetric(BaseModel):
+    """A run metric a sweep ranks or charts configurations by."""
+
+    name: str
+    maximize: bool = Field(description="whether a larger value is better")
+
+
+class SweepFields(BaseModel):
+    """What a sweep spec may name."""
+
+    axes: list[SweepAxisField]
+    metrics: list[SweepMetric]
+
+
+class SweepCount(BaseModel):
+    """How many configurations a spec makes, before anything runs."""
+
+    configurations: int = Field(description="configurations the sweep would run")
+    grid: int = Field(description="combinations of the axes' values")
+    excluded_by_constraints: int
+    dropped_invalid: int = Field(description="combinations the config refuses as a whole")
+    dropped: list[dict] = Field(description="a few dropped combinations with their reasons")
+
+
+class SweepStartResponse(BaseModel):
+    """A started sweep: its id (its folder's name once written) and size."""
+
+    started: bool
+    sweep_id: str
+    configurations: int
+
+
+class SweepRowsPage(BaseModel):
+    """A page of a sweep's results (one row per configuration: axes, metrics, run id)."""
+
+    sweep_id: str
+    total: int
+    offset: int
+    limit: int
+    sort: str | None
+    desc: bool
+    axes: list[str]
+    rows: list[dict[str, Any]]
+
+
+class SweepHeatmap(BaseModel):
+    """A metric over two axes (y may be none), the other axes reduced; ``values[i][j]`` is at
+    ``y_values[i]``, ``x_values[j]``; ``rows`` names the configuration each cell shows."""
+
+    sweep_id: str
+    metric: str
+    maximize: bool = Field(description="whether a larger value of the metric is better")
+    x: str
+    y: str | None
+    reduce: Literal["max", "min", "median"]
+    x_values: list[Any]
+    y_values: list[Any]
+    values: list[list[float | None]]
+    rows: list[list[int | None]]
+    counts: list[list[int]]
+    min: float | None
+    max: float | None
+
+
+class SweepWalkForwardCurve(BaseModel):
+    """The stitched out-of-sample equity of a sweep's walk-forward against HODL, thinned."""
+
+    sweep_id: str
+    rows: int = Field(description="instants in walk_forward_equity.parquet")
+    points: int = Field(description="instants returned (each curve's extremes kept)")
+    time_s: list[int] = Field(description="UTC instants, seconds since the epoch")
+    strategy_return_pct_usd: list[float | None] = Field(
+        description="the chosen configurations' test runs chained: return since the first test "
+        "instant, % of USD"
+    )
+    hodl_return_pct_usd: list[float | None] = Field(description="HODL over the same instants, %")
+    fold: list[int] = Field(description="the fold each instant belongs to")
+
+
+class SweepRowRun(BaseModel):
+    """The full run of one configuration of a sweep: started now, or already in the history."""
+
+    sweep_id: str
+    row: int
+    run_id: str = Field(description="the run's id in the run history (GET /api/backtests/{id})")
+    started: bool = Field(description="true: a backtest runs it now; false: it is in the history")
+
+
+class SweepDeleted(BaseModel):
+    """A deleted sweep."""
+
+    deleted: str

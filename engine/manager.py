@@ -13,6 +13,9 @@ is a :class:`BacktestStatus`, the very model the API returns.
 While the engine's warm-up (:mod:`engine.warmup`) is still compiling the kernels a backtest runs,
 a started run waits for it in phase ``engine`` and its message says why, instead of sitting
 silently in a first kernel call that compiles.
+
+A backtest and a sweep never run at the same time: the manager holds a
+:class:`~engine.compute_slot.ComputeSlot`, shared with the sweep manager, while a run is active.
 """
 
 import threading
@@ -31,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from cache.datasource import DeribitDataSource
 from cache.files import is_not_writable
 from cache.timeutil import as_utc
+from engine.compute_slot import ComputeSlot
 from engine.config import CallSimulationConfig
 from engine.market import check_covered, first_spot_usd
 from engine.metrics import compute_metrics
@@ -46,6 +50,7 @@ COMPUTE_SHARE_PACED = 0.2  # with a pace, computing takes this share and publish
 METRICS_EVERY_S = 0.25  # partial metrics refresh while publishing at a pace
 WARMUP_POLL_S = 0.1  # how often a run waiting for the warm-up checks the stop flag
 WARMUP_MESSAGE = "preparing the engine, first run after install"
+SLOT_HOLDER = "backtest"  # the name a sweep refused while a backtest runs is told
 
 UtcTime = Annotated[datetime, AfterValidator(lambda t: as_utc(t, "status time"))]
 StepOut = row_model("StepOut", STEPS, "One decision of a run: a row of ``steps.parquet``.")
@@ -95,8 +100,10 @@ class BacktestManager:
         data_dir: Path,
         clock: Callable[[], datetime] | None = None,
         warmup: EngineWarmup = WARMUP,
+        slot: ComputeSlot | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.slot = slot or ComputeSlot()  # shared with the sweep manager in the app
         self._clock = clock or (lambda: datetime.now(UTC))
         self._warmup = warmup
         self._lock = threading.Lock()
@@ -121,9 +128,10 @@ class BacktestManager:
             cfg.quantity_coin(first_spot_usd(ds, cfg))
 
     def start(self, cfg: CallSimulationConfig, pace: int | None = None) -> bool:
-        """Start a run; False (and nothing starts) if one is already running."""
+        """Start a run; False (and nothing starts) if one is already running or another
+        computation holds the slot (``self.slot.holder`` says which)."""
         with self._lock:
-            if self._status.running:
+            if self._status.running or self.slot.take(SLOT_HOLDER) is not None:
                 return False
             self._stop.clear()
             self._steps.clear()
@@ -258,6 +266,7 @@ class BacktestManager:
         self._finish("error", error=f"{type(exc).__name__}: {exc}")
 
     def _finish(self, state: str, **fields: object) -> None:
+        self.slot.give_back(SLOT_HOLDER)  # before the status says so: a client may start next
         self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)
         with self._lock:
             self._published = None  # a finished run is read from disk; a stopped one is gone

@@ -15,6 +15,7 @@ from api.schemas import (
 from cache.datasource import DataNotCoveredError
 from cache.files import DataDirNotWritableError
 from cache.store import SourceNotFoundError
+from engine.compute_slot import busy_message
 from engine.config import CallSimulationConfig, FieldValueError
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
@@ -33,7 +34,7 @@ def _refuse(status_code: int, message: str, fields: tuple[str, ...] = ()) -> JSO
     "/start",
     response_model=StartResponse,
     responses={
-        409: {"model": ErrorResponse, "description": ALREADY_RUNNING},
+        409: {"model": ErrorResponse, "description": f"{ALREADY_RUNNING}, or a sweep is"},
         400: {
             "model": ErrorResponse,
             "description": "the body is not JSON, or the data cannot run the config",
@@ -63,7 +64,7 @@ def start_backtest(body: BacktestStartRequest, request: Request):
     except ValueError as exc:
         return _refuse(400, str(exc), ("config",))
     if not manager.start(cfg, pace=body.pace):
-        return _refuse(409, ALREADY_RUNNING)
+        return _refuse(409, busy_message(manager.slot.holder, "backtest"))
     return StartResponse(started=True)
 
 

@@ -2,6 +2,7 @@
 // The element ids and the global function names are the ones the user's habits rely on.
 import { formatNumber, formatTime, getJson } from "./format.js";
 import { actionCell } from "./meta.js";
+import { loadSources, SYNTHETIC_NOTE } from "./sources.js";
 
 const POLL_RUNNING_MS = 1000;
 const POLL_IDLE_MS = 5000;
@@ -178,7 +179,7 @@ function renderSourceNote() {
   const src = sources.find((s) => s.name === $("bt-source").value);
   const chains = src && src.chains && Object.keys(src.chains).length ? src.chains : null;
   let note = "";
-  if (src && src.synthetic) note = "SYNTHETIC market: generated data, not real Deribit prices";
+  if (src && src.synthetic) note = SYNTHETIC_NOTE;
   else if (chains) note = `recorded option chains: ${chainsText(chains)}`;
   $("bt-source-note").textContent = note;
   $("bt-source-note").className = src && src.synthetic ? "synthetic-tag" : "muted";
@@ -187,21 +188,8 @@ function renderSourceNote() {
   if (chains) link.href = `/model-check?source=${encodeURIComponent(src.name)}`;
 }
 
-async function loadSources() {
-  const { ok, body } = await getJson("/api/sources");
-  if (!ok) return;
-  sources = body;
-  const select = $("bt-source");
-  select.replaceChildren();
-  for (const src of sources) {
-    const opt = document.createElement("option");
-    opt.value = src.name;
-    const kind = src.synthetic ? "SYNTHETIC" : src.origin;
-    const hasChains = src.chains && Object.keys(src.chains).length;
-    const what = `${kind}; ${Object.keys(src.coverage).join(", ")}`;
-    opt.textContent = `${src.name} (${what}${hasChains ? "; recorded chains" : ""})`;
-    select.appendChild(opt);
-  }
+async function refreshSources() {
+  sources = await loadSources($("bt-source"));
   renderSourceNote();
 }
 
@@ -213,5 +201,5 @@ Object.assign(window, {
   startBacktest, stopBacktest, refreshBacktestStatus, setBacktestInputsDisabled,
 });
 
-loadSources();
+refreshSources();
 refreshBacktestStatus();

@@ -134,19 +134,51 @@ export async function renderRunCharts(curve, targets) {
     if (entry) {
       entry.plot.setData(data);
     } else {
-      el.replaceChildren();
-      const plot = new uPlot(options(kind, widthOf(el)), data, el);
-      const observer = new ResizeObserver(() => {
-        if (el.clientWidth > 0) plot.setSize({ width: el.clientWidth, height: HEIGHTS[kind] });
-      });
-      observer.observe(el);
-      charts.set(kind, { plot, el, observer });
+      charts.set(kind, { ...mount(uPlot, options(kind, widthOf(el)), data, el), el });
     }
     el.dataset.points = String(curve.points);
     el.dataset.markers = String(curve.markers.length);
     el.dataset.runId = curve.run_id ?? "";
     el.dataset.live = String(curve.live);
   }
+  return true;
+}
+
+// A new chart in ``el`` that follows the element's width.
+function mount(uPlot, opts, data, el) {
+  el.replaceChildren();
+  const plot = new uPlot(opts, data, el);
+  const observer = new ResizeObserver(() => {
+    if (el.clientWidth > 0) plot.setSize({ width: el.clientWidth, height: opts.height });
+  });
+  observer.observe(el);
+  return { plot, observer };
+}
+
+const returnCharts = new Map(); // element -> { plot, observer }
+
+// A strategy's return against HODL (% of USD) on one time axis: a sweep's walk-forward, its test
+// windows chained out of sample (GET /api/sweeps/{id}/walk-forward).
+export async function renderReturnChart(el, curve) {
+  const uPlot = await loadChartLibrary();
+  if (!uPlot) return false;
+  const old = returnCharts.get(el);
+  if (old) {
+    old.observer.disconnect();
+    old.plot.destroy();
+  }
+  const opts = {
+    width: widthOf(el), height: HEIGHTS.equity, legend: { live: true }, scales: { x: { time: true } },
+    series: [
+      {},
+      line("Walk-forward, out of sample (USD %)", COLORS.equity, "pct", 2),
+      line("HODL (USD %)", COLORS.hodl, "pct", 2, { dash: [6, 4] }),
+    ],
+    axes: [{ ...AXIS }, { ...AXIS, scale: "pct", size: 70 }],
+  };
+  const data = [curve.time_s, curve.strategy_return_pct_usd, curve.hodl_return_pct_usd];
+  returnCharts.set(el, mount(uPlot, opts, data, el));
+  el.dataset.points = String(curve.points);
   return true;
 }
 

@@ -24,3 +24,11 @@ export async function getJson(url, options) {
   }
   return { ok: res.ok, status: res.status, body };
 }
+
+export function postJson(url, body) {
+  return getJson(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}

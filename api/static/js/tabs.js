@@ -10,4 +10,5 @@ document.querySelectorAll(".tab").forEach((t) =>
     history.replaceState(null, "", `#${t.dataset.tab}`);
   }),
 );
-show(location.hash === "#backtest" ? "backtest" : "live");
+const named = [...document.querySelectorAll(".tab")].map((t) => t.dataset.tab);
+show(named.includes(location.hash.slice(1)) ? location.hash.slice(1) : "live");
