@@ -11,7 +11,13 @@ from numba import njit
 
 from cache.timeutil import NS_PER_YEAR
 from engine.enums import Cand
-from engine.instruments.nb import grid_merge_nb, grid_params_nb
+from engine.instruments.nb import (
+    band_steps_nb,
+    grid_bounds_nb,
+    grid_merge_nb,
+    grid_tier_nb,
+    nice_step_nb,
+)
 from engine.pricing.nb import black76_price_delta_nb, call_delta_nb
 from engine.scoring.nb import iv_rv_ratio_nb, score_nb
 from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
@@ -59,7 +65,12 @@ def prepare_chunk_nb(
     atm_over, term_beta = surface_args[0], surface_args[1]
     shape = (surface_args[2], surface_args[3], surface_args[4], surface_args[5])
     min_term_t = surface_args[6]
-    work = np.empty(4 * band_sd.size, np.int64)
+    n_bands = band_sd.size
+    work = np.empty(5 * n_bands, np.int64)
+    # each tier's band steps, kept while spot stays on the same inner step (grid_steps_nb)
+    tier_at = np.full(tier_step.size, -1, np.int64)
+    tier_inner = np.full((tier_step.size, 2), -1, np.int64)
+    tier_steps = np.empty((tier_step.size, n_bands), np.int64)
     strikes = np.empty(256)
     for i in range(n):
         top_f[i, :, :] = math.nan
@@ -77,13 +88,13 @@ def prepare_chunk_nb(
             if dte < min_dte or dte > max_dte or t <= 0:
                 continue
             u = np.searchsorted(uniq_exp_ns, e)
-            unit_e, total = grid_params_nb(
-                work, s, t, uniq_exp_monthly[u], sigma_idx, tier_max, tier_step, monthly_min,
-                band_sd, band_factor, t_floor, mantissas,
-            )  # fmt: skip
+            tier = grid_tier_nb(t, uniq_exp_monthly[u], tier_max, monthly_min)
+            unit_e = grid_steps_nb(work, i, s, tier, tier_step, band_factor, mantissas, tier_at,
+                                   tier_inner, tier_steps)  # fmt: skip
+            total = grid_bounds_nb(work, s, t, sigma_idx, unit_e, band_sd, t_floor)
             if total > strikes.size:
                 strikes = np.empty(2 * total)
-            n_strikes = grid_merge_nb(strikes, work, band_sd.size, unit_e)
+            n_strikes = grid_merge_nb(strikes, work, n_bands, unit_e)
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
             lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape, delta_max)
@@ -101,6 +112,25 @@ def prepare_chunk_nb(
                                  price_usd / fwd, math.nan, dte, rv_30d[i], regime[i], targets,
                                  scoring_args)  # fmt: skip
         n_candidates[i] = count
+
+
+@njit(cache=True, nogil=True)
+def grid_steps_nb(work, i, spot, tier, tier_rel_step, band_step_factor, mantissas, tier_at,
+                  tier_inner, tier_steps):  # fmt: skip
+    """Write the band steps of ``tier``'s grid at time ``i`` (spot ``spot``) to ``work[:n]``;
+    return ``unit_e``. What :func:`engine.instruments.nb.grid_params_nb` computes, done once per
+    time and tier for the inner step and only when that changes for the band steps (spot moves
+    little between times, so most times keep them): ``tier_at[tier]`` is the time the tier's
+    inner step ``tier_inner[tier] = (inner_q, unit_e)`` was found for, ``tier_steps[tier]`` its
+    band steps."""
+    if tier_at[tier] != i:
+        tier_at[tier] = i
+        inner_q, unit_e = nice_step_nb(tier_rel_step[tier] * spot, mantissas, False)
+        if inner_q != tier_inner[tier, 0] or unit_e != tier_inner[tier, 1]:
+            tier_inner[tier, 0], tier_inner[tier, 1] = inner_q, unit_e
+            band_steps_nb(tier_steps[tier], inner_q, unit_e, band_step_factor, mantissas)
+    work[: tier_steps.shape[1]] = tier_steps[tier]
+    return tier_inner[tier, 1]
 
 
 @njit(cache=True, nogil=True)
