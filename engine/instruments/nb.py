@@ -23,7 +23,9 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
     Within series ``s`` (``[series_offsets[s], series_offsets[s + 1])``) both ``expiry_ns`` and
     ``listing_ns`` increase, so the expiries listed at ``t`` (``listing <= t < expiry``) form one
     contiguous run found by two binary searches; the runs of all series are merged, sorted and
-    deduplicated.
+    deduplicated. The set changes only when an expiry passes or a listing starts, so a time from
+    the previous searched time up to (not including) its next such event copies that time's set
+    instead (hourly instants: all but one or two a day).
 
     Returns ``(offsets, expiries_ns)``: the expiries of ``times_ns[i]`` are
     ``expiries_ns[offsets[i]:offsets[i + 1]]``.
@@ -32,34 +34,51 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
     """
     n = times_ns.size
     n_series = series_offsets.size - 1
-    raw_total = 0
-    for i in range(n):
-        for s in range(n_series):
-            a, b = series_offsets[s], series_offsets[s + 1]
-            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
-            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
-            if hi > lo:
-                raw_total += hi - lo
-    out = np.empty(raw_total, np.int64)
     offsets = np.zeros(n + 1, np.int64)
+    out = np.empty(64, np.int64)
     write = 0
+    since, until = 0, -1  # times in [since, until) have the set out[last:last + size]
+    last, size = 0, 0
     for i in range(n):
-        start = write
-        pos = start
-        for s in range(n_series):
-            a, b = series_offsets[s], series_offsets[s + 1]
-            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
-            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
-            for k in range(lo, hi):
-                out[pos] = expiry_ns[a + k]
-                pos += 1
-        run = np.sort(out[start:pos])
-        for k in range(run.size):
-            if k == 0 or run[k] != run[k - 1]:
-                out[write] = run[k]
-                write += 1
+        t = times_ns[i]
+        if since <= t < until:
+            out = _room_nb(out, write + size)
+            out[write : write + size] = out[last : last + size]
+        else:
+            since, until = t, np.iinfo(np.int64).max
+            pos = write
+            for s in range(n_series):
+                a, b = series_offsets[s], series_offsets[s + 1]
+                lo = np.searchsorted(expiry_ns[a:b], t, side="right")
+                hi = np.searchsorted(listing_ns[a:b], t, side="right")
+                if lo < b - a:
+                    until = min(until, expiry_ns[a + lo])
+                if hi < b - a:
+                    until = min(until, listing_ns[a + hi])
+                if hi > lo:
+                    out = _room_nb(out, pos + hi - lo)
+                    out[pos : pos + hi - lo] = expiry_ns[a + lo : a + hi]
+                    pos += hi - lo
+            run = np.sort(out[write:pos])
+            size = 0
+            for k in range(run.size):
+                if k == 0 or run[k] != run[k - 1]:
+                    out[write + size] = run[k]
+                    size += 1
+        last = write
+        write += size
         offsets[i + 1] = write
     return offsets, out[:write].copy()
+
+
+@njit(cache=True, nogil=True)
+def _room_nb(buf, size):
+    """``buf``, or a copy twice as large when it holds fewer than ``size`` elements."""
+    if size <= buf.size:
+        return buf
+    grown = np.empty(max(size, 2 * buf.size), buf.dtype)
+    grown[: buf.size] = buf
+    return grown
 
 
 @njit(cache=True, nogil=True)

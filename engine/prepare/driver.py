@@ -18,15 +18,15 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import N_CAND_FIELDS, Cand
-from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
+from engine.instruments import DEFAULT_GRID_RULES, listed_expiries_batch, monthly_expiries_ns
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import RunMarket
 from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
@@ -66,25 +66,33 @@ class CancelledError(Exception):
     """The run was stopped between two chunks."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedData:
     """Scored candidates of every prepared time; row ``i`` is instant ``instant_index[i]``."""
 
     instant_index: np.ndarray  # int64 [n] index into RunMarket.t_ns
+    time_ns: np.ndarray  # int64 [n] the prepared instants' times
     n_candidates: np.ndarray  # int32 [n] candidates in the band (before keeping top-K)
     top_f: np.ndarray  # float64 [n, K, N_CAND_FIELDS], best first, NaN-padded
     top_exp_ns: np.ndarray  # int64 [n, K], 0 where empty
     key: str
     from_cache: bool
     discarded: str | None = None  # why a damaged cache entry was discarded before computing
+    saving: Future[None] | None = None  # the cache entry being written (prepare(wait=False))
 
-    def candidates_frame(self, t_ns: np.ndarray) -> pl.DataFrame:
+    def wait_saved(self) -> None:
+        """Return once the cache entry of :func:`prepare` with ``wait=False`` is written."""
+        if self.saving is not None:
+            self.saving.result()
+
+    @cached_property
+    def candidates(self) -> pl.DataFrame:
         """Long table: one row per kept candidate (time, rank, expiry, strike, …, score)."""
         n, k = self.top_exp_ns.shape
         filled = self.top_exp_ns.reshape(-1) != 0
         rows = np.repeat(np.arange(n), k)[filled]
         cols = {
-            "time_ns": t_ns[self.instant_index][rows],
+            "time_ns": self.time_ns[rows],
             "rank": np.tile(np.arange(1, k + 1), n)[filled].astype(np.int16),
             "expiry_ns": self.top_exp_ns.reshape(-1)[filled],
         }
@@ -113,8 +121,7 @@ def prepare_key(market: RunMarket, cfg: CallSimulationConfig) -> str:
 
 def _monthly_lookup(exp_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniq = np.unique(exp_ns)
-    monthly = np.array([is_monthly_expiry(from_ns(int(e))) for e in uniq], dtype=np.bool_)
-    return uniq, monthly
+    return uniq, monthly_expiries_ns(uniq)
 
 
 def prepare(
@@ -123,8 +130,13 @@ def prepare(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    wait: bool = True,
 ) -> PreparedData:
-    """Score the candidates of every prepared time, reading/writing the cache when given."""
+    """Score the candidates of every prepared time, reading/writing the cache when given.
+
+    With ``wait=False`` a new cache entry is written on a background thread while the caller
+    goes on (the replay); :meth:`PreparedData.wait_saved` joins it.
+    """
     key = prepare_key(market, cfg)
     idx = prepared_times(market, cfg)
     times = np.ascontiguousarray(market.t_ns[idx])  # what a cached entry must hold
@@ -140,10 +152,18 @@ def prepare(
                 progress(len(idx), len(idx))
             return cached
     top_f, top_exp, n_cand = score_instants(market, cfg, idx, progress, cancel)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
+    data = PreparedData(idx, times, n_cand, top_f, top_exp, key, False, discarded)
     if cache_dir is not None:
-        _save(cache_dir / key, data, market.t_ns)
+        data.saving = _writer().submit(_save, cache_dir / key, data)
+        if wait:
+            data.wait_saved()
     return data
+
+
+@cache
+def _writer() -> ThreadPoolExecutor:
+    """The thread that writes cache entries (the replay runs meanwhile on the other core)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="prepared-cache")
 
 
 def score_instants(
@@ -260,9 +280,9 @@ def _run_chunks(
             finish_one()
 
 
-def _save(folder: Path, data: PreparedData, t_ns: np.ndarray) -> None:
+def _save(folder: Path, data: PreparedData) -> None:
     counts = pl.DataFrame({"instant_index": data.instant_index, "n_candidates": data.n_candidates})
-    tables = {"candidates": data.candidates_frame(t_ns), "counts": counts}
+    tables = {"candidates": data.candidates, "counts": counts}
     save_entry(folder, data.key, PREPARE_VERSION, tables)
 
 
@@ -287,4 +307,4 @@ def _load(
         n_cand = counts.get_column("n_candidates").to_numpy().astype(np.int32)
     except (pl.exceptions.PolarsError, IndexError, ValueError) as exc:
         raise DamagedEntryError(f"its tables do not fit the run ({exc})") from exc
-    return PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=True)
+    return PreparedData(idx, times, n_cand, top_f, top_exp, key, from_cache=True)

@@ -18,8 +18,15 @@ from engine.instruments.nb import (
     grid_tier_nb,
     nice_step_nb,
 )
-from engine.pricing.nb import black76_price_delta_nb, call_delta_nb
-from engine.scoring.nb import iv_rv_ratio_nb, score_nb
+from engine.pricing.nb import call_delta_first_nb, call_delta_nb, call_price_after_delta_nb
+from engine.scoring.nb import (
+    combine_score_nb,
+    delta_fit_nb,
+    dte_fit_nb,
+    iv_rv_ratio_nb,
+    richness_fit_nb,
+    yield_fit_nb,
+)
 from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
 
 
@@ -98,18 +105,23 @@ def prepare_chunk_nb(
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
             lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape, delta_max)
+            s_dte = dte_fit_nb(dte, targets[1], scoring_args[6])
             for m in range(lo, n_strikes):  # the delta window: until delta falls below the band
                 strike = strikes[m]
                 iv = slice_iv_nb(math.log(strike / fwd), atm, scale, shape[0], shape[1],
                                  shape[2], shape[3])  # fmt: skip
-                price_usd, delta = black76_price_delta_nb(fwd, strike, t, iv, True)
+                delta, sd, d1, n1 = call_delta_first_nb(fwd, strike, t, iv)
                 if not delta >= delta_min:  # also stops at NaN
                     break
                 if not delta <= delta_max:
                     continue
                 count += 1
+                ratio, fits = _fits_nb(iv, delta, s_dte, rv_30d[i], targets, scoring_args)
+                if _cannot_rank_nb(top_f[i], fits, regime[i], scoring_args):
+                    continue  # the score's bound does not beat the last kept: skip pricing it
+                price_usd = call_price_after_delta_nb(fwd, strike, t, iv, sd, d1, n1)
                 _score_insert_nb(top_f[i], top_exp_ns[i], e, strike, t, fwd, iv, delta,
-                                 price_usd / fwd, math.nan, dte, rv_30d[i], regime[i], targets,
+                                 price_usd / fwd, math.nan, ratio, fits, regime[i],
                                  scoring_args)  # fmt: skip
         n_candidates[i] = count
 
@@ -185,21 +197,46 @@ def prepare_chains_chunk_nb(
             if not (delta_min <= delta <= delta_max):  # also drops NaN
                 continue
             count += 1
+            s_dte = dte_fit_nb(dte, targets[1], scoring_args[6])
+            ratio, fits = _fits_nb(iv[r], delta, s_dte, rv_30d[i], targets, scoring_args)
             _score_insert_nb(top_f[i], top_exp_ns[i], e, strike[r], t, fwd[r], iv[r], delta,
-                             mark[r], bid[r], dte, rv_30d[i], regime[i], targets,
-                             scoring_args)  # fmt: skip
+                             mark[r], bid[r], ratio, fits, regime[i], scoring_args)  # fmt: skip
         n_candidates[i] = count
 
 
 @njit(cache=True, nogil=True)
-def _score_insert_nb(rows, exps, e, strike, t, fwd, iv, delta, price_coin, bid_coin, dte, rv,
-                     regime, targets, scoring_args):  # fmt: skip
-    """Score a candidate in the bands (yield on its mark, IV over realized vol, delta, DTE,
-    regime) and insert it into one time's best-first ``rows``: one rule for model and real
-    chains."""
-    yld = price_coin / t
+def _fits_nb(iv, delta, s_dte, rv, targets, scoring_args):
+    """``(iv_rv_ratio, (richness, delta, DTE parts of the score))`` of a candidate in the bands;
+    ``s_dte`` is :func:`engine.scoring.nb.dte_fit_nb` of its expiry."""
     ratio = iv_rv_ratio_nb(iv, rv)
-    score = score_nb(yld, ratio, delta, dte, regime, targets[0], targets[1], *scoring_args)
+    return ratio, (richness_fit_nb(ratio), delta_fit_nb(delta, targets[0], scoring_args[5]), s_dte)
+
+
+@njit(cache=True, nogil=True)
+def _cannot_rank_nb(rows, fits, regime, scoring_args):
+    """True when every kept slot of ``rows`` is filled and the score's bound (yield part at its
+    maximum) is not above the last one's: the candidate cannot be kept, whatever its price, so
+    its pricing can be skipped (the kept rows are the same to the bit)."""
+    last = rows[rows.shape[0] - 1, Cand.score]
+    if math.isnan(last):
+        return False
+    w_yield = scoring_args[0]
+    bound = combine_score_nb(1.0 if w_yield >= 0.0 else 0.0, fits[0], fits[1], fits[2], regime,
+                             w_yield, scoring_args[1], scoring_args[2], scoring_args[3],
+                             scoring_args[7], scoring_args[8])  # fmt: skip
+    return bound <= last
+
+
+@njit(cache=True, nogil=True)
+def _score_insert_nb(rows, exps, e, strike, t, fwd, iv, delta, price_coin, bid_coin, ratio, fits,
+                     regime, scoring_args):  # fmt: skip
+    """Score a candidate in the bands (yield on its mark, IV over realized vol, delta, DTE,
+    regime: :func:`engine.scoring.nb.score_nb` from its parts ``fits`` of :func:`_fits_nb`) and
+    insert it into one time's best-first ``rows``: one rule for model and real chains."""
+    yld = price_coin / t
+    score = combine_score_nb(yield_fit_nb(yld, scoring_args[4]), fits[0], fits[1], fits[2],
+                             regime, scoring_args[0], scoring_args[1], scoring_args[2],
+                             scoring_args[3], scoring_args[7], scoring_args[8])  # fmt: skip
     _insert_nb(rows, exps, rows.shape[0], score, e, strike, t, fwd, iv, delta, price_coin, yld,
                ratio, bid_coin)  # fmt: skip
 

@@ -100,8 +100,10 @@ class Replayer:
         on_steps: StepsCallback | None = None,
         cancel: Callable[[], bool] | None = None,
         chunk: int = CHUNK,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ReplayOutput:
-        """Replay every instant; ``on_steps(new_steps, done, total)`` follows each chunk."""
+        """Replay every instant; ``on_steps(new_steps, done, total)`` and ``progress(done,
+        total)`` follow each chunk (the steps' frame is built only for ``on_steps``)."""
         m = len(self.market.t_ns)
         for a in range(0, m, chunk):
             if cancel is not None and cancel():
@@ -110,6 +112,8 @@ class Replayer:
             self._replay(a, min(a + chunk, m))
             if on_steps is not None:
                 on_steps(self.steps_frame(before), min(a + chunk, m), m)
+            if progress is not None:
+                progress(min(a + chunk, m), m)
         nb.close_at_end_nb(
             self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
             self.contracts,
