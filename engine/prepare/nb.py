@@ -29,6 +29,9 @@ from engine.scoring.nb import (
 )
 from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
 
+GRID_SLOTS = 64  # strike grids the model kernel keeps (cached_grid_nb), a power of two
+GRID_HASH_MASK = 0xFFFFFFFF  # the grid parameters' hash is kept to 32 bits (no overflow)
+
 
 @njit(cache=True, nogil=True)
 def prepare_chunk_nb(
@@ -78,7 +81,10 @@ def prepare_chunk_nb(
     tier_at = np.full(tier_step.size, -1, np.int64)
     tier_inner = np.full((tier_step.size, 2), -1, np.int64)
     tier_steps = np.empty((tier_step.size, n_bands), np.int64)
-    strikes = np.empty(256)
+    # the grids met lately, by their parameters (cached_grid_nb)
+    grid_keys = np.zeros((GRID_SLOTS, 3 * n_bands + 1), np.int64)
+    grid_sizes = np.zeros(GRID_SLOTS, np.int64)
+    grids = np.empty((GRID_SLOTS, 256))
     for i in range(n):
         top_f[i, :, :] = math.nan
         top_exp_ns[i, :] = 0
@@ -99,9 +105,8 @@ def prepare_chunk_nb(
             unit_e = grid_steps_nb(work, i, s, tier, tier_step, band_factor, mantissas, tier_at,
                                    tier_inner, tier_steps)  # fmt: skip
             total = grid_bounds_nb(work, s, t, sigma_idx, unit_e, band_sd, t_floor)
-            if total > strikes.size:
-                strikes = np.empty(2 * total)
-            n_strikes = grid_merge_nb(strikes, work, n_bands, unit_e)
+            grids, slot = cached_grid_nb(work, n_bands, unit_e, total, grid_keys, grid_sizes, grids)
+            strikes, n_strikes = grids[slot], grid_sizes[slot]
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
             lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape, delta_max)
@@ -124,6 +129,38 @@ def prepare_chunk_nb(
                                  price_usd / fwd, math.nan, ratio, fits, regime[i],
                                  scoring_args)  # fmt: skip
         n_candidates[i] = count
+
+
+@njit(cache=True, nogil=True)
+def cached_grid_nb(work, n_bands, unit_e, total, keys, sizes, grids):
+    """Return ``(grids, slot)``: the strikes of the grid with parameters ``unit_e`` and
+    ``work[:3n]`` (:func:`engine.instruments.nb.grid_params_nb`'s) are
+    ``grids[slot, :sizes[slot]]``, merged now unless that slot already holds them.
+
+    A grid's parameters are integers (steps and band ends in decimal units), so two times or two
+    expiries with the same parameters have the same strikes, to the bit; about a third of the
+    grids of hourly times are met again (the bands' ends move a whole step only when spot or the
+    IV index moves enough). ``keys[slot]`` holds ``unit_e`` and the parameters (all zeros: empty,
+    as no band has step 0); ``grids`` is replaced by a wider one (all slots emptied) when a grid
+    of ``total`` strikes would not fit.
+    """
+    k = 3 * n_bands
+    h = unit_e & GRID_HASH_MASK
+    for q in range(k):
+        h = (h * 31 + work[q]) & GRID_HASH_MASK
+    slot = (h ^ (h >> 16)) & (GRID_SLOTS - 1)
+    hit = keys[slot, 0] == unit_e
+    for q in range(k):
+        hit = hit and keys[slot, q + 1] == work[q]
+    if hit:
+        return grids, slot
+    if total > grids.shape[1]:
+        grids = np.empty((GRID_SLOTS, 2 * total))
+        keys[:, :] = 0
+    keys[slot, 0] = unit_e
+    keys[slot, 1 : k + 1] = work[:k]
+    sizes[slot] = grid_merge_nb(grids[slot], work, n_bands, unit_e)
+    return grids, slot
 
 
 @njit(cache=True, nogil=True)
