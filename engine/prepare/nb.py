@@ -86,8 +86,9 @@ def prepare_chunk_nb(
     grid_sizes = np.zeros(GRID_SLOTS, np.int64)
     grids = np.empty((GRID_SLOTS, 256))
     for i in range(n):
-        top_f[i, :, :] = math.nan
-        top_exp_ns[i, :] = 0
+        rows, exps, rv, reg = top_f[i], top_exp_ns[i], rv_30d[i], regime[i]
+        rows[:, :] = math.nan
+        exps[:] = 0
         count = 0
         s = spot[i]
         sigma_idx = iv_index[i]
@@ -121,13 +122,12 @@ def prepare_chunk_nb(
                 if not delta <= delta_max:
                     continue
                 count += 1
-                ratio, fits = _fits_nb(iv, delta, s_dte, rv_30d[i], targets, scoring_args)
-                if _cannot_rank_nb(top_f[i], fits, regime[i], scoring_args):
+                ratio, fits = _fits_nb(iv, delta, s_dte, rv, targets, scoring_args)
+                if _cannot_rank_nb(rows, fits, reg, scoring_args):
                     continue  # the score's bound does not beat the last kept: skip pricing it
                 price_usd = call_price_after_delta_nb(fwd, strike, t, iv, sd, d1, n1)
-                _score_insert_nb(top_f[i], top_exp_ns[i], e, strike, t, fwd, iv, delta,
-                                 price_usd / fwd, math.nan, ratio, fits, regime[i],
-                                 scoring_args)  # fmt: skip
+                _score_insert_nb(rows, exps, e, strike, t, fwd, iv, delta, price_usd / fwd,
+                                 math.nan, ratio, fits, reg, scoring_args)  # fmt: skip
         n_candidates[i] = count
 
 
@@ -138,11 +138,11 @@ def cached_grid_nb(work, n_bands, unit_e, total, keys, sizes, grids):
     ``grids[slot, :sizes[slot]]``, merged now unless that slot already holds them.
 
     A grid's parameters are integers (steps and band ends in decimal units), so two times or two
-    expiries with the same parameters have the same strikes, to the bit; about a third of the
-    grids of hourly times are met again (the bands' ends move a whole step only when spot or the
-    IV index moves enough). ``keys[slot]`` holds ``unit_e`` and the parameters (all zeros: empty,
-    as no band has step 0); ``grids`` is replaced by a wider one (all slots emptied) when a grid
-    of ``total`` strikes would not fit.
+    expiries with the same parameters have the same strikes, to the bit; about two thirds of the
+    grids of W1's hourly times are met again (the bands' ends move a whole step only when spot or
+    the IV index moves enough). ``keys[slot]`` holds ``unit_e`` and the parameters (all zeros:
+    empty, as no band has step 0); ``grids`` is replaced by a wider one (all slots emptied) when
+    a grid of ``total`` strikes would not fit.
     """
     k = 3 * n_bands
     h = unit_e & GRID_HASH_MASK
