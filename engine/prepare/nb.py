@@ -95,6 +95,7 @@ def prepare_chunk_nb(
         if not (s > 0 and sigma_idx > 0):
             n_candidates[i] = 0
             continue
+        floor_tier, slot = -1, 0
         for j in range(exp_offsets[i], exp_offsets[i + 1]):
             e = exp_ns[j]
             t = (e - times_ns[i]) / NS_PER_YEAR
@@ -103,10 +104,14 @@ def prepare_chunk_nb(
                 continue
             u = np.searchsorted(uniq_exp_ns, e)
             tier = grid_tier_nb(t, uniq_exp_monthly[u], tier_max, monthly_min)
-            unit_e = grid_steps_nb(work, i, s, tier, tier_step, band_factor, mantissas, tier_at,
-                                   tier_inner, tier_steps)  # fmt: skip
-            total = grid_bounds_nb(work, s, t, sigma_idx, unit_e, band_sd, t_floor)
-            grids, slot = cached_grid_nb(work, n_bands, unit_e, total, grid_keys, grid_sizes, grids)
+            if not (t <= t_floor and tier == floor_tier):  # else: the last grid's parameters
+                unit_e = grid_steps_nb(work, i, s, tier, tier_step, band_factor, mantissas,
+                                       tier_at, tier_inner, tier_steps)  # fmt: skip
+                total = grid_bounds_nb(work, s, t, sigma_idx, unit_e, band_sd, t_floor)
+                grids, slot = cached_grid_nb(work, n_bands, unit_e, total, grid_keys, grid_sizes,
+                                             grids)  # fmt: skip
+                # expiries within the time floor share its band widths: same tier, same grid
+                floor_tier = tier if t <= t_floor else -1
             strikes, n_strikes = grids[slot], grid_sizes[slot]
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
