@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.import_chains
 	$(BIN)/python -m bench.chain_backtest
 	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules
