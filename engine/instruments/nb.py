@@ -65,10 +65,12 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
                 if k == 0 or run[k] != run[k - 1]:
                     out[write + size] = run[k]
                     size += 1
+        if i == 0:  # most times list as many expiries as the first: room for all, once
+            out = _room_nb(out, n * (size + 2))
         last = write
         write += size
         offsets[i + 1] = write
-    return offsets, out[:write].copy()
+    return offsets, out[:write]
 
 
 @njit(cache=True, nogil=True)

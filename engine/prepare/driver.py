@@ -26,7 +26,12 @@ import polars as pl
 
 from engine.config import CallSimulationConfig
 from engine.enums import N_CAND_FIELDS, Cand
-from engine.instruments import DEFAULT_GRID_RULES, listed_expiries_batch, monthly_expiries_ns
+from engine.instruments import (
+    DEFAULT_GRID_RULES,
+    listed_expiries_batch,
+    listing_table,
+    monthly_expiries_ns,
+)
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import RunMarket
 from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
@@ -119,8 +124,12 @@ def prepare_key(market: RunMarket, cfg: CallSimulationConfig) -> str:
     return cfg.digest(f"{market.data_fingerprint}|decisions|v{PREPARE_VERSION}", PREPARE_FIELDS)
 
 
-def _monthly_lookup(exp_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    uniq = np.unique(exp_ns)
+def _monthly_lookup(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every expiry listable over ``times`` (the listing table's: a superset of those listed,
+    far smaller than the listed expiries of every time) and whether each is a monthly."""
+    if times.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+    uniq = np.unique(listing_table(int(times.min()), int(times.max()))[0])
     return uniq, monthly_expiries_ns(uniq)
 
 
@@ -211,7 +220,7 @@ def _model_scorer(market, cfg, idx, times, rv, regime, band, targets) -> Scorer:
     spot = np.ascontiguousarray(ctx.get_column("spot").to_numpy()[idx])
     iv_index = np.ascontiguousarray(ctx.get_column("iv_index").to_numpy()[idx] / 100.0)
     offsets, exp_ns = listed_expiries_batch(cfg.underlying, times)
-    uniq, monthly = _monthly_lookup(exp_ns)
+    uniq, monthly = _monthly_lookup(times)
     args = (
         uniq,
         monthly,
