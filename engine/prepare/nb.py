@@ -18,7 +18,7 @@ from engine.instruments.nb import (
     grid_tier_nb,
     nice_step_nb,
 )
-from engine.pricing.nb import call_delta_first_nb, call_delta_nb, call_price_after_delta_nb
+from engine.pricing.nb import call_delta_nb, call_price_after_delta_nb
 from engine.scoring.nb import (
     combine_score_nb,
     delta_fit_nb,
@@ -27,7 +27,7 @@ from engine.scoring.nb import (
     richness_fit_nb,
     yield_fit_nb,
 )
-from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
+from engine.volsurface.nb import first_delta_at_most_nb, strike_delta_nb, surface_slice_nb
 
 GRID_SLOTS = 64  # strike grids the model kernel keeps (cached_grid_nb), a power of two
 GRID_HASH_MASK = 0xFFFFFFFF  # the grid parameters' hash is kept to 32 bits (no overflow)
@@ -115,13 +115,15 @@ def prepare_chunk_nb(
             strikes, n_strikes = grids[slot], grid_sizes[slot]
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
-            lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape, delta_max)
+            lo, at_lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape,
+                                               delta_max)  # fmt: skip
             s_dte = dte_fit_nb(dte, targets[1], scoring_args[6])
             for m in range(lo, n_strikes):  # the delta window: until delta falls below the band
                 strike = strikes[m]
-                iv = slice_iv_nb(math.log(strike / fwd), atm, scale, shape[0], shape[1],
-                                 shape[2], shape[3])  # fmt: skip
-                delta, sd, d1, n1 = call_delta_first_nb(fwd, strike, t, iv)
+                if m == lo:  # the bisection priced its delta last
+                    iv, delta, sd, d1, n1 = at_lo
+                else:
+                    iv, delta, sd, d1, n1 = strike_delta_nb(strike, fwd, t, atm, scale, shape)
                 if not delta >= delta_min:  # also stops at NaN
                     break
                 if not delta <= delta_max:
