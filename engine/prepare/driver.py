@@ -263,12 +263,16 @@ def _run_chunks(
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
 ) -> None:
-    """Score chunks ``[a, a + CHUNK)`` of ``n`` times on ``PREPARE_THREADS`` threads.
+    """Score chunks of ``n`` times (at most ``CHUNK`` each) on ``PREPARE_THREADS`` threads.
 
     The kernel releases the GIL and each chunk writes its own rows, so chunks run side by side and
-    the result does not depend on the thread count. Progress is reported in order and the cancel
-    flag checked before each chunk is queued; at most one chunk per thread is in flight.
+    the result does not depend on the thread count. The chunks are of equal size and as many as a
+    multiple of the threads, so each thread gets an equal share. Progress is reported in order
+    and the cancel flag checked before each chunk is queued; at most one chunk waits.
     """
+    n_chunks = max(1, -(-n // CHUNK))
+    n_chunks += -n_chunks % PREPARE_THREADS
+    size = -(-n // n_chunks)
     with ThreadPoolExecutor(PREPARE_THREADS) as pool:
         pending: deque[Future[int]] = deque()
 
@@ -277,12 +281,12 @@ def _run_chunks(
             if progress:
                 progress(b, n)
 
-        for a in range(0, n, CHUNK):
+        for a in range(0, n, size):
             if cancel is not None and cancel():
                 for f in pending:
                     f.cancel()
                 raise CancelledError("stopped by user during preparation")
-            pending.append(pool.submit(score, a, min(a + CHUNK, n)))
+            pending.append(pool.submit(score, a, min(a + size, n)))
             if len(pending) > PREPARE_THREADS:
                 finish_one()
         while pending:
