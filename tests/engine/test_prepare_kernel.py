@@ -3,12 +3,17 @@ plain grid rule gives (the kernel's rows as a whole are checked against the stat
 test_backtest.py)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cache.datasource import DeribitDataSource
+from engine.config import CallSimulationConfig
 from engine.instruments import DEFAULT_GRID_RULES
 from engine.instruments.nb import grid_bounds_nb, grid_tier_nb, strike_grid_nb
 from engine.instruments.strikes import grid_kernel_args
+from engine.market import load_run_market
+from engine.prepare import driver, prepared_times, score_instants
 from engine.prepare.nb import GRID_SLOTS, cached_grid_nb, grid_steps_nb
 
 grid_point = st.tuples(
@@ -49,3 +54,21 @@ def test_kept_grids_and_steps_equal_the_grid_rule(underlying, points, repeat, wi
         grids, slot = cached_grid_nb(work, n_bands, unit_e, total, keys, sizes, grids)
         want = strike_grid_nb(spot, t, monthly, sigma, *args)
         assert np.array_equal(grids[slot, : sizes[slot]], want)
+
+
+@pytest.mark.parametrize(("threads", "chunk"), [(1, 2048), (2, 2048), (2, 97), (3, 500)])
+def test_scores_do_not_depend_on_threads_or_chunks(synthetic_data_dir, monkeypatch, threads, chunk):
+    """Chunks of any size on any number of threads give the rows of one pass over every time."""
+    cfg = CallSimulationConfig(underlying="ETH", start="2021-05-01", end="2021-06-10",
+                               decision_interval_hours=4)  # fmt: skip
+    market = load_run_market(DeribitDataSource(synthetic_data_dir, "synthetic"), cfg)
+    idx = prepared_times(market, cfg)
+    monkeypatch.setattr(driver, "PREPARE_THREADS", 1)
+    monkeypatch.setattr(driver, "CHUNK", len(idx))
+    want = score_instants(market, cfg, idx)
+    monkeypatch.setattr(driver, "PREPARE_THREADS", threads)
+    monkeypatch.setattr(driver, "CHUNK", chunk)
+    done = []
+    got = score_instants(market, cfg, idx, progress=lambda d, n: done.append(d))
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, want, strict=True))
+    assert done == sorted(done) and done[-1] == len(idx) and want[2].sum() > 0
