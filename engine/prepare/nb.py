@@ -64,6 +64,11 @@ def prepare_chunk_nb(
     delta within ``band[2:4]`` are scored and ranked by score (ties: earlier expiry, then lower
     strike, i.e. generation order). Empty slots have score NaN and expiry 0.
 
+    Work whose result is known is not repeated, so the rows are those of the plain steps to the
+    bit: band steps are kept per tier (:func:`grid_steps_nb`), grids by their parameters
+    (:func:`cached_grid_nb`), and a candidate is priced only when its score's bound can still
+    rank (:func:`_cannot_rank_nb`).
+
     ``grid_args``: ``(tier_max_years, tier_rel_step, monthly_min_tier, band_sd, band_step_factor,
     t_floor_years, mantissas)``; ``targets``: ``(target_delta, target_dte)``.
 
