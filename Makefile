@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.sweep
 	$(BIN)/python -m bench.sweep_stats
+	$(BIN)/python -m bench.speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules

@@ -4,7 +4,7 @@ Run with ``make bench`` or ``.venv/bin/python -m bench.backtest [--data-dir DIR]
 both exit styles and measured in this one run: end-to-end wall time after compilation (prepare
 not cached, then cached), candidates scored per second, peak RSS, and the speed-up over the slow
 reference loop of ``tests/reference/backtest.py`` (timed on a 3-day slice and scaled linearly to
-the W1 instant count, which the output says). Targets: ≤ 1.0 s end to end, ≤ 600 MB peak RSS,
+the W1 instant count, which the output says). Targets: ≤ 0.5 s end to end, ≤ 600 MB peak RSS,
 ≥ 500x the reference.
 """
 

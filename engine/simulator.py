@@ -86,11 +86,14 @@ class CoveredCallSimulator:
         return self.cfg.quantity_coin(float(self.market.spot[0]))
 
     def prepare(
-        self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None
+        self,
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+        wait: bool = True,
     ) -> PreparedData:
-        """Run (or load) the prepare phase."""
+        """Run (or load) the prepare phase (``wait``: see :func:`engine.prepare.prepare`)."""
         report = (lambda d, n: progress("prepare", d, n)) if progress else None
-        return prepare(self.market, self.cfg, self.cache_dir, report, cancel)
+        return prepare(self.market, self.cfg, self.cache_dir, report, cancel, wait)
 
     def simulate_policy(
         self,
@@ -102,18 +105,31 @@ class CoveredCallSimulator:
         t0 = time.perf_counter()
         market = self.market
         t1 = time.perf_counter()
-        prepared = self.prepare(progress, cancel)
+        prepared = self.prepare(progress, cancel, wait=False)
+        try:  # the cache entry is written meanwhile
+            return self._replay(market, prepared, (t0, t1), progress, on_steps, cancel)
+        finally:
+            prepared.wait_saved()
+
+    def _replay(
+        self,
+        market: RunMarket,
+        prepared: PreparedData,
+        started: tuple[float, float],
+        progress: Progress | None,
+        on_steps: StepsCallback | None,
+        cancel: Callable[[], bool] | None,
+    ) -> SimulationResult:
+        """Replay and measure a prepared run; ``started``: when loading and preparing began."""
+        t0, t1 = started
         t2 = time.perf_counter()
         qty = self.quantity()
 
-        def steps(frame: pl.DataFrame, done: int, total: int) -> None:
-            if on_steps:
-                on_steps(frame, done, total)
-            if progress:
-                progress("replay", done, total)
+        def replayed(done: int, total: int) -> None:
+            progress("replay", done, total)
 
         replayer = Replayer(market, prepared, self.cfg, qty, self.spread)
-        out = replayer.run(steps, cancel)
+        out = replayer.run(on_steps, cancel, progress=replayed if progress else None)
         t3 = time.perf_counter()
         capital = qty * float(market.spot[0])
         metrics = compute_metrics(
@@ -127,7 +143,7 @@ class CoveredCallSimulator:
             trades=out.trades,
             equity=out.equity,
             steps=out.steps,
-            candidates=prepared.candidates_frame(market.t_ns),
+            candidates=prepared.candidates,
             metrics=metrics,
             timings={
                 "load_s": t1 - t0,

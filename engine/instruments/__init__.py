@@ -27,6 +27,7 @@ from engine.instruments.expiries import (
     listed_expiries,
     listed_expiries_batch,
     listing_table,
+    monthly_expiries_ns,
 )
 from engine.instruments.strikes import DEFAULT_GRID_RULES, StrikeGridRules, strike_grid
 
@@ -44,6 +45,7 @@ __all__ = [
     "listed_expiries",
     "listed_expiries_batch",
     "listing_table",
+    "monthly_expiries_ns",
     "option_names_expr",
     "parse_expiry_code",
     "parse_instrument",

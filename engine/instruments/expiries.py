@@ -207,3 +207,17 @@ def listed_expiries_batch(
 def is_monthly_expiry(expiry: datetime) -> bool:
     """Return True if ``expiry`` falls on the last Friday of its month (a monthly expiry)."""
     return expiry.weekday() == 4 and (expiry + timedelta(days=7)).month != expiry.month
+
+
+def monthly_expiries_ns(expiries_ns: np.ndarray) -> np.ndarray:
+    """:func:`is_monthly_expiry` of each of ``expiries_ns`` (int64 ns since the epoch, UTC) at once.
+
+    The epoch fell on a Thursday, so day ``d`` since it is a Friday when ``(d + 3) % 7 == 4``.
+    """
+    expiries_ns = np.asarray(expiries_ns, np.int64)
+    friday = (expiries_ns // NS_PER_DAY + 3) % 7 == 4
+
+    def month(ns: np.ndarray) -> np.ndarray:
+        return ns.astype("datetime64[ns]").astype("datetime64[M]")
+
+    return friday & (month(expiries_ns) != month(expiries_ns + 7 * NS_PER_DAY))

@@ -23,7 +23,9 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
     Within series ``s`` (``[series_offsets[s], series_offsets[s + 1])``) both ``expiry_ns`` and
     ``listing_ns`` increase, so the expiries listed at ``t`` (``listing <= t < expiry``) form one
     contiguous run found by two binary searches; the runs of all series are merged, sorted and
-    deduplicated.
+    deduplicated. The set changes only when an expiry passes or a listing starts, so a time from
+    the previous searched time up to (not including) its next such event copies that time's set
+    instead (hourly instants: all but one or two a day).
 
     Returns ``(offsets, expiries_ns)``: the expiries of ``times_ns[i]`` are
     ``expiries_ns[offsets[i]:offsets[i + 1]]``.
@@ -32,34 +34,53 @@ def listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets):
     """
     n = times_ns.size
     n_series = series_offsets.size - 1
-    raw_total = 0
-    for i in range(n):
-        for s in range(n_series):
-            a, b = series_offsets[s], series_offsets[s + 1]
-            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
-            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
-            if hi > lo:
-                raw_total += hi - lo
-    out = np.empty(raw_total, np.int64)
     offsets = np.zeros(n + 1, np.int64)
+    out = np.empty(64, np.int64)
     write = 0
+    since, until = 0, -1  # times in [since, until) have the set out[last:last + size]
+    last, size = 0, 0
     for i in range(n):
-        start = write
-        pos = start
-        for s in range(n_series):
-            a, b = series_offsets[s], series_offsets[s + 1]
-            lo = np.searchsorted(expiry_ns[a:b], times_ns[i], side="right")
-            hi = np.searchsorted(listing_ns[a:b], times_ns[i], side="right")
-            for k in range(lo, hi):
-                out[pos] = expiry_ns[a + k]
-                pos += 1
-        run = np.sort(out[start:pos])
-        for k in range(run.size):
-            if k == 0 or run[k] != run[k - 1]:
-                out[write] = run[k]
-                write += 1
+        t = times_ns[i]
+        if since <= t < until:
+            out = _room_nb(out, write + size)
+            out[write : write + size] = out[last : last + size]
+        else:
+            since, until = t, np.iinfo(np.int64).max
+            pos = write
+            for s in range(n_series):
+                a, b = series_offsets[s], series_offsets[s + 1]
+                lo = np.searchsorted(expiry_ns[a:b], t, side="right")
+                hi = np.searchsorted(listing_ns[a:b], t, side="right")
+                if lo < b - a:
+                    until = min(until, expiry_ns[a + lo])
+                if hi < b - a:
+                    until = min(until, listing_ns[a + hi])
+                if hi > lo:
+                    out = _room_nb(out, pos + hi - lo)
+                    out[pos : pos + hi - lo] = expiry_ns[a + lo : a + hi]
+                    pos += hi - lo
+            run = np.sort(out[write:pos])
+            size = 0
+            for k in range(run.size):
+                if k == 0 or run[k] != run[k - 1]:
+                    out[write + size] = run[k]
+                    size += 1
+        if i == 0:  # most times list as many expiries as the first: room for all, once
+            out = _room_nb(out, n * (size + 2))
+        last = write
+        write += size
         offsets[i + 1] = write
-    return offsets, out[:write].copy()
+    return offsets, out[:write]
+
+
+@njit(cache=True, nogil=True)
+def _room_nb(buf, size):
+    """``buf``, or a copy twice as large when it holds fewer than ``size`` elements."""
+    if size <= buf.size:
+        return buf
+    grown = np.empty(max(size, 2 * buf.size), buf.dtype)
+    grown[: buf.size] = buf
+    return grown
 
 
 @njit(cache=True, nogil=True)
@@ -108,6 +129,49 @@ def nice_step_nb(x, mantissas, round_up):
 
 
 @njit(cache=True, nogil=True)
+def grid_tier_nb(t_years, monthly, tier_max_years, monthly_min_tier):
+    """Return the tier of an expiry ``t_years`` away (the rule of :func:`strike_grid_nb`)."""
+    tier = 0
+    while tier < tier_max_years.size and t_years > tier_max_years[tier]:
+        tier += 1
+    if monthly and 0 < tier < monthly_min_tier:
+        tier = monthly_min_tier
+    return tier
+
+
+@njit(cache=True, nogil=True)
+def band_steps_nb(steps, inner_q, unit_e, band_step_factor, mantissas):
+    """Write each band's step, in decimal units of ``10**unit_e``, to ``steps[b]``.
+
+    ``(inner_q, unit_e)`` is the inner step (:func:`nice_step_nb` of the tier's share of spot);
+    a band's step is the inner step times its factor, rounded up to a nice number. It depends on
+    the inner step alone, so the prepare phase keeps it while spot stays on the same inner step.
+    """
+    inner_step = decimal_value_nb(inner_q, unit_e)
+    for b in range(band_step_factor.size):
+        q, e = nice_step_nb(inner_step * band_step_factor[b], mantissas, True)
+        steps[b] = q * 10 ** (e - unit_e)
+
+
+@njit(cache=True, nogil=True)
+def grid_bounds_nb(work, spot_usd, t_years, sigma, unit_e, band_sd, t_floor_years):
+    """Write each band's first and last multiple to ``work[n + b]`` and ``work[2n + b]``, its
+    step being ``work[b]`` (:func:`band_steps_nb`); return the number of strikes before
+    de-duplication."""
+    scale = sigma * math.sqrt(max(t_years, t_floor_years))
+    n_bands = band_sd.size
+    total = 0
+    for b in range(n_bands):
+        step = decimal_value_nb(work[b], unit_e)
+        lo = spot_usd * math.exp(-band_sd[b] * scale) / step
+        hi = spot_usd * math.exp(band_sd[b] * scale) / step
+        work[n_bands + b] = max(math.floor(lo * (1.0 + _EDGE_TOL)), 1)
+        work[2 * n_bands + b] = math.ceil(hi * (1.0 - _EDGE_TOL))
+        total += max(work[2 * n_bands + b] - work[n_bands + b] + 1, 0)
+    return total
+
+
+@njit(cache=True, nogil=True)
 def grid_params_nb(
     work,
     spot_usd,
@@ -122,33 +186,16 @@ def grid_params_nb(
     t_floor_years,
     mantissas,
 ):
-    """Compute the bands of a strike grid into ``work`` (int64, at least ``4 * n_bands`` long).
+    """Compute the bands of a strike grid into ``work`` (int64, at least ``5 * n_bands`` long).
 
     Writes each band's step (in decimal units of ``10**unit_e``) to ``work[b]``, its first and last
     multiple to ``work[n + b]`` and ``work[2n + b]``; returns ``(unit_e, total)`` with ``total`` the
     number of strikes before de-duplication. The rule is documented in :func:`strike_grid_nb`.
     """
-    tier = 0
-    while tier < tier_max_years.size and t_years > tier_max_years[tier]:
-        tier += 1
-    if monthly and 0 < tier < monthly_min_tier:
-        tier = monthly_min_tier
+    tier = grid_tier_nb(t_years, monthly, tier_max_years, monthly_min_tier)
     inner_q, unit_e = nice_step_nb(tier_rel_step[tier] * spot_usd, mantissas, False)
-    inner_step = decimal_value_nb(inner_q, unit_e)
-    scale = sigma * math.sqrt(max(t_years, t_floor_years))
-    n_bands = band_sd.size
-    total = 0
-    for b in range(n_bands):
-        q, e = nice_step_nb(inner_step * band_step_factor[b], mantissas, True)
-        step_units = q * 10 ** (e - unit_e)
-        step = decimal_value_nb(step_units, unit_e)
-        lo = spot_usd * math.exp(-band_sd[b] * scale) / step
-        hi = spot_usd * math.exp(band_sd[b] * scale) / step
-        work[b] = step_units
-        work[n_bands + b] = max(math.floor(lo * (1.0 + _EDGE_TOL)), 1)
-        work[2 * n_bands + b] = math.ceil(hi * (1.0 - _EDGE_TOL))
-        total += max(work[2 * n_bands + b] - work[n_bands + b] + 1, 0)
-    return unit_e, total
+    band_steps_nb(work, inner_q, unit_e, band_step_factor, mantissas)
+    return unit_e, grid_bounds_nb(work, spot_usd, t_years, sigma, unit_e, band_sd, t_floor_years)
 
 
 @njit(cache=True, nogil=True)
@@ -156,29 +203,27 @@ def grid_merge_nb(out, work, n_bands, unit_e):
     """Write the sorted union of the bands in ``work`` to ``out``; return how many strikes.
 
     Merges the bands' arithmetic progressions in integer units (so a strike shared by two bands is
-    one value), without allocating; ``out`` needs the ``total`` of :func:`grid_params_nb`.
+    one value), without allocating: ``work[3n + b]`` walks band ``b``'s multiples up to its last,
+    ``work[4n + b]``. ``out`` needs the ``total`` of :func:`grid_params_nb`.
     """
-    cursor = 3 * n_bands
+    nxt, last = 3 * n_bands, 4 * n_bands
     for b in range(n_bands):
-        work[cursor + b] = work[n_bands + b]
+        work[nxt + b] = work[n_bands + b] * work[b]
+        work[last + b] = work[2 * n_bands + b] * work[b]
     count = 0
-    last = -1
     while True:
         best = -1
         for b in range(n_bands):
-            if work[cursor + b] <= work[2 * n_bands + b]:
-                units = work[cursor + b] * work[b]
-                if best < 0 or units < best:
-                    best = units
+            units = work[nxt + b]
+            if units <= work[last + b] and (best < 0 or units < best):
+                best = units
         if best < 0:
             return count
+        out[count] = decimal_value_nb(best, unit_e)
+        count += 1
         for b in range(n_bands):
-            if work[cursor + b] <= work[2 * n_bands + b] and work[cursor + b] * work[b] == best:
-                work[cursor + b] += 1
-        if best != last:
-            out[count] = decimal_value_nb(best, unit_e)
-            count += 1
-            last = best
+            if work[nxt + b] == best:
+                work[nxt + b] += work[b]
 
 
 @njit(cache=True, nogil=True)
@@ -208,7 +253,7 @@ def strike_grid_nb(
 
     Reference twin: ``tests.reference.instruments.strike_grid_ref``.
     """
-    work = np.empty(4 * band_sd.size, np.int64)
+    work = np.empty(5 * band_sd.size, np.int64)
     unit_e, total = grid_params_nb(
         work, spot_usd, t_years, monthly, sigma, tier_max_years, tier_rel_step,
         monthly_min_tier, band_sd, band_step_factor, t_floor_years, mantissas,

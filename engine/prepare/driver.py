@@ -18,15 +18,20 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from cache.timeutil import from_ns
 from engine.config import CallSimulationConfig
 from engine.enums import N_CAND_FIELDS, Cand
-from engine.instruments import DEFAULT_GRID_RULES, is_monthly_expiry, listed_expiries_batch
+from engine.instruments import (
+    DEFAULT_GRID_RULES,
+    listed_expiries_batch,
+    listing_table,
+    monthly_expiries_ns,
+)
 from engine.instruments.strikes import grid_kernel_args
 from engine.market import MARKET_FIELDS, RunMarket
 from engine.prepare.cache import DamagedEntryError, discard_entry, load_entry, save_entry
@@ -59,25 +64,33 @@ class CancelledError(Exception):
     """The run was stopped between two chunks."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedData:
     """Scored candidates of every prepared time; row ``i`` is instant ``instant_index[i]``."""
 
     instant_index: np.ndarray  # int64 [n] index into RunMarket.t_ns
+    time_ns: np.ndarray  # int64 [n] the prepared instants' times
     n_candidates: np.ndarray  # int32 [n] candidates in the band (before keeping top-K)
     top_f: np.ndarray  # float64 [n, K, N_CAND_FIELDS], best first, NaN-padded
     top_exp_ns: np.ndarray  # int64 [n, K], 0 where empty
     key: str
     from_cache: bool
     discarded: str | None = None  # why a damaged cache entry was discarded before computing
+    saving: Future[None] | None = None  # the cache entry being written (prepare(wait=False))
 
-    def candidates_frame(self, t_ns: np.ndarray) -> pl.DataFrame:
+    def wait_saved(self) -> None:
+        """Return once the cache entry of :func:`prepare` with ``wait=False`` is written."""
+        if self.saving is not None:
+            self.saving.result()
+
+    @cached_property
+    def candidates(self) -> pl.DataFrame:
         """Long table: one row per kept candidate (time, rank, expiry, strike, …, score)."""
         n, k = self.top_exp_ns.shape
         filled = self.top_exp_ns.reshape(-1) != 0
         rows = np.repeat(np.arange(n), k)[filled]
         cols = {
-            "time_ns": t_ns[self.instant_index][rows],
+            "time_ns": self.time_ns[rows],
             "rank": np.tile(np.arange(1, k + 1), n)[filled].astype(np.int16),
             "expiry_ns": self.top_exp_ns.reshape(-1)[filled],
         }
@@ -104,10 +117,13 @@ def prepare_key(market: RunMarket, cfg: CallSimulationConfig) -> str:
     return cfg.digest(f"{market.data_fingerprint}|decisions|v{PREPARE_VERSION}", PREPARE_FIELDS)
 
 
-def _monthly_lookup(exp_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    uniq = np.unique(exp_ns)
-    monthly = np.array([is_monthly_expiry(from_ns(int(e))) for e in uniq], dtype=np.bool_)
-    return uniq, monthly
+def _monthly_lookup(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every expiry listable over ``times`` (the listing table's: a superset of those listed,
+    far smaller than the listed expiries of every time) and whether each is a monthly."""
+    if times.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+    uniq = np.unique(listing_table(int(times.min()), int(times.max()))[0])
+    return uniq, monthly_expiries_ns(uniq)
 
 
 def prepare(
@@ -116,8 +132,13 @@ def prepare(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    wait: bool = True,
 ) -> PreparedData:
-    """Score the candidates of every prepared time, reading/writing the cache when given."""
+    """Score the candidates of every prepared time, reading/writing the cache when given.
+
+    With ``wait=False`` a new cache entry is written on a background thread while the caller
+    goes on (the replay); :meth:`PreparedData.wait_saved` joins it.
+    """
     key = prepare_key(market, cfg)
     idx = prepared_times(market, cfg)
     times = np.ascontiguousarray(market.t_ns[idx])  # what a cached entry must hold
@@ -133,10 +154,18 @@ def prepare(
                 progress(len(idx), len(idx))
             return cached
     top_f, top_exp, n_cand = score_instants(market, cfg, idx, progress, cancel)
-    data = PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=False, discarded=discarded)
+    data = PreparedData(idx, times, n_cand, top_f, top_exp, key, False, discarded)
     if cache_dir is not None:
-        _save(cache_dir / key, data, market.t_ns)
+        data.saving = _writer().submit(_save, cache_dir / key, data)
+        if wait:
+            data.wait_saved()
     return data
+
+
+@cache
+def _writer() -> ThreadPoolExecutor:
+    """The thread that writes cache entries (the replay runs meanwhile on the other core)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="prepared-cache")
 
 
 def score_instants(
@@ -184,7 +213,7 @@ def _model_scorer(market, cfg, idx, times, rv, regime, band, targets) -> Scorer:
     spot = np.ascontiguousarray(ctx.get_column("spot").to_numpy()[idx])
     iv_index = np.ascontiguousarray(ctx.get_column("iv_index").to_numpy()[idx] / 100.0)
     offsets, exp_ns = listed_expiries_batch(cfg.underlying, times)
-    uniq, monthly = _monthly_lookup(exp_ns)
+    uniq, monthly = _monthly_lookup(times)
     args = (
         uniq,
         monthly,
@@ -227,12 +256,16 @@ def _run_chunks(
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
 ) -> None:
-    """Score chunks ``[a, a + CHUNK)`` of ``n`` times on ``PREPARE_THREADS`` threads.
+    """Score chunks of ``n`` times (at most ``CHUNK`` each) on ``PREPARE_THREADS`` threads.
 
     The kernel releases the GIL and each chunk writes its own rows, so chunks run side by side and
-    the result does not depend on the thread count. Progress is reported in order and the cancel
-    flag checked before each chunk is queued; at most one chunk per thread is in flight.
+    the result does not depend on the thread count. The chunks are of equal size and as many as a
+    multiple of the threads, so each thread gets an equal share. Progress is reported in order
+    and the cancel flag checked before each chunk is queued; at most one chunk waits.
     """
+    n_chunks = max(1, -(-n // CHUNK))
+    n_chunks += -n_chunks % PREPARE_THREADS
+    size = -(-n // n_chunks)
     with ThreadPoolExecutor(PREPARE_THREADS) as pool:
         pending: deque[Future[int]] = deque()
 
@@ -241,21 +274,21 @@ def _run_chunks(
             if progress:
                 progress(b, n)
 
-        for a in range(0, n, CHUNK):
+        for a in range(0, n, size):
             if cancel is not None and cancel():
                 for f in pending:
                     f.cancel()
                 raise CancelledError("stopped by user during preparation")
-            pending.append(pool.submit(score, a, min(a + CHUNK, n)))
+            pending.append(pool.submit(score, a, min(a + size, n)))
             if len(pending) > PREPARE_THREADS:
                 finish_one()
         while pending:
             finish_one()
 
 
-def _save(folder: Path, data: PreparedData, t_ns: np.ndarray) -> None:
+def _save(folder: Path, data: PreparedData) -> None:
     counts = pl.DataFrame({"instant_index": data.instant_index, "n_candidates": data.n_candidates})
-    tables = {"candidates": data.candidates_frame(t_ns), "counts": counts}
+    tables = {"candidates": data.candidates, "counts": counts}
     save_entry(folder, data.key, PREPARE_VERSION, tables)
 
 
@@ -280,4 +313,4 @@ def _load(
         n_cand = counts.get_column("n_candidates").to_numpy().astype(np.int32)
     except (pl.exceptions.PolarsError, IndexError, ValueError) as exc:
         raise DamagedEntryError(f"its tables do not fit the run ({exc})") from exc
-    return PreparedData(idx, n_cand, top_f, top_exp, key, from_cache=True)
+    return PreparedData(idx, times, n_cand, top_f, top_exp, key, from_cache=True)

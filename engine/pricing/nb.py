@@ -124,17 +124,30 @@ def _intrinsic_price_delta_nb(F, K, is_call):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _d1_n1_nb(F, K, sd):
+    # d1, the side w (+1 for the call OTM, -1 for the put) and N(w d1) of the out-of-the-money
+    # option of this strike: everything its delta needs
+    d1 = math.log(F / K) / sd + 0.5 * sd
+    w = 1.0 if K >= F else -1.0
+    return d1, w, 0.5 * math.erfc(-w * d1 / SQRT2)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _otm_price_nb(F, K, sd, d1, w, n1):
+    # w * (F N(w d1) - K N(w d2)), the OTM option's price from _d1_n1_nb's values. Rounding can
+    # leave a far-OTM price a hair below zero; an option is never worth less.
+    n2 = 0.5 * math.erfc(-w * (d1 - sd) / SQRT2)
+    return max(w * (F * n1 - K * n2), 0.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _price_delta_nb(F, K, sd, is_call):
     # Price the out-of-the-money option of this strike from its own tail probabilities,
     # w * (F N(w d1) - K N(w d2)) with w = +1 for a call and -1 for a put, and get an ITM option
     # by parity as intrinsic + OTM price: no cancellation, and never below intrinsic.
     # Returns (price_usd, delta_usd, d1).
-    d1 = math.log(F / K) / sd + 0.5 * sd
-    w = 1.0 if K >= F else -1.0
-    n1 = 0.5 * math.erfc(-w * d1 / SQRT2)
-    n2 = 0.5 * math.erfc(-w * (d1 - sd) / SQRT2)
-    # Rounding can leave a far-OTM price a hair below zero; an option is never worth less.
-    price, delta = max(w * (F * n1 - K * n2), 0.0), w * n1
+    d1, w, n1 = _d1_n1_nb(F, K, sd)
+    price, delta = _otm_price_nb(F, K, sd, d1, w, n1), w * n1
     if is_call != (K >= F):  # in the money: add the forward intrinsic value and its slope
         sign = 1.0 if is_call else -1.0
         price = min(price + sign * (F - K), F if is_call else K)  # rounding past the cap
@@ -162,17 +175,40 @@ def black76_price_delta_nb(F, K, T, sigma, is_call):
 def call_delta_nb(F, K, T, sigma):
     """Return a call's ``delta_usd``: ``black76_price_delta_nb(F, K, T, sigma, True)[1]`` to the
     last bit, without pricing it (one erfc instead of two; the prepare phase's bisections)."""
+    return call_delta_first_nb(F, K, T, sigma)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def call_delta_first_nb(F, K, T, sigma):
+    """Return ``(delta_usd, sd, d1, n1)`` of a call: its delta as :func:`call_delta_nb`, and what
+    :func:`call_price_after_delta_nb` needs to price it without computing the delta again.
+
+    The prepare phase tests a candidate's delta against the band (and its score's bound) first,
+    and prices only the candidates that can still rank.
+    """
     if not _valid_nb(F, K, T, sigma):
-        return np.nan
+        return np.nan, 0.0, 0.0, 0.0
     sd = sigma * math.sqrt(max(T, 0.0))
     if not sd > 0.0:
-        return _intrinsic_price_delta_nb(F, K, True)[1]
-    d1 = math.log(F / K) / sd + 0.5 * sd
-    w = 1.0 if K >= F else -1.0
-    delta = w * (0.5 * math.erfc(-w * d1 / SQRT2))
+        return _intrinsic_price_delta_nb(F, K, True)[1], sd, 0.0, 0.0
+    d1, w, n1 = _d1_n1_nb(F, K, sd)
+    delta = w * n1
     if K < F:  # in the money: the forward intrinsic value's slope
         delta += 1.0
-    return delta
+    return delta, sd, d1, n1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def call_price_after_delta_nb(F, K, T, sigma, sd, d1, n1):
+    """Return a call's ``price_usd``, ``black76_price_delta_nb(F, K, T, sigma, True)[0]`` to the
+    last bit, from ``(sd, d1, n1)`` of :func:`call_delta_first_nb` on the same inputs."""
+    if not sd > 0.0:  # invalid input, expired or zero vol: the full kernel's special cases
+        return black76_price_delta_nb(F, K, T, sigma, True)[0]
+    w = 1.0 if K >= F else -1.0
+    price = _otm_price_nb(F, K, sd, d1, w, n1)
+    if K < F:  # in the money: add the forward intrinsic value
+        price = min(price + (F - K), F)
+    return price
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

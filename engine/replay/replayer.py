@@ -106,9 +106,11 @@ class Replayer:
         on_steps: StepsCallback | None = None,
         cancel: Callable[[], bool] | None = None,
         chunk: int = CHUNK,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ReplayOutput:
-        """Replay every instant; ``on_steps(new_steps, done, total)`` follows each chunk."""
-        self.replay(on_steps, cancel, chunk)
+        """Replay every instant; ``on_steps(new_steps, done, total)`` and ``progress(done,
+        total)`` follow each chunk (the steps' frame is built only for ``on_steps``)."""
+        self.replay(on_steps, cancel, chunk, progress)
         return ReplayOutput(self.trades_frame(), self.equity_frame(), self.steps_frame(0))
 
     def replay(
@@ -116,6 +118,7 @@ class Replayer:
         on_steps: StepsCallback | None = None,
         cancel: Callable[[], bool] | None = None,
         chunk: int = CHUNK,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Replay every instant and close an open call at the end, building no table: a sweep
         reads only :meth:`trades_frame` and :meth:`equity_frame` after it."""
@@ -127,6 +130,8 @@ class Replayer:
             self._replay(a, min(a + chunk, m))
             if on_steps is not None:
                 on_steps(self.steps_frame(before), min(a + chunk, m), m)
+            if progress is not None:
+                progress(min(a + chunk, m), m)
         nb.close_at_end_nb(
             self.book, self.trades, self.market.t_ns[-1], self.spot[-1], self.call_mark[-1],
             self.contracts,

@@ -21,6 +21,52 @@ def iv_rv_ratio_nb(iv, rv):
 
 
 @njit(cache=True, nogil=True)
+def yield_fit_nb(premium_yield_annual, yield_ref_annual):
+    """The premium yield's part of the score, in [0, 1]."""
+    return min(max(premium_yield_annual / yield_ref_annual, 0.0), 1.0)
+
+
+@njit(cache=True, nogil=True)
+def richness_fit_nb(iv_rv_ratio):
+    """The richness part of the score (IV over realized vol), in [0, 1]."""
+    if math.isnan(iv_rv_ratio):
+        return RICHNESS_UNKNOWN
+    return min(max((iv_rv_ratio - RICHNESS_FLOOR) / RICHNESS_SPAN, 0.0), 1.0)
+
+
+@njit(cache=True, nogil=True)
+def delta_fit_nb(delta, target_delta, delta_width):
+    """The delta fit part of the score, in [0, 1]."""
+    z_delta = (delta - target_delta) / delta_width
+    return math.exp(-0.5 * z_delta * z_delta)
+
+
+@njit(cache=True, nogil=True)
+def dte_fit_nb(dte, target_dte, dte_log_width):
+    """The DTE fit part of the score, in [0, 1] (one value per expiry and time)."""
+    z_dte = math.log(max(dte, 1e-6) / target_dte) / dte_log_width
+    return math.exp(-0.5 * z_dte * z_dte)
+
+
+@njit(cache=True, nogil=True)
+def combine_score_nb(
+    s_yield, s_rich, s_delta, s_dte, regime, w_yield, w_richness, w_delta, w_dte, bull_penalty,
+    bear_penalty,
+):  # fmt: skip
+    """The score in [0, 10] from its four parts (each in [0, 1]) and the regime.
+
+    It never falls when a part rises (the weights are not negative, and IEEE sums and products
+    round monotonically), so parts at their maximum bound the score from above, bit for bit.
+    """
+    score = w_yield * s_yield + w_richness * s_rich + w_delta * s_delta + w_dte * s_dte
+    if regime > 0:
+        score -= bull_penalty
+    elif regime < 0:
+        score -= bear_penalty
+    return min(max(score, 0.0), 10.0)
+
+
+@njit(cache=True, nogil=True)
 def score_nb(
     premium_yield_annual,
     iv_rv_ratio,
@@ -40,21 +86,13 @@ def score_nb(
     bear_penalty,
 ):
     """Score one candidate in [0, 10]. Reference: ``tests.reference.scoring.score_ref``."""
-    s_yield = min(max(premium_yield_annual / yield_ref_annual, 0.0), 1.0)
-    if math.isnan(iv_rv_ratio):
-        s_rich = RICHNESS_UNKNOWN
-    else:
-        s_rich = min(max((iv_rv_ratio - RICHNESS_FLOOR) / RICHNESS_SPAN, 0.0), 1.0)
-    z_delta = (delta - target_delta) / delta_width
-    s_delta = math.exp(-0.5 * z_delta * z_delta)
-    z_dte = math.log(max(dte, 1e-6) / target_dte) / dte_log_width
-    s_dte = math.exp(-0.5 * z_dte * z_dte)
-    score = w_yield * s_yield + w_richness * s_rich + w_delta * s_delta + w_dte * s_dte
-    if regime > 0:
-        score -= bull_penalty
-    elif regime < 0:
-        score -= bear_penalty
-    return min(max(score, 0.0), 10.0)
+    return combine_score_nb(
+        yield_fit_nb(premium_yield_annual, yield_ref_annual),
+        richness_fit_nb(iv_rv_ratio),
+        delta_fit_nb(delta, target_delta, delta_width),
+        dte_fit_nb(dte, target_dte, dte_log_width),
+        regime, w_yield, w_richness, w_delta, w_dte, bull_penalty, bear_penalty,
+    )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

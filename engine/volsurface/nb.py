@@ -8,7 +8,7 @@ import math
 
 from numba import njit
 
-from engine.pricing.nb import black76_price_delta_nb, call_delta_nb
+from engine.pricing.nb import black76_price_delta_nb, call_delta_first_nb
 
 
 @njit(cache=True, nogil=True)
@@ -56,21 +56,32 @@ def slice_iv_nb(log_moneyness, atm, scale, skew, curvature, min_ratio, max_ratio
 
 
 @njit(cache=True, nogil=True)
+def strike_delta_nb(k, fwd, t, atm, scale, shape):
+    """``(iv, delta, sd, d1, n1)`` of a call struck at ``k`` on the slice ``(atm, scale)``
+    (``shape`` = skew, curvature, min_ratio, max_ratio): its IV and
+    :func:`engine.pricing.nb.call_delta_first_nb` of it."""
+    iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+    delta, sd, d1, n1 = call_delta_first_nb(fwd, k, t, iv)
+    return iv, delta, sd, d1, n1
+
+
+@njit(cache=True, nogil=True)
 def first_delta_at_most_nb(strikes, n, fwd, t, atm, scale, shape, delta_max):
     """Index of the first of the sorted ``strikes[:n]`` whose call delta on the slice
-    ``(atm, scale)`` (``shape`` = skew, curvature, min_ratio, max_ratio) is ≤ ``delta_max``
-    (``n`` if none): a bisection, call delta falling as the strike rises. The left end of
-    :func:`delta_window_nb`, with deltas equal to its to the last bit."""
+    ``(atm, scale)`` is ≤ ``delta_max`` (``n`` if none): a bisection, call delta falling as the
+    strike rises. The left end of :func:`delta_window_nb`, with deltas equal to its to the last
+    bit. Returns ``(index, strike_delta_nb of that strike)``: the bisection's last probe that
+    moved its right end was that strike (NaNs when the index is ``n``)."""
     a, b = 0, n
+    at_b = (math.nan, math.nan, 0.0, 0.0, 0.0)
     while a < b:
         mid = (a + b) // 2
-        k = strikes[mid]
-        iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
-        if call_delta_nb(fwd, k, t, iv) <= delta_max:
-            b = mid
+        probe = strike_delta_nb(strikes[mid], fwd, t, atm, scale, shape)
+        if probe[1] <= delta_max:
+            b, at_b = mid, probe
         else:
             a = mid + 1
-    return a
+    return a, at_b
 
 
 @njit(cache=True, nogil=True)

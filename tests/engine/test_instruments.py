@@ -23,6 +23,7 @@ from engine.instruments import (
     listed_expiries,
     listed_expiries_batch,
     listing_table,
+    monthly_expiries_ns,
     parse_expiry_code,
     parse_instrument,
     parse_strike,
@@ -278,6 +279,36 @@ def test_listing_kernel_equals_reference(times: list[int], counts, lead: int, ho
     got = listed_expiries_nb(times_ns, expiry_ns, listing_ns, series_offsets)
     want = listed_expiries_batch_ref(times_ns, expiry_ns, listing_ns)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@given(
+    start=TIMES_NS,
+    step_minutes=st.integers(1, 3 * 24 * 60),
+    n=st.integers(1, 120),
+    counts=st.tuples(*[st.integers(0, 5)] * 4),
+    lead=st.integers(0, 3),
+    hour=st.integers(0, 23),
+)
+def test_listing_kernel_equals_reference_on_runs_of_times(
+    start: int, step_minutes: int, n: int, counts, lead: int, hour: int
+) -> None:
+    """Evenly spaced times, as a backtest's instants are, where most times copy the set of the
+    time before (the kernel searches again only past a listing or an expiry); the order of
+    the times does not matter."""
+    rules = ExpiryRules(*counts, lead_days=lead, listing_hour_utc=hour)
+    times_ns = start + np.arange(n, dtype=np.int64) * step_minutes * 60 * 10**9
+    table = listing_table(int(times_ns[0]), int(times_ns[-1]), rules)
+    for order in (times_ns, times_ns[::-1].copy()):
+        got = listed_expiries_nb(order, *table)
+        want = listed_expiries_batch_ref(order, *table[:2])
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_monthly_expiries_at_once_equal_one_by_one() -> None:
+    days = np.arange("2018-01-01", "2031-01-01", dtype="datetime64[D]")
+    at_eight = days.astype("datetime64[ns]").astype(np.int64) + 8 * 3_600 * 10**9
+    want = [is_monthly_expiry(EPOCH + timedelta(microseconds=int(t) // 1000)) for t in at_eight]
+    assert monthly_expiries_ns(at_eight).tolist() == want and sum(want) == 13 * 12
 
 
 def test_batch_covers_four_years_hourly() -> None:

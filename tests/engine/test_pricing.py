@@ -171,6 +171,28 @@ def test_kernels_equal_reference(F, m, T, sigma, is_call) -> None:
 
 
 @PROPERTY
+@given(
+    forwards,
+    st.floats(-6.0, 6.0),
+    st.one_of(st.floats(-0.5, 3.0), st.just(0.0), st.just(math.nan)),
+    st.one_of(st.floats(0.0, 5.0), st.just(0.0), st.just(math.inf)),
+)
+def test_call_delta_then_price_equals_the_one_pass_kernel(F, m, T, sigma) -> None:
+    """The prepare phase's split (delta first, the price only for a candidate that can rank)
+    gives the one-pass kernel's delta and price to the last bit, special cases included."""
+    K = F * math.exp(m)
+    want_price, want_delta = nb.black76_price_delta_nb(F, K, T, sigma, True)
+    delta, sd, d1, n1 = nb.call_delta_first_nb(F, K, T, sigma)
+    price = nb.call_price_after_delta_nb(F, K, T, sigma, sd, d1, n1)
+    pairs = (
+        (delta, want_delta),
+        (price, want_price),
+        (nb.call_delta_nb(F, K, T, sigma), want_delta),
+    )
+    assert all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in pairs), pairs
+
+
+@PROPERTY
 @given(forwards, log_moneyness, years, vols, st.booleans(), st.booleans())
 def test_implied_vol_round_trip_and_reference(F, m, T, sigma, is_call, inverse) -> None:
     K = F * math.exp(m)

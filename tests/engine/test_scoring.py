@@ -7,6 +7,14 @@ from hypothesis import strategies as st
 
 from engine.config import ScoringParams
 from engine.scoring import CandidateFeatures, score_candidate, score_candidates, scoring_args
+from engine.scoring.nb import (
+    combine_score_nb,
+    delta_fit_nb,
+    dte_fit_nb,
+    richness_fit_nb,
+    score_nb,
+    yield_fit_nb,
+)
 from tests.reference.scoring import score_ref
 
 feature = st.fixed_dictionaries(
@@ -86,3 +94,28 @@ def test_components_behave_as_documented():
 def test_bad_batch_shapes_are_refused():
     with pytest.raises(ValueError, match="equal length"):
         score_candidates(np.ones(3), np.ones(2), np.ones(3), np.ones(3), np.zeros(3), 0.2, 7)
+
+
+weights = st.floats(0, 5)
+
+
+@settings(max_examples=300)
+@given(f=feature, w=st.tuples(weights, weights, weights, weights, st.floats(0, 3), st.floats(0, 3)))
+def test_parts_make_the_score_and_bound_it_from_above(f, w):
+    """The score is its parts combined (bit for bit), and setting the yield part to its maximum
+    never lowers it: the prepare phase skips pricing a candidate whose bound cannot rank."""
+    p = ScoringParams(w_yield=w[0], w_richness=w[1], w_delta=w[2], w_dte=w[3], bull_penalty=w[4],
+                      bear_penalty=w[5])  # fmt: skip
+    args = scoring_args(p)
+    score = score_nb(f["premium_yield_annual"], f["iv_rv_ratio"], f["delta"], f["dte"],
+                     f["regime"], f["target_delta"], f["target_dte"], *args)  # fmt: skip
+    parts = (
+        richness_fit_nb(f["iv_rv_ratio"]),
+        delta_fit_nb(f["delta"], f["target_delta"], p.delta_width),
+        dte_fit_nb(f["dte"], f["target_dte"], p.dte_log_width),
+    )
+    rest = (f["regime"], p.w_yield, p.w_richness, p.w_delta, p.w_dte, p.bull_penalty,
+            p.bear_penalty)  # fmt: skip
+    s_yield = yield_fit_nb(f["premium_yield_annual"], p.yield_ref_annual)
+    assert combine_score_nb(s_yield, *parts, *rest) == score
+    assert combine_score_nb(1.0, *parts, *rest) >= score
