@@ -78,6 +78,11 @@ class PreparedData:
     discarded: str | None = None  # why a damaged cache entry was discarded before computing
     saving: Future[None] | None = None  # the cache entry being written (prepare(wait=False))
 
+    def __getstate__(self) -> dict:
+        """Pickled (a sweep puts it into Ray's object store) without the cache writer's
+        future, which belongs to this process."""
+        return {**self.__dict__, "saving": None}
+
     def wait_saved(self) -> None:
         """Return once the cache entry of :func:`prepare` with ``wait=False`` is written."""
         if self.saving is not None:
