@@ -92,8 +92,105 @@ class BacktestStatus(BaseModel):
     config: dict | None = None
 
 
-class BacktestManager:
+class WorkerManager:
+    """What the backtest and the sweep managers share: one worker thread at a time holding the
+    compute slot, a frozen status replaced at every update, stop/join/shutdown, the wait for the
+    engine's warm-up, and how a worker ends (finished, stopped by the user, or an error the UI
+    is shown, never a stuck "running").
+
+    Subclasses name their ``SLOT_HOLDER`` and ``WHAT`` (the thing that "could not be written").
+    """
+
+    SLOT_HOLDER = ""
+    WHAT = ""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        status: BaseModel,
+        clock: Callable[[], datetime] | None,
+        warmup: EngineWarmup,
+        slot: ComputeSlot | None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.slot = slot or ComputeSlot()  # shared by the app's backtest and sweep managers
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._warmup = warmup
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = status
+
+    def stop(self) -> bool:
+        """Ask the running worker to stop; returns whether one was running."""
+        with self._lock:
+            running = self._status.running
+        self._stop.set()
+        return running
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the worker (tests and shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def shutdown(self) -> None:
+        """Stop any worker and wait for it to end."""
+        self._stop.set()
+        self.join(5)
+
+    def _set(self, **fields: object) -> None:
+        """Replace the status by a validated copy with ``fields`` changed; hold the lock."""
+        self._status = type(self._status).model_validate(dict(self._status) | fields)
+
+    def _update(self, **fields: object) -> None:
+        with self._lock:
+            if "progress_pct" in fields:  # never goes backwards
+                fields["progress_pct"] = max(self._status.progress_pct, fields["progress_pct"])
+            self._set(**fields)
+
+    def _wait_for_engine(self, ready_phase: str) -> None:
+        """Wait (stoppable) until the warm-up has compiled what a backtest runs, then go on in
+        ``ready_phase``."""
+        if not self._warmup.wait_for_backtests(0):
+            self._update(phase="engine", message=WARMUP_MESSAGE)
+            while not self._warmup.wait_for_backtests(WARMUP_POLL_S):
+                if self._stop.is_set():
+                    raise CancelledError("stopped by user while the engine was being prepared")
+        self._update(phase=ready_phase, message=None)
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (which finishes the status when it succeeds) and end the status however
+        else it ends."""
+        try:
+            work()
+        except CancelledError:
+            self._finish("stopped", message="stopped by user")
+        except ValueError as exc:  # bad input the checks could not see (e.g. a too small capital)
+            self._finish("error", error=str(exc))
+        except OSError as exc:
+            if is_not_writable(exc):  # e.g. the data directory became read-only meanwhile
+                self._finish("error", error=f"the {self.WHAT} could not be written: {exc}")
+            else:
+                self._fail(exc)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        """End with an unexpected error: the UI must see it, never a stuck "running"."""
+        traceback.print_exc()
+        self._finish("error", error=f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, state: str, **fields: object) -> None:
+        self.slot.give_back(self.SLOT_HOLDER)  # before the status says so: a client may start
+        self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)
+
+
+class BacktestManager(WorkerManager):
     """Start, stop and watch one backtest at a time."""
+
+    SLOT_HOLDER = SLOT_HOLDER
+    WHAT = "run"
 
     def __init__(
         self,
@@ -102,14 +199,7 @@ class BacktestManager:
         warmup: EngineWarmup = WARMUP,
         slot: ComputeSlot | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.slot = slot or ComputeSlot()  # shared with the sweep manager in the app
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._warmup = warmup
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._status = BacktestStatus()
+        super().__init__(data_dir, BacktestStatus(), clock, warmup, slot)
         self._steps: deque[StepOut] = deque(maxlen=RECENT_STEPS)
         self._published: SimulationResult | None = None  # the result a paced run is publishing
 
@@ -156,13 +246,6 @@ class BacktestManager:
             self._thread.start()
             return True
 
-    def stop(self) -> bool:
-        """Ask the running backtest to stop; returns whether one was running."""
-        with self._lock:
-            running = self._status.running
-        self._stop.set()
-        return running
-
     def get_status(self) -> BacktestStatus:
         """Return a snapshot of the status with the recent steps, newest first.
 
@@ -184,28 +267,7 @@ class BacktestManager:
             return None
         return result, shown
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the worker (tests and shutdown)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-    def shutdown(self) -> None:
-        """Stop any run and wait for the worker to end."""
-        self._stop.set()
-        self.join(5)
-
     # -- worker --------------------------------------------------------------------------------
-    def _set(self, **fields: object) -> None:
-        """Replace the status by a validated copy with ``fields`` changed; hold the lock."""
-        self._status = BacktestStatus.model_validate(dict(self._status) | fields)
-
-    def _update(self, **fields: object) -> None:
-        with self._lock:
-            if "progress_pct" in fields:  # never goes backwards
-                fields["progress_pct"] = max(self._status.progress_pct, fields["progress_pct"])
-            self._set(**fields)
-
     def _publish(self, frame: pl.DataFrame, processed: int) -> None:
         rows = [StepOut(**r) for r in frame.tail(RECENT_STEPS).iter_rows(named=True)]
         with self._lock:
@@ -213,61 +275,37 @@ class BacktestManager:
             shown = {"current_time": rows[-1].time} if rows else {}
             self._set(decisions_processed=processed, **shown)
 
-    def _wait_for_engine(self) -> None:
-        """Wait (stoppable) until the warm-up has compiled what a backtest runs."""
-        if not self._warmup.wait_for_backtests(0):
-            self._update(phase="engine", message=WARMUP_MESSAGE)
-            while not self._warmup.wait_for_backtests(WARMUP_POLL_S):
-                if self._stop.is_set():
-                    raise CancelledError("stopped by user while the engine was being prepared")
-        self._update(phase="loading", message=None)
-
     def _work(self, cfg: CallSimulationConfig, pace: int | None) -> None:
-        try:
-            self._wait_for_engine()
-            ds = DeribitDataSource(self.data_dir, cfg.source)
-            sim = CoveredCallSimulator(ds, cfg, cache_dir=self.data_dir / "prepared")
-            total = int(sim.market.is_decision.sum())
-            self._update(total_decisions=total, synthetic=ds.is_synthetic, phase="prepare")
-            result = sim.simulate_policy(
-                progress=partial(self._on_progress, COMPUTE_SHARE_PACED if pace else 1.0),
-                on_steps=None if pace else self._on_steps,
-                cancel=self._stop.is_set,
-            )
-            if pace:
-                with self._lock:
-                    self._published = result
-                self._publish_paced(result, pace)
-            run_dir = write_run(result, self.data_dir)
-            self._finish(
-                "finished",
-                metrics=self._json_metrics(result.metrics),
-                run_id=result.run_id,
-                run_dir=str(run_dir),
-                progress_pct=1.0,
-                decisions_processed=total,
-                message=f"finished: {result.trades.height} trades",
-            )
-        except CancelledError:
-            self._finish("stopped", message="stopped by user")
-        except ValueError as exc:  # bad input the config could not see (e.g. a too small capital)
-            self._finish("error", error=str(exc))
-        except OSError as exc:
-            if is_not_writable(exc):  # e.g. the data directory became read-only meanwhile
-                self._finish("error", error=f"the run could not be written: {exc}")
-            else:
-                self._fail(exc)
-        except Exception as exc:
-            self._fail(exc)
+        self._guarded(partial(self._run, cfg, pace))
 
-    def _fail(self, exc: Exception) -> None:
-        """End the run with an unexpected error: the UI must see it, never a stuck "running"."""
-        traceback.print_exc()
-        self._finish("error", error=f"{type(exc).__name__}: {exc}")
+    def _run(self, cfg: CallSimulationConfig, pace: int | None) -> None:
+        self._wait_for_engine("loading")
+        ds = DeribitDataSource(self.data_dir, cfg.source)
+        sim = CoveredCallSimulator(ds, cfg, cache_dir=self.data_dir / "prepared")
+        total = int(sim.market.is_decision.sum())
+        self._update(total_decisions=total, synthetic=ds.is_synthetic, phase="prepare")
+        result = sim.simulate_policy(
+            progress=partial(self._on_progress, COMPUTE_SHARE_PACED if pace else 1.0),
+            on_steps=None if pace else self._on_steps,
+            cancel=self._stop.is_set,
+        )
+        if pace:
+            with self._lock:
+                self._published = result
+            self._publish_paced(result, pace)
+        run_dir = write_run(result, self.data_dir)
+        self._finish(
+            "finished",
+            metrics=self._json_metrics(result.metrics),
+            run_id=result.run_id,
+            run_dir=str(run_dir),
+            progress_pct=1.0,
+            decisions_processed=total,
+            message=f"finished: {result.trades.height} trades",
+        )
 
     def _finish(self, state: str, **fields: object) -> None:
-        self.slot.give_back(SLOT_HOLDER)  # before the status says so: a client may start next
-        self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)
+        super()._finish(state, **fields)
         with self._lock:
             self._published = None  # a finished run is read from disk; a stopped one is gone
 

@@ -10,20 +10,18 @@ with the backtest manager: a sweep never runs beside a backtest.
 """
 
 import threading
-import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cache.datasource import DeribitDataSource
-from cache.files import is_not_writable
 from engine.compute_slot import ComputeSlot
-from engine.manager import WARMUP_MESSAGE, WARMUP_POLL_S, UtcTime
+from engine.manager import WARMUP_MESSAGE, UtcTime, WorkerManager
 from engine.market import check_covered, first_spot_usd
-from engine.prepare import CancelledError
 from engine.sweep.execute import SweepPlan, execute_sweep, plan_sweep
 from engine.sweep.executors import ThreadExecutor
 from engine.sweep.runner import market_key, sweep_source
@@ -76,8 +74,11 @@ class SweepStatus(BaseModel):
     spec: dict | None = None
 
 
-class SweepManager:
+class SweepManager(WorkerManager):
     """Check, start, stop and watch one sweep at a time."""
+
+    SLOT_HOLDER = SLOT_HOLDER
+    WHAT = "sweep"
 
     def __init__(
         self,
@@ -87,15 +88,8 @@ class SweepManager:
         slot: ComputeSlot | None = None,
         workers: int | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.slot = slot or ComputeSlot()
+        super().__init__(data_dir, SweepStatus(), clock, warmup, slot)
         self.workers = workers
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._warmup = warmup
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._status = SweepStatus()
 
     # -- public API ----------------------------------------------------------------------------
     def check(self, spec: SweepSpec) -> SweepPlan:
@@ -143,43 +137,12 @@ class SweepManager:
             self._thread.start()
             return True
 
-    def stop(self) -> bool:
-        """Ask the running sweep to stop; returns whether one was running."""
-        with self._lock:
-            running = self._status.running
-        self._stop.set()
-        return running
-
     def get_status(self) -> SweepStatus:
         """The current status (frozen: the manager replaces it at every update)."""
         with self._lock:
             return self._status
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the worker (tests and shutdown)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-    def shutdown(self) -> None:
-        """Stop any sweep and wait for the worker to end."""
-        self._stop.set()
-        self.join(5)
-
     # -- worker --------------------------------------------------------------------------------
-    def _update(self, **fields: object) -> None:
-        with self._lock:
-            if "progress_pct" in fields:  # never goes backwards
-                fields["progress_pct"] = max(self._status.progress_pct, fields["progress_pct"])
-            self._status = SweepStatus.model_validate(dict(self._status) | fields)
-
-    def _wait_for_engine(self) -> None:
-        """Wait (stoppable) until the warm-up has compiled what a replay runs."""
-        while not self._warmup.wait_for_backtests(WARMUP_POLL_S):
-            if self._stop.is_set():
-                raise CancelledError("stopped by user while the engine was being prepared")
-        self._update(phase="configurations", message=None)
-
     def _on_progress(self, done: int, total: int) -> None:
         """Progress of the configurations, then of the walk-forward runs (their total differs:
         one more run per fold than configurations), over all the work there is."""
@@ -198,50 +161,31 @@ class SweepManager:
 
     def _work(self, spec: SweepSpec, executor: ThreadExecutor) -> None:
         try:
-            self._wait_for_engine()
-            self._update(
-                synthetic=DeribitDataSource(self.data_dir, sweep_source(spec)).is_synthetic
-            )
-            plan, run, folder = execute_sweep(
-                self.data_dir, spec, executor, self._on_progress, self._stop.is_set
-            )
-            timings = run.timings
-            message = (
-                f"finished: {len(run.rows)} configurations in {timings['wall_s']:.1f} s "
-                f"({timings['prepares']} prepares)"
-            )
-            with self._lock:
-                runs = self._status.walk_forward_total
-            if runs:
-                message += f"; walk-forward: {runs // (len(run.rows) + 1)} folds"
-            self._finish(
-                "finished",
-                sweep_id=plan.sweep_id,
-                sweep_dir=str(folder),
-                progress_pct=1.0,
-                configurations_done=len(run.rows),
-                walk_forward_done=runs,
-                message=message,
-            )
-        except CancelledError:
-            self._finish("stopped", message="stopped by user")
-        except ValueError as exc:  # bad input the check could not see
-            self._finish("error", error=str(exc))
-        except OSError as exc:
-            if not is_not_writable(exc):
-                self._fail(exc)
-            else:
-                self._finish("error", error=f"the sweep could not be written: {exc}")
-        except Exception as exc:
-            self._fail(exc)
+            self._guarded(partial(self._run, spec, executor))
         finally:
             executor.close()
 
-    def _fail(self, exc: Exception) -> None:
-        """End with an unexpected error: the UI must see it, never a stuck "running"."""
-        traceback.print_exc()
-        self._finish("error", error=f"{type(exc).__name__}: {exc}")
-
-    def _finish(self, state: str, **fields: object) -> None:
-        self.slot.give_back(SLOT_HOLDER)  # before the status says so: a client may start next
-        self._update(state=state, running=False, finished_at=self._clock(), phase=None, **fields)
+    def _run(self, spec: SweepSpec, executor: ThreadExecutor) -> None:
+        self._wait_for_engine("configurations")
+        self._update(synthetic=DeribitDataSource(self.data_dir, sweep_source(spec)).is_synthetic)
+        plan, run, folder = execute_sweep(
+            self.data_dir, spec, executor, self._on_progress, self._stop.is_set
+        )
+        timings = run.timings
+        message = (
+            f"finished: {len(run.rows)} configurations in {timings['wall_s']:.1f} s "
+            f"({timings['prepares']} prepares)"
+        )
+        with self._lock:
+            runs = self._status.walk_forward_total
+        if runs:
+            message += f"; walk-forward: {runs // (len(run.rows) + 1)} folds"
+        self._finish(
+            "finished",
+            sweep_id=plan.sweep_id,
+            sweep_dir=str(folder),
+            progress_pct=1.0,
+            configurations_done=len(run.rows),
+            walk_forward_done=runs,
+            message=message,
+        )
