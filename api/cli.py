@@ -608,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, metavar="FILE", help="write the calibration JSON here")
 
     bt = add("backtest", "run a covered-call backtest and write its outputs", _backtest)
+    bt.set_defaults(fast_exit=True)
     bt.add_argument("--underlying", required=True, type=str.upper, choices=["BTC", "ETH"])
     bt.add_argument("--start", required=True, help="UTC date or datetime")
     bt.add_argument("--end", required=True, help="UTC date or datetime, exclusive")
@@ -728,7 +729,31 @@ def _input_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    return _run(build_parser().parse_args(argv))
+
+
+def run() -> None:
+    """The ``thetadesk`` console script: :func:`main`, then end the process.
+
+    A command marked ``fast_exit`` has written and closed everything it makes when it returns
+    (the backtest waits for its prepared-cache writer), so the process ends right there with
+    ``os._exit`` once stdout, stderr and the logging handlers are flushed: Python's own teardown
+    of numba's and polars' objects writes nothing and takes another 0.2 s on two cores, a fifth
+    of a one-year backtest. Other commands (a server, a sweep on Ray) end the normal way."""
+    args = build_parser().parse_args()
+    code = _run(args)
+    if getattr(args, "fast_exit", False):
+        import logging
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -748,4 +773,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

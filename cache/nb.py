@@ -5,7 +5,8 @@ has a slow, obvious twin in ``tests/reference/synthetic.py`` that a hypothesis t
 """
 
 import numpy as np
-from numba import njit
+
+from cache.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

@@ -6,7 +6,7 @@ and strike; snapshot ``s`` owns rows ``offsets[s]:offsets[s + 1]``.
 
 import math
 
-from numba import njit
+from cache.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

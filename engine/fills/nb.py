@@ -12,8 +12,8 @@ Reference: ``tests.reference.fills.model_bid_ask_ref``.
 import math
 
 import numpy as np
-from numba import njit
 
+from cache.kernel_cache import njit
 from engine.enums import N_SPREAD_FEATURES, SpreadFeature, SpreadParam
 from engine.policy.nb import tick_at_nb, tick_down_nb, tick_up_nb
 from engine.pricing.nb import VOL_POINT, norm_pdf_nb, norm_ppf_nb

@@ -7,7 +7,8 @@ arrays these kernels take; the kernels assume valid shapes and dtypes.
 import math
 
 import numpy as np
-from numba import njit
+
+from cache.kernel_cache import njit
 
 # Relative slack at band edges, so that a strike lying exactly on an edge counts as on it however
 # the last bit of exp() rounds.

@@ -10,8 +10,7 @@ Python and must agree with the replay trade for trade.
 
 import math
 
-from numba import njit
-
+from cache.kernel_cache import njit
 from cache.timeutil import NS_PER_DAY
 from engine.enums import Action, Cand, FeeParam, NoRoll, PolicyParam, TickParam
 

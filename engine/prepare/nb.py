@@ -7,8 +7,8 @@ by :data:`engine.enums.Cand`.
 import math
 
 import numpy as np
-from numba import njit
 
+from cache.kernel_cache import njit
 from cache.timeutil import NS_PER_YEAR
 from engine.enums import Cand
 from engine.instruments.nb import (

@@ -21,7 +21,8 @@ All kernels use ``error_model="numpy"``: a division by zero deep inside a batch 
 import math
 
 import numpy as np
-from numba import njit
+
+from cache.kernel_cache import njit
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -9,8 +9,8 @@ into tables.
 import math
 
 import numpy as np
-from numba import njit
 
+from cache.kernel_cache import njit
 from cache.timeutil import DAYS_PER_YEAR, NS_PER_DAY, NS_PER_YEAR
 from engine.chains.nb import recorded_quote_nb
 from engine.enums import N_CAND_FIELDS, Action, Cand, CloseReason, PolicyParam, SpreadParam

@@ -3,7 +3,8 @@
 import math
 
 import numpy as np
-from numba import njit
+
+from cache.kernel_cache import njit
 
 RICHNESS_FLOOR = 0.8  # IV/RV at or below this earns nothing
 RICHNESS_SPAN = 0.6  # IV/RV of FLOOR + SPAN (1.4) earns full marks

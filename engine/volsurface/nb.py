@@ -6,8 +6,7 @@ The model is described in ``engine/volsurface/surface.py``. The prepare phase, t
 
 import math
 
-from numba import njit
-
+from cache.kernel_cache import njit
 from engine.pricing.nb import black76_price_delta_nb, call_delta_first_nb
 
 

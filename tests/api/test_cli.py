@@ -120,6 +120,38 @@ def test_backtest_cli_json_and_text(synthetic_data_dir, tmp_path, capsys):
     assert "initial_capital_usd" in capsys.readouterr().err
 
 
+def test_the_console_script_ends_a_backtest_with_its_output_complete(synthetic_data_dir, tmp_path):
+    """``thetadesk`` (``api.cli:run``) leaves a backtest with ``os._exit``: the piped JSON, the
+    run's files and its prepared cache (written on a background thread) must all be there."""
+    d = shutil.copytree(synthetic_data_dir, tmp_path / "d")
+    args = ["backtest", "--data-dir", str(d), "--underlying", "ETH", "--start", "2023-01-01",
+            "--end", "2023-04-01", "--exit-style", "tp_and_roll", "--json"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    run_dir = d / "runs" / out["run_id"]
+    assert json.loads((run_dir / "summary.json").read_text())["metrics"] == out["metrics"]
+    assert pl.read_parquet(run_dir / "trades.parquet").height == out["metrics"]["num_trades"]
+    entries = [p for p in (d / "prepared").iterdir() if p.is_dir()]
+    assert len(entries) == 1 and not list(d.rglob("*.tmp*"))
+    assert out["timings"]["prepare_cached"] is False
+
+    again = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert json.loads(again.stdout)["timings"]["prepare_cached"] is True  # the entry is whole
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args[:-1], "--target-delta", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "target_delta" in bad.stderr
+
+
 def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):
     base = ["backtest", "--data-dir", str(synthetic_data_dir), "--underlying", "ETH",
             "--exit-style", "tp_and_roll"]  # fmt: skip

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 # compiles one small kernel in a fresh interpreter and says where numba keeps it
@@ -91,3 +93,63 @@ def test_a_symlinked_temp_fallback_is_not_followed(tmp_path):
     (tmp_path / f"thetadesk-numba-{os.getuid()}").symlink_to(elsewhere)
     where = _compile_one({"XDG_CACHE_HOME": str(blocked), "TMPDIR": str(tmp_path)})
     assert not Path(where["config"]).is_symlink() and list(elsewhere.iterdir()) == []
+
+
+# calls one kernel that allocates arrays (numba's runtime) with float64 inputs, then, when asked,
+# with float32 ones (a signature no cache holds: numba compiles it); says what numba did
+LOAD_ONE = """
+import json, sys
+import numpy as np
+from engine.pricing.nb import price_delta_array_nb as kernel
+args = [np.array([100.0, 100.0]), np.array([90.0, 110.0]), np.array([0.1, 0.2]),
+        np.array([0.5, 0.6]), np.array([True, True])]
+price, delta = kernel(*args)
+out = {"price": price.tolist(), "delta": delta.tolist(),
+       "hits": sum(kernel.stats.cache_hits.values()),
+       "refreshed": "numba.np.arraymath" in sys.modules}
+if sys.argv[1] == "compile-another":
+    price32, _ = kernel(*[a.astype(np.float32) if a.dtype == np.float64 else a for a in args])
+    out |= {"price32": price32.tolist(), "signatures": len(kernel.signatures),
+            "refreshed_after_compile": "numba.np.arraymath" in sys.modules}
+print(json.dumps(out))
+"""
+
+
+def _load_one(cache_dir: Path, mode: str = "load") -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_ONE, mode],
+        env=os.environ | {"NUMBA_CACHE_DIR": str(cache_dir)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_cached_kernel_loads_without_numbas_full_refresh_and_gives_the_same_result(tmp_path):
+    compiled = _load_one(tmp_path)  # an empty cache: numba compiles (and refreshes in full)
+    assert compiled["hits"] == 0 and compiled["refreshed"]
+
+    loaded = _load_one(tmp_path)
+    assert loaded["hits"] == 1
+    assert not loaded["refreshed"]  # numba's own load imports every implementation first
+    assert (loaded["price"], loaded["delta"]) == (compiled["price"], compiled["delta"])
+
+    # a signature the cache lacks still compiles: numba's compiler refreshes in full itself
+    more = _load_one(tmp_path, "compile-another")
+    assert more["hits"] == 1 and more["signatures"] == 2 and more["refreshed_after_compile"]
+    assert more["price32"] == pytest.approx(compiled["price"], rel=1e-5)
+
+
+def test_a_kernel_without_a_cache_is_left_as_numba_made_it():
+    import numba
+
+    from cache.kernel_cache import lean_cache_loading, njit
+
+    plain = numba.njit(lambda x: x + 1)
+    before = plain._cache.load_overload
+    assert lean_cache_loading(plain) is plain and plain._cache.load_overload == before
+    assert njit(lambda x: x * 2)(21) == 42
+    assert njit(cache=False)(lambda x: x * 3)(2) == 6
