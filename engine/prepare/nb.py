@@ -18,7 +18,13 @@ from engine.instruments.nb import (
     grid_tier_nb,
     nice_step_nb,
 )
-from engine.pricing.nb import call_delta_nb, call_price_after_delta_nb
+from engine.pricing.nb import (
+    call_d1_nb,
+    call_delta_first_nb,
+    call_delta_nb,
+    call_price_after_delta_nb,
+    delta_level_d1_nb,
+)
 from engine.scoring.nb import (
     combine_score_nb,
     delta_fit_nb,
@@ -27,7 +33,7 @@ from engine.scoring.nb import (
     richness_fit_nb,
     yield_fit_nb,
 )
-from engine.volsurface.nb import first_delta_at_most_nb, strike_delta_nb, surface_slice_nb
+from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
 
 GRID_SLOTS = 64  # strike grids the model kernel keeps (cached_grid_nb), a power of two
 GRID_HASH_MASK = 0xFFFFFFFF  # the grid parameters' hash is kept to 32 bits (no overflow)
@@ -67,7 +73,9 @@ def prepare_chunk_nb(
     Work whose result is known is not repeated, so the rows are those of the plain steps to the
     bit: band steps are kept per tier (:func:`grid_steps_nb`), grids by their parameters
     (:func:`cached_grid_nb`), and a candidate is priced only when its score's bound can still
-    rank (:func:`_cannot_rank_nb`).
+    rank (:func:`_cannot_rank_nb`). Its delta (an ``erfc``) is not even computed when its d1
+    alone places it in the band (:func:`_band_side_nb`) and the bound with the delta part at its
+    maximum cannot rank, nor for the bisection's probes that d1 places clearly.
 
     ``grid_args``: ``(tier_max_years, tier_rel_step, monthly_min_tier, band_sd, band_step_factor,
     t_floor_years, mantissas)``; ``targets``: ``(target_delta, target_dte)``.
@@ -81,6 +89,8 @@ def prepare_chunk_nb(
     shape = (surface_args[2], surface_args[3], surface_args[4], surface_args[5])
     min_term_t = surface_args[6]
     n_bands = band_sd.size
+    min_sure, max_sure = delta_level_d1_nb(delta_min), delta_level_d1_nb(delta_max)
+    s_delta_max = 1.0 if scoring_args[2] >= 0.0 else 0.0  # the delta part's most to the score
     work = np.empty(5 * n_bands, np.int64)
     # each tier's band steps, kept while spot stays on the same inner step (grid_steps_nb)
     tier_at = np.full(tier_step.size, -1, np.int64)
@@ -121,19 +131,34 @@ def prepare_chunk_nb(
             fwd = s * math.exp(basis_annual * t)
             atm, scale = surface_slice_nb(sigma_idx, t, atm_over, term_beta, min_term_t)
             lo, at_lo = first_delta_at_most_nb(strikes, n_strikes, fwd, t, atm, scale, shape,
-                                               delta_max)  # fmt: skip
+                                               delta_max, max_sure)  # fmt: skip
             s_dte = dte_fit_nb(dte, targets[1], scoring_args[6])
             for m in range(lo, n_strikes):  # the delta window: until delta falls below the band
                 strike = strikes[m]
+                counted = False
                 if m == lo:  # the bisection priced its delta last
                     iv, delta, sd, d1, n1 = at_lo
                 else:
-                    iv, delta, sd, d1, n1 = strike_delta_nb(strike, fwd, t, atm, scale, shape)
-                if not delta >= delta_min:  # also stops at NaN
-                    break
-                if not delta <= delta_max:
-                    continue
-                count += 1
+                    iv = slice_iv_nb(math.log(strike / fwd), atm, scale, shape[0], shape[1],
+                                     shape[2], shape[3])  # fmt: skip
+                    side = _band_side_nb(call_d1_nb(fwd, strike, t, iv), min_sure, max_sure)
+                    if side == BELOW_BAND:
+                        break
+                    if side == ABOVE_BAND:
+                        continue
+                    if side == IN_BAND:  # counted; skipped unless it can rank whatever its delta
+                        count += 1
+                        counted = True
+                        s_rich = richness_fit_nb(iv_rv_ratio_nb(iv, rv))
+                        if _cannot_rank_nb(rows, (s_rich, s_delta_max, s_dte), reg, scoring_args):
+                            continue
+                    delta, sd, d1, n1 = call_delta_first_nb(fwd, strike, t, iv)
+                if not counted:
+                    if not delta >= delta_min:  # also stops at NaN
+                        break
+                    if not delta <= delta_max:
+                        continue
+                    count += 1
                 ratio, fits = _fits_nb(iv, delta, s_dte, rv, targets, scoring_args)
                 if _cannot_rank_nb(rows, fits, reg, scoring_args):
                     continue  # the score's bound does not beat the last kept: skip pricing it
@@ -253,6 +278,25 @@ def prepare_chains_chunk_nb(
         n_candidates[i] = count
 
 
+BELOW_BAND, IN_BAND, ABOVE_BAND, UNSURE = -1, 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _band_side_nb(d1, min_sure, max_sure):
+    """Where a call of this d1 stands against the delta band, when its d1 alone tells
+    (:func:`engine.pricing.nb.delta_level_d1_nb` of each end): ``BELOW_BAND`` (delta under
+    the band's minimum), ``ABOVE_BAND`` (over its maximum, not under its minimum), ``IN_BAND``;
+    ``UNSURE`` when only the delta tells (near an end, or a NaN d1)."""
+    ge_min = d1 > min_sure[1]
+    if d1 < min_sure[0]:
+        return BELOW_BAND
+    if ge_min and d1 > max_sure[1]:
+        return ABOVE_BAND
+    if ge_min and d1 < max_sure[0]:
+        return IN_BAND
+    return UNSURE
+
+
 @njit(cache=True, nogil=True)
 def _fits_nb(iv, delta, s_dte, rv, targets, scoring_args):
     """``(iv_rv_ratio, (richness, delta, DTE parts of the score))`` of a candidate in the bands;
@@ -265,7 +309,8 @@ def _fits_nb(iv, delta, s_dte, rv, targets, scoring_args):
 def _cannot_rank_nb(rows, fits, regime, scoring_args):
     """True when every kept slot of ``rows`` is filled and the score's bound (yield part at its
     maximum) is not above the last one's: the candidate cannot be kept, whatever its price, so
-    its pricing can be skipped (the kept rows are the same to the bit)."""
+    its pricing can be skipped (the kept rows are the same to the bit). ``fits`` are the
+    richness, delta and DTE parts, or bounds above them (the score never falls as a part rises)."""
     last = rows[rows.shape[0] - 1, Cand.score]
     if math.isnan(last):
         return False

@@ -200,6 +200,59 @@ def call_delta_first_nb(F, K, T, sigma):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def call_d1_nb(F, K, T, sigma):
+    """A call's d1 as :func:`call_delta_first_nb` computes it, NaN where it computes none
+    (invalid inputs, no volatility left): the delta is :func:`call_delta_of_d1_nb` of it."""
+    if not _valid_nb(F, K, T, sigma):
+        return np.nan
+    sd = sigma * math.sqrt(max(T, 0.0))
+    if not sd > 0.0:
+        return np.nan
+    return math.log(F / K) / sd + 0.5 * sd
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def call_delta_of_d1_nb(d1, itm):
+    """A call's delta from its d1 with :func:`call_delta_first_nb`'s arithmetic to the bit
+    (``itm``: struck below the forward, where it adds the forward intrinsic value's slope)."""
+    w = -1.0 if itm else 1.0
+    delta = w * (0.5 * math.erfc(-w * d1 / SQRT2))
+    if itm:
+        delta += 1.0
+    return delta
+
+
+# a d1 this far (relative) from the level's quantile decides the side without the delta; the
+# delta there must clear the level by DELTA_SURE_GAP, far above erfc's rounding (a few 1e-16)
+D1_SURE_MARGIN = 1e-6
+DELTA_SURE_GAP = 1e-12
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def delta_level_d1_nb(level):
+    """``(below, above)``: a call whose d1 (:func:`call_d1_nb`) is below ``below`` has a delta
+    under ``level``, above ``above`` one over it, as :func:`call_delta_first_nb` computes the
+    delta in or out of the money; between them, or for a NaN d1, only the delta tells.
+
+    The delta rises with d1 and ``norm_ppf_nb`` is exact to the last bits, so d1 a relative
+    1e-6 off the level's quantile moves the delta far past the level: checked here on both
+    formulas, with a gap of 1e-12, else ``(-inf, inf)`` (never sure). So is a level outside
+    (0, 1). The prepare phase tests a candidate's side of its delta band this way and skips the
+    ``erfc`` of those it can then tell cannot rank (the candidates kept are the same to the bit).
+    """
+    d = norm_ppf_nb(level)
+    if not abs(d) < np.inf:
+        return -np.inf, np.inf
+    margin = D1_SURE_MARGIN * max(1.0, abs(d))
+    below, above = d - margin, d + margin
+    low = max(call_delta_of_d1_nb(below, False), call_delta_of_d1_nb(below, True))
+    high = min(call_delta_of_d1_nb(above, False), call_delta_of_d1_nb(above, True))
+    if low <= level - DELTA_SURE_GAP and high >= level + DELTA_SURE_GAP:
+        return below, above
+    return -np.inf, np.inf
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def call_price_after_delta_nb(F, K, T, sigma, sd, d1, n1):
     """Return a call's ``price_usd``, ``black76_price_delta_nb(F, K, T, sigma, True)[0]`` to the
     last bit, from ``(sd, d1, n1)`` of :func:`call_delta_first_nb` on the same inputs."""

@@ -7,7 +7,7 @@ The model is described in ``engine/volsurface/surface.py``. The prepare phase, t
 import math
 
 from cache.kernel_cache import njit
-from engine.pricing.nb import black76_price_delta_nb, call_delta_first_nb
+from engine.pricing.nb import black76_price_delta_nb, call_d1_nb, call_delta_first_nb
 
 
 @njit(cache=True, nogil=True)
@@ -65,22 +65,35 @@ def strike_delta_nb(k, fwd, t, atm, scale, shape):
 
 
 @njit(cache=True, nogil=True)
-def first_delta_at_most_nb(strikes, n, fwd, t, atm, scale, shape, delta_max):
+def first_delta_at_most_nb(strikes, n, fwd, t, atm, scale, shape, delta_max, d1_sure):
     """Index of the first of the sorted ``strikes[:n]`` whose call delta on the slice
     ``(atm, scale)`` is ≤ ``delta_max`` (``n`` if none): a bisection, call delta falling as the
     strike rises. The left end of :func:`delta_window_nb`, with deltas equal to its to the last
-    bit. Returns ``(index, strike_delta_nb of that strike)``: the bisection's last probe that
-    moved its right end was that strike (NaNs when the index is ``n``)."""
+    bit. Returns ``(index, strike_delta_nb of that strike)``, NaNs when the index is ``n``.
+
+    ``d1_sure`` is :func:`engine.pricing.nb.delta_level_d1_nb` of ``delta_max``: a probe whose
+    d1 is clearly on one side needs no ``erfc``; the others compute the delta.
+    """
     a, b = 0, n
-    at_b = (math.nan, math.nan, 0.0, 0.0, 0.0)
+    below, above = d1_sure
     while a < b:
         mid = (a + b) // 2
-        probe = strike_delta_nb(strikes[mid], fwd, t, atm, scale, shape)
-        if probe[1] <= delta_max:
-            b, at_b = mid, probe
+        k = strikes[mid]
+        iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+        d1 = call_d1_nb(fwd, k, t, iv)
+        if d1 < below:
+            at_most = True
+        elif d1 > above:
+            at_most = False
+        else:
+            at_most = call_delta_first_nb(fwd, k, t, iv)[0] <= delta_max
+        if at_most:
+            b = mid
         else:
             a = mid + 1
-    return a, at_b
+    if a == n:
+        return a, (math.nan, math.nan, 0.0, 0.0, 0.0)
+    return a, strike_delta_nb(strikes[a], fwd, t, atm, scale, shape)
 
 
 @njit(cache=True, nogil=True)

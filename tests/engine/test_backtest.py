@@ -81,15 +81,19 @@ def test_tp_window_exercises_rolls_and_take_profits(ds):
     assert res.metrics["rolls"] > 0
 
 
-def test_batch_candidates_equal_state_builder_rows(ds):
-    cfg = CallSimulationConfig(**WINDOWS[0], top_k=100)
+@pytest.mark.parametrize("top_k", [100, 3])
+def test_batch_candidates_equal_state_builder_rows(ds, top_k):
+    """Every candidate (100 kept), or the best 3: then the kernel skips pricing, and the delta's
+    erfc, of the candidates whose score's bound cannot beat the third; the rows are the same."""
+    cfg = CallSimulationConfig(**WINDOWS[0], top_k=top_k)
     sim = CoveredCallSimulator(ds, cfg)
     prepared = sim.prepare()
     for r in range(0, len(prepared.instant_index), 5):
         t = from_ns(int(sim.market.t_ns[prepared.instant_index[r]]))
         rows = sim.build_historical_state(t)["candidate_options"]
         assert prepared.n_candidates[r] == len(rows) > 0
-        for k, row in enumerate(rows):
+        assert np.isnan(prepared.top_f[r, len(rows) :, Cand.score]).all()
+        for k, row in enumerate(rows[:top_k]):
             assert prepared.top_exp_ns[r, k] == int(row["expiry"].timestamp()) * 10**9
             assert prepared.top_f[r, k, Cand.strike] == row["strike"]
             assert prepared.top_f[r, k, Cand.score] == pytest.approx(row["score"], rel=1e-12)

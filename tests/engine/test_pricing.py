@@ -193,6 +193,51 @@ def test_call_delta_then_price_equals_the_one_pass_kernel(F, m, T, sigma) -> Non
 
 
 @PROPERTY
+@given(
+    forwards,
+    st.floats(-6.0, 6.0),
+    st.one_of(st.floats(-0.5, 3.0), st.just(0.0), st.just(math.nan)),
+    st.one_of(st.floats(0.0, 5.0), st.just(0.0), st.just(math.inf)),
+)
+def test_call_d1_then_delta_equals_the_delta_kernel(F, m, T, sigma) -> None:
+    """``call_d1_nb`` and ``call_delta_of_d1_nb`` are ``call_delta_first_nb``'s arithmetic to
+    the bit; d1 is NaN exactly where that kernel computes none (invalid input, no vol left)."""
+    K = F * math.exp(m)
+    delta, sd, d1, _ = nb.call_delta_first_nb(F, K, T, sigma)
+    got = nb.call_d1_nb(F, K, T, sigma)
+    if math.isnan(got):
+        assert math.isnan(delta) or sd == 0.0 or not sd > 0.0
+        return
+    assert got == d1
+    assert nb.call_delta_of_d1_nb(got, K < F) == delta
+
+
+@PROPERTY
+@given(
+    st.one_of(st.floats(1e-6, 1.0 - 1e-6), st.sampled_from([0.05, 0.1, 0.25, 0.4, 0.5, 0.6])),
+    st.sampled_from([-1.0, 1.0]),
+    st.one_of(st.just(0.0), st.floats(1e-9, 3.0)),
+)
+def test_a_d1_clearly_off_a_delta_level_puts_the_delta_on_that_side(level, side, dist) -> None:
+    """From ``delta_level_d1_nb``'s bounds outwards the delta, either formula, is strictly on
+    the d1's side of the level; the bounds sit within a relative 1e-6 of the level's quantile."""
+    below, above = nb.delta_level_d1_nb(level)
+    quantile = nb.norm_ppf_nb(level)
+    assert below < quantile < above
+    assert above - below <= 2.1e-6 * max(1.0, abs(quantile))
+    edge = above if side > 0 else below
+    d1 = edge + side * dist * max(1.0, abs(edge))
+    for itm in (False, True):
+        delta = nb.call_delta_of_d1_nb(d1, itm)
+        assert delta > level if side > 0 else delta < level
+
+
+def test_a_delta_level_outside_zero_one_is_never_sure() -> None:
+    for level in (0.0, 1.0, -0.1, 1.5, math.nan):
+        assert nb.delta_level_d1_nb(level) == (-math.inf, math.inf)
+
+
+@PROPERTY
 @given(forwards, log_moneyness, years, vols, st.booleans(), st.booleans())
 def test_implied_vol_round_trip_and_reference(F, m, T, sigma, is_call, inverse) -> None:
     K = F * math.exp(m)
