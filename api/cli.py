@@ -9,6 +9,7 @@ A subcommand imports what it needs when it runs, so a backtest never loads the w
 """
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -42,8 +43,15 @@ def _settings(args: argparse.Namespace, **extra: object) -> "Settings":
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    """``--data-dir``, else the settings' (``THETADESK_DATA_DIR``, ``.env``, ``./data``)."""
-    return args.data_dir if args.data_dir is not None else _settings(args).data_dir
+    """``--data-dir``, else the settings' (``THETADESK_DATA_DIR``, ``.env``, ``./data``).
+
+    ``THETADESK_DATA_DIR`` set in the environment wins over ``.env`` and the default, so it is
+    taken as it is, without reading the settings (pydantic-settings: 0.1 s of a backtest)."""
+    if args.data_dir is not None:
+        return args.data_dir
+    if from_env := os.environ.get("THETADESK_DATA_DIR"):
+        return Path(from_env)
+    return _settings(args).data_dir
 
 
 def _store(args: argparse.Namespace) -> "Store":
@@ -744,7 +752,6 @@ def run() -> None:
     code = _run(args)
     if getattr(args, "fast_exit", False):
         import logging
-        import os
 
         logging.shutdown()
         sys.stdout.flush()

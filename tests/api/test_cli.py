@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -150,6 +151,24 @@ def test_the_console_script_ends_a_backtest_with_its_output_complete(synthetic_d
         text=True,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "target_delta" in bad.stderr
+
+
+def test_the_data_dir_from_the_environment_is_the_settings_one(tmp_path, monkeypatch):
+    """``THETADESK_DATA_DIR`` is taken without reading the settings: it must be what they give
+    (the environment wins over ``.env``), and without it ``.env`` still counts."""
+    import argparse
+
+    from api.cli import _data_dir
+    from api.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("THETADESK_DATA_DIR=from-dotenv\n")
+    args = argparse.Namespace(data_dir=None)
+    monkeypatch.setenv("THETADESK_DATA_DIR", str(tmp_path / "from-env"))
+    assert _data_dir(args) == Settings().data_dir == tmp_path / "from-env"
+    monkeypatch.delenv("THETADESK_DATA_DIR")
+    assert _data_dir(args) == Settings().data_dir == Path("from-dotenv")
+    assert _data_dir(argparse.Namespace(data_dir=tmp_path / "x")) == tmp_path / "x"
 
 
 def test_backtest_cli_refuses_uncovered_ranges(synthetic_data_dir, capsys):
