@@ -33,7 +33,7 @@ from engine.scoring.nb import (
     richness_fit_nb,
     yield_fit_nb,
 )
-from engine.volsurface.nb import first_delta_at_most_nb, slice_iv_nb, surface_slice_nb
+from engine.volsurface.nb import first_delta_at_most_nb, strike_iv_nb, surface_slice_nb
 
 GRID_SLOTS = 64  # strike grids the model kernel keeps (cached_grid_nb), a power of two
 GRID_HASH_MASK = 0xFFFFFFFF  # the grid parameters' hash is kept to 32 bits (no overflow)
@@ -139,8 +139,7 @@ def prepare_chunk_nb(
                 if m == lo:  # the bisection priced its delta last
                     iv, delta, sd, d1, n1 = at_lo
                 else:
-                    iv = slice_iv_nb(math.log(strike / fwd), atm, scale, shape[0], shape[1],
-                                     shape[2], shape[3])  # fmt: skip
+                    iv = strike_iv_nb(strike, fwd, atm, scale, shape)
                     side = _band_side_nb(call_d1_nb(fwd, strike, t, iv), min_sure, max_sure)
                     if side == BELOW_BAND:
                         break

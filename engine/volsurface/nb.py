@@ -55,11 +55,18 @@ def slice_iv_nb(log_moneyness, atm, scale, skew, curvature, min_ratio, max_ratio
 
 
 @njit(cache=True, nogil=True)
+def strike_iv_nb(k, fwd, atm, scale, shape):
+    """IV of a strike ``k`` on the slice ``(atm, scale)`` with ``shape`` = (skew, curvature,
+    min_ratio, max_ratio): :func:`slice_iv_nb` at ``ln(k / fwd)``."""
+    return slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+
+
+@njit(cache=True, nogil=True)
 def strike_delta_nb(k, fwd, t, atm, scale, shape):
     """``(iv, delta, sd, d1, n1)`` of a call struck at ``k`` on the slice ``(atm, scale)``
     (``shape`` = skew, curvature, min_ratio, max_ratio): its IV and
     :func:`engine.pricing.nb.call_delta_first_nb` of it."""
-    iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+    iv = strike_iv_nb(k, fwd, atm, scale, shape)
     delta, sd, d1, n1 = call_delta_first_nb(fwd, k, t, iv)
     return iv, delta, sd, d1, n1
 
@@ -79,7 +86,7 @@ def first_delta_at_most_nb(strikes, n, fwd, t, atm, scale, shape, delta_max, d1_
     while a < b:
         mid = (a + b) // 2
         k = strikes[mid]
-        iv = slice_iv_nb(math.log(k / fwd), atm, scale, shape[0], shape[1], shape[2], shape[3])
+        iv = strike_iv_nb(k, fwd, atm, scale, shape)
         d1 = call_d1_nb(fwd, k, t, iv)
         if d1 < below:
             at_most = True

@@ -24,13 +24,18 @@ print(json.dumps({"config": numba.config.CACHE_DIR, "stats": trade_fee_nb.stats.
 
 def _compile_one(env: dict[str, str]) -> dict:
     base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    return _run_script(COMPILE_ONE, base | env)
+
+
+def _run_script(script: str, env: dict[str, str], *args: str, timeout: float = 120) -> dict:
+    """Run ``script`` in a fresh interpreter with ``env``; return the JSON it prints."""
     done = subprocess.run(
-        [sys.executable, "-c", COMPILE_ONE],
-        env=base | env,
+        [sys.executable, "-c", script, *args],
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -116,16 +121,8 @@ print(json.dumps(out))
 
 
 def _load_one(cache_dir: Path, mode: str = "load") -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD_ONE, mode],
-        env=os.environ | {"NUMBA_CACHE_DIR": str(cache_dir)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    env = os.environ | {"NUMBA_CACHE_DIR": str(cache_dir)}
+    return _run_script(LOAD_ONE, env, mode, timeout=300)
 
 
 def test_a_cached_kernel_loads_without_numbas_full_refresh_and_gives_the_same_result(tmp_path):

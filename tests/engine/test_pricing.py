@@ -170,13 +170,17 @@ def test_kernels_equal_reference(F, m, T, sigma, is_call) -> None:
     assert _close(nb.norm_cdf_nb(m * 4), norm_cdf(m * 4), 1.0)
 
 
-@PROPERTY
-@given(
+# (F, log-moneyness, T, sigma) with the special cases the delta kernels treat apart
+call_delta_inputs = (
     forwards,
     st.floats(-6.0, 6.0),
     st.one_of(st.floats(-0.5, 3.0), st.just(0.0), st.just(math.nan)),
     st.one_of(st.floats(0.0, 5.0), st.just(0.0), st.just(math.inf)),
 )
+
+
+@PROPERTY
+@given(*call_delta_inputs)
 def test_call_delta_then_price_equals_the_one_pass_kernel(F, m, T, sigma) -> None:
     """The prepare phase's split (delta first, the price only for a candidate that can rank)
     gives the one-pass kernel's delta and price to the last bit, special cases included."""
@@ -193,12 +197,7 @@ def test_call_delta_then_price_equals_the_one_pass_kernel(F, m, T, sigma) -> Non
 
 
 @PROPERTY
-@given(
-    forwards,
-    st.floats(-6.0, 6.0),
-    st.one_of(st.floats(-0.5, 3.0), st.just(0.0), st.just(math.nan)),
-    st.one_of(st.floats(0.0, 5.0), st.just(0.0), st.just(math.inf)),
-)
+@given(*call_delta_inputs)
 def test_call_d1_then_delta_equals_the_delta_kernel(F, m, T, sigma) -> None:
     """``call_d1_nb`` and ``call_delta_of_d1_nb`` are ``call_delta_first_nb``'s arithmetic to
     the bit; d1 is NaN exactly where that kernel computes none (invalid input, no vol left)."""
